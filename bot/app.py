@@ -1,0 +1,53 @@
+"""The composition root: settings, database, clock, conversations and delivery, built once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from bot.channels.base import Sender
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.conversation import Conversations
+from bot.delivery import Delivery
+from bot.storage.db import Database
+
+
+@dataclass
+class Links:
+    """Public addresses the bot can hand out (filled in by the channels at start-up)."""
+
+    telegram_username: str | None = None
+    whatsapp_number: str | None = None
+
+
+@dataclass
+class App:
+    settings: Settings
+    db: Database
+    clock: Clock = field(default_factory=SystemClock)
+    links: Links = field(default_factory=Links)
+    senders: dict[str, Sender] = field(default_factory=dict)
+    web: Any = None  # the FastAPI app, where channels mount their webhooks
+    conversations: Conversations = field(init=False)
+    delivery: Delivery = field(init=False)
+
+    def __post_init__(self) -> None:
+        from handlers import build_routers
+
+        self.conversations = Conversations(self, build_routers())
+        self.delivery = Delivery(self.db, self.clock, self.senders)
+
+    def add_sender(self, sender: Sender) -> None:
+        self.senders[sender.channel] = sender
+        self.delivery = Delivery(self.db, self.clock, self.senders)
+
+    def notify_outbox(self) -> None:
+        self.delivery.notify()
+
+    async def close(self) -> None:
+        await self.db.dispose()
+
+
+def build_app(settings: Settings, *, clock: Clock | None = None) -> App:
+    return App(settings=settings, db=Database(settings.effective_database_url), clock=clock or SystemClock())

@@ -1,0 +1,308 @@
+"""The `forumbot` command line."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import logging
+import sys
+from collections.abc import Awaitable, Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from bot.config import ConfigError, Settings, load_settings
+
+log = logging.getLogger("forumbot")
+
+
+class UserError(Exception):
+    """A mistake the operator can fix; shown as one line, exit code 2."""
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="forumbot", description="The partnership forums bot.")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    sub.add_parser("run", help="run the configured channels, the scheduler and the HTTP server")
+
+    db = sub.add_parser("db", help="database maintenance")
+    db_sub = db.add_subparsers(dest="db_command", metavar="ACTION", required=True)
+    db_sub.add_parser("upgrade", help="apply all migrations")
+
+    org = sub.add_parser("org", help="the org tree (HQ, districts, authorities, schools)")
+    org_sub = org.add_subparsers(dest="org_command", metavar="ACTION", required=True)
+    imp = org_sub.add_parser("import", help="import units from CSV: code,name,tier,parent_code[,name_en,sector]")
+    imp.add_argument("file", type=Path)
+
+    forum = sub.add_parser("forum", help="forums of a unit")
+    forum_sub = forum.add_subparsers(dest="forum_command", metavar="ACTION", required=True)
+    fc = forum_sub.add_parser("create", help="open another kind of forum for a unit")
+    fc.add_argument("--unit", required=True, help="the unit's code")
+    fc.add_argument("--kind", required=True, choices=["crosscut", "partnership"])
+    forum_sub.add_parser("list", help="list forums with their codes")
+
+    roles = sub.add_parser("roles", help="list the role keys with their Hebrew and English names")
+    roles.add_argument("--tier", choices=["hq", "district", "authority", "school"])
+
+    inv = sub.add_parser("invite", help="create an invite code for a forum and role")
+    inv.add_argument("--forum", required=True, help="the forum's code (a unit's main forum has the unit's code)")
+    inv.add_argument("--role", required=True, help="a role key (see `forumbot roles`)")
+    inv.add_argument("--uses", type=int, default=1, help="how many people may use it (default 1)")
+    inv.add_argument("--expires", type=int, default=14, help="days until it expires (default 14)")
+
+    con = sub.add_parser("console", help="chat with the bot in this terminal")
+    con.add_argument("--as", dest="person", default="console", help="who you are in the console (default: console)")
+
+    admin = sub.add_parser("admin", help="system administrators")
+    admin_sub = admin.add_subparsers(dest="admin_command", metavar="ACTION", required=True)
+    grant = admin_sub.add_parser("grant", help="make a registered person a system administrator")
+    grant.add_argument("--channel", required=True, choices=["telegram", "whatsapp", "console"])
+    grant.add_argument("--id", required=True, help="their id on that channel")
+
+    jobs = sub.add_parser("jobs", help="scheduled work")
+    jobs_sub = jobs.add_subparsers(dest="jobs_command", metavar="ACTION", required=True)
+    due = jobs_sub.add_parser("run-due", help="run every scheduled step that is due, exactly once")
+    due.add_argument("--now", help="the instant to run at (ISO 8601, default: now)")
+
+    i18n = sub.add_parser("i18n", help="translation catalogs")
+    i18n_sub = i18n.add_subparsers(dest="i18n_command", metavar="ACTION", required=True)
+    i18n_sub.add_parser("check", help="list messages missing from any catalog")
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = _parser().parse_args(argv)
+    try:
+        settings = load_settings()
+        logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        for noisy in ("alembic", "apscheduler", "aiogram.event", "httpx"):
+            logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+        handler = COMMANDS[args.command]
+        return asyncio.run(handler(settings, args))
+    except (ConfigError, UserError) as exc:
+        print(f"forumbot: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
+
+
+async def _with_app(settings: Settings, fn: Callable[[Any], Awaitable[int]], *, migrate: bool = True) -> int:
+    from bot.app import build_app
+    from bot.storage.migrate import upgrade_async
+
+    if migrate:
+        await upgrade_async(settings.effective_database_url)
+    app = build_app(settings)
+    try:
+        return await fn(app)
+    finally:
+        await app.close()
+
+
+async def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.storage.migrate import upgrade_async
+
+    await upgrade_async(settings.effective_database_url)
+    print("database is up to date")
+    return 0
+
+
+async def cmd_org(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.services.orgs import OrgImportError, import_org_rows, parse_org_csv
+
+    path: Path = args.file
+    try:
+        text = await asyncio.to_thread(path.read_text, encoding="utf-8-sig")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise UserError(f"cannot read {path}: {exc}") from None
+
+    async def go(app: Any) -> int:
+        try:
+            rows = parse_org_csv(text, str(path))
+            async with app.db.unit_of_work() as session:
+                report = await import_org_rows(session, rows, now=app.clock.now(), filename=str(path))
+        except OrgImportError as exc:
+            for problem in exc.problems:
+                print(problem, file=sys.stderr)
+            print("forumbot: nothing was imported", file=sys.stderr)
+            return 2
+        print(
+            f"imported {len(report.codes)} units: {report.created} new, {report.updated} updated, "
+            f"{report.unchanged} unchanged; {report.forums_created} forums opened"
+        )
+        return 0
+
+    return await _with_app(settings, go)
+
+
+async def cmd_forum(settings: Settings, args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from bot.domain.tiers import ForumKind
+    from bot.services.errors import Refused
+    from bot.services.orgs import create_forum
+    from bot.storage.models import Forum, OrgUnit
+
+    async def go(app: Any) -> int:
+        if args.forum_command == "list":
+            async with app.db.sessions() as session:
+                rows = await session.execute(
+                    select(Forum.code, Forum.kind, Forum.cadence, OrgUnit.tier, OrgUnit.name)
+                    .join(OrgUnit, Forum.org_unit_id == OrgUnit.id)
+                    .order_by(OrgUnit.tier, Forum.code)
+                )
+                for code, kind, cadence, tier, name in rows:
+                    print(f"{code}\t{tier}\t{kind}\t{cadence}\t{name}")
+            return 0
+        try:
+            async with app.db.unit_of_work() as session:
+                forum = await create_forum(session, args.unit, ForumKind(args.kind), now=app.clock.now())
+        except Refused as exc:
+            raise UserError(exc.msgid.format(**exc.params)) from None
+        print(forum.code)
+        return 0
+
+    return await _with_app(settings, go)
+
+
+async def cmd_roles(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.domain.roles import CATALOGUE
+
+    for (tier, kind), roles in CATALOGUE.items():
+        if args.tier and tier.value != args.tier:
+            continue
+        print(f"# {tier.value} / {kind.value}")
+        for role in roles:
+            marks = ",".join(m for m, on in (("lead", role.leads), ("required", role.required)) if on)
+            print(f"{role.key}\t{role.he}\t{role.en}" + (f"\t[{marks}]" if marks else ""))
+        print()
+    return 0
+
+
+async def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.services import invites
+    from bot.services.errors import Refused
+
+    async def go(app: Any) -> int:
+        try:
+            async with app.db.unit_of_work() as session:
+                forum = await invites.forum_by_code(session, args.forum)
+                invite = await invites.create_invite(
+                    session,
+                    forum=forum,
+                    role=args.role,
+                    now=app.clock.now(),
+                    uses=args.uses,
+                    expires_days=args.expires,
+                )
+        except Refused as exc:
+            raise UserError(exc.msgid.format(**exc.params)) from None
+        await resolve_links(app)
+        print(f"code: {invite.code}")
+        username = app.links.telegram_username or "<bot username>"
+        print(f"telegram: {invites.telegram_link(username, invite.code)}")
+        if app.links.whatsapp_number:
+            print(f"whatsapp: https://wa.me/{app.links.whatsapp_number}?text={invite.code}")
+        print(f"role: {invite.role} · uses: {invite.max_uses} · expires: {invite.expires_at.isoformat()}")
+        return 0
+
+    return await _with_app(settings, go)
+
+
+async def resolve_links(app: Any) -> None:
+    """Ask the configured channels for their public names (t.me username, wa.me number)."""
+    try:
+        from bot.channels import links
+    except ImportError:
+        return
+    await links.resolve(app)
+
+
+async def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.channels.console import ConsoleSender, run_console
+
+    async def go(app: Any) -> int:
+        app.add_sender(ConsoleSender())
+        await run_console(app, args.person)
+        return 0
+
+    return await _with_app(settings, go)
+
+
+async def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
+    from sqlalchemy import select
+
+    from bot.services import audit
+    from bot.storage.models import ChannelIdentity, Person
+
+    async def go(app: Any) -> int:
+        async with app.db.unit_of_work() as session:
+            person = await session.scalar(
+                select(Person)
+                .join(ChannelIdentity, ChannelIdentity.person_id == Person.id)
+                .where(ChannelIdentity.channel == args.channel, ChannelIdentity.external_id == args.id)
+            )
+            if person is None:
+                raise UserError(f"no registered person has id {args.id} on {args.channel}")
+            person.is_admin = True
+            audit.record(session, now=app.clock.now(), action="admin.grant", subject=f"person:{person.id}")
+        print(f"person {person.id} is now a system administrator")
+        return 0
+
+    return await _with_app(settings, go)
+
+
+async def cmd_jobs(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.clock import FixedClock
+
+    now = None
+    if args.now:
+        try:
+            now = datetime.fromisoformat(args.now)
+        except ValueError:
+            raise UserError(f"--now {args.now!r} is not an ISO 8601 date-time") from None
+        if now.tzinfo is None:
+            now = now.replace(tzinfo=settings.tz)
+
+    async def go(app: Any) -> int:
+        from scheduler.jobs import run_due
+
+        if now is not None:
+            app.clock = FixedClock(now)
+            app.delivery.clock = app.clock
+        done = await run_due(app, app.clock.now())
+        for name, count in done.items():
+            print(f"{name}: {'failed' if count < 0 else count}")
+        return 1 if any(c < 0 for c in done.values()) else 0
+
+    return await _with_app(settings, go)
+
+
+async def cmd_i18n(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.i18n_check import missing_translations
+
+    problems = missing_translations()
+    for line in problems:
+        print(line)
+    return 1 if problems else 0
+
+
+async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.runner import run
+
+    return await run(settings)
+
+
+COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Awaitable[int]]] = {
+    "run": cmd_run,
+    "db": cmd_db,
+    "org": cmd_org,
+    "forum": cmd_forum,
+    "roles": cmd_roles,
+    "invite": cmd_invite,
+    "console": cmd_console,
+    "admin": cmd_admin,
+    "jobs": cmd_jobs,
+    "i18n": cmd_i18n,
+}

@@ -1,0 +1,402 @@
+"""The channel-agnostic conversation layer: routers, a per-event context, and the dispatcher.
+
+One inbound event is one unit of work: the de-duplication mark, every state change and every
+reply (written to the outbox) commit together or not at all.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.channels.base import Button, EventKind, FileSpec, Inbound, Outbound, OutKind, PollSpec
+from bot.domain.text import InputError
+from bot.i18n import N_, Translator
+from bot.services.errors import Refused
+from bot.services.outbox import PRIORITY_REPLY, enqueue
+from bot.services.people import get_or_create_identity
+from bot.services.sql import insert_ignore
+from bot.storage.models import ChannelIdentity, ChoiceToken, ConversationState, Person, ProcessedUpdate
+
+if TYPE_CHECKING:
+    from bot.app import App
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[["Context"], Awaitable[None]]
+TOKEN_DAYS = 60
+MAX_TEXT = 4000
+
+INPUT_ERRORS: dict[str, str] = {
+    "too_short": N_("That is too short."),
+    "too_long": N_("That is too long: at most {max} characters."),
+    "name_needs_letters": N_("A name needs at least one letter."),
+}
+
+
+@dataclass(frozen=True)
+class Command:
+    name: str
+    description: str  # an msgid
+    handler: Handler
+    audience: str = "all"  # all / registered / lead
+    groups: bool = False  # also answered inside group chats
+
+
+@dataclass
+class Router:
+    """Handlers of one feature. Build a new one per dispatcher (no module globals)."""
+
+    name: str
+    commands: dict[str, Command] = field(default_factory=dict)
+    steps: dict[tuple[str, str], Handler] = field(default_factory=dict)
+    actions: dict[str, Handler] = field(default_factory=dict)
+    poll_handlers: list[Handler] = field(default_factory=list)
+    group_handlers: list[Handler] = field(default_factory=list)
+    text_handlers: list[Callable[[Context], Awaitable[bool]]] = field(default_factory=list)
+
+    def command(
+        self, name: str, description: str, *, audience: str = "all", groups: bool = False
+    ) -> Callable[[Handler], Handler]:
+        def register(fn: Handler) -> Handler:
+            self.commands[name] = Command(name, description, fn, audience, groups)
+            return fn
+
+        return register
+
+    def step(self, flow: str, step: str) -> Callable[[Handler], Handler]:
+        def register(fn: Handler) -> Handler:
+            self.steps[(flow, step)] = fn
+            return fn
+
+        return register
+
+    def action(self, name: str) -> Callable[[Handler], Handler]:
+        def register(fn: Handler) -> Handler:
+            self.actions[name] = fn
+            return fn
+
+        return register
+
+    def on_poll_answer(self, fn: Handler) -> Handler:
+        self.poll_handlers.append(fn)
+        return fn
+
+    def on_group_event(self, fn: Handler) -> Handler:
+        self.group_handlers.append(fn)
+        return fn
+
+    def on_text(self, fn: Callable[[Context], Awaitable[bool]]) -> Callable[[Context], Awaitable[bool]]:
+        """A handler for free text outside any flow; returns True when it took the text."""
+        self.text_handlers.append(fn)
+        return fn
+
+
+@dataclass
+class Context:
+    app: App
+    session: AsyncSession
+    event: Inbound
+    identity: ChannelIdentity
+    now: datetime
+    t: Translator
+    state: ConversationState | None = None
+    value: str = ""  # the value of a pressed button (for steps) or action argument
+    sent: list[Outbound] = field(default_factory=list)
+
+    @property
+    def person(self) -> Person | None:
+        return self.identity.person
+
+    @property
+    def text(self) -> str:
+        return self.event.text
+
+    def use_translator(self, t: Translator) -> None:
+        self.t = t
+
+    # -- state --------------------------------------------------------------------------------
+
+    async def set_state(self, flow: str, step: str, **data: Any) -> None:
+        merged = {**(self.state.data if self.state and self.state.flow == flow else {}), **data}
+        if self.state is None:
+            self.state = ConversationState(
+                identity_id=self.identity.id, flow=flow, step=step, data=merged, updated_at=self.now
+            )
+            self.session.add(self.state)
+        else:
+            self.state.flow, self.state.step, self.state.data = flow, step, merged
+            self.state.updated_at = self.now
+        await self.session.flush()
+
+    async def clear_state(self) -> None:
+        if self.state is not None:
+            await self.session.delete(self.state)
+            await self.session.flush()
+            self.state = None
+
+    # -- buttons ------------------------------------------------------------------------------
+
+    def button(self, label: str, payload: str, *, anyone_in_chat: bool = False) -> Button:
+        """A button whose press comes back as ``payload``; the client only sees a token."""
+        token = secrets.token_urlsafe(9)
+        self.session.add(
+            ChoiceToken(
+                token=token,
+                identity_id=None if anyone_in_chat else self.identity.id,
+                chat_id=self.event.chat_id,
+                channel=self.event.channel,
+                payload=payload,
+                created_at=self.now,
+                expires_at=self.now + timedelta(days=TOKEN_DAYS),
+            )
+        )
+        return Button(token=token, label=label)
+
+    def step_button(self, label: str, flow: str, step: str, value: str) -> Button:
+        return self.button(label, f"@{flow}.{step}:{value}")
+
+    # -- replies ------------------------------------------------------------------------------
+
+    async def reply(
+        self,
+        text: str,
+        buttons: list[list[Button]] | None = None,
+        *,
+        edit: bool = False,
+    ) -> None:
+        message = Outbound(
+            kind=OutKind.CHOICES if buttons else OutKind.TEXT,
+            text=text[:MAX_TEXT],
+            rtl=self.t.rtl,
+            buttons=buttons or [],
+            edit_ref=self.event.message_ref if edit and self.event.kind is EventKind.CHOICE else None,
+        )
+        await self.send(message)
+
+    async def reply_file(self, name: str, mime: str, data: bytes, caption: str) -> None:
+        await self.send(Outbound(kind=OutKind.FILE, text=caption, rtl=self.t.rtl, file=FileSpec.of(name, mime, data)))
+
+    async def reply_poll(self, text: str, poll: PollSpec) -> None:
+        await self.send(Outbound(kind=OutKind.POLL, text=text, rtl=self.t.rtl, poll=poll))
+
+    async def send(self, message: Outbound, *, chat_id: str | None = None) -> None:
+        self.sent.append(message)
+        await enqueue(
+            self.session,
+            channel=self.event.channel,
+            chat_id=chat_id or self.event.chat_id,
+            message=message,
+            now=self.now,
+            identity_id=self.identity.id,
+            priority=PRIORITY_REPLY,
+        )
+
+
+class Conversations:
+    """Dispatches inbound events to the routers' handlers, one unit of work per event."""
+
+    def __init__(self, app: App, routers: list[Router]) -> None:
+        self.app = app
+        self.routers = routers
+        self.commands: dict[str, Command] = {}
+        self.steps: dict[tuple[str, str], Handler] = {}
+        self.actions: dict[str, Handler] = {}
+        self.poll_handlers: list[Handler] = []
+        self.group_handlers: list[Handler] = []
+        self.text_handlers: list[Callable[[Context], Awaitable[bool]]] = []
+        for router in routers:
+            for table, items in (
+                (self.commands, router.commands),
+                (self.steps, router.steps),
+                (self.actions, router.actions),
+            ):
+                clash = set(table) & set(items)
+                if clash:
+                    raise ValueError(f"router {router.name} registers {sorted(clash)} again")
+                table.update(items)  # type: ignore[attr-defined]
+            self.poll_handlers += router.poll_handlers
+            self.group_handlers += router.group_handlers
+            self.text_handlers += router.text_handlers
+
+    def translator(self, identity: ChannelIdentity, state: ConversationState | None = None) -> Translator:
+        person = identity.person
+        if person is not None:
+            return Translator(person.locale, person.address_form, self.app.settings.tz)
+        if state is not None and state.data.get("locale"):
+            return Translator(state.data["locale"], state.data.get("form", "p"), self.app.settings.tz)
+        hint = identity.locale_hint if identity.locale_hint in ("he", "ar", "en") else None
+        return Translator(hint or self.app.settings.default_locale, "p", self.app.settings.tz)
+
+    async def handle(self, event: Inbound) -> list[Outbound]:
+        """Handle one event; returns what was queued for sending (for tests and adapters)."""
+        now = self.app.clock.now()
+        try:
+            async with self.app.db.unit_of_work() as session:
+                if event.update_key and not await insert_ignore(
+                    session,
+                    ProcessedUpdate.__table__,  # type: ignore[arg-type]
+                    {"channel": event.channel, "update_key": event.update_key, "processed_at": now},
+                    conflict=["channel", "update_key"],
+                ):
+                    log.info("update %s/%s already handled", event.channel, event.update_key)
+                    return []
+                ctx = await self._context(session, event, now)
+                await self._dispatch(ctx)
+            self.app.notify_outbox()
+            return ctx.sent
+        except Exception:
+            log.exception("handler failed for a %s event on %s", event.kind, event.channel)
+            return await self._apologise(event, now)
+
+    async def _context(self, session: AsyncSession, event: Inbound, now: datetime) -> Context:
+        if event.is_group:
+            # A group has an identity of its own for its chat; the sender's is looked up too.
+            sender = await get_or_create_identity(
+                session,
+                channel=event.channel,
+                external_id=event.user_id,
+                chat_id=event.user_id,
+                now=now,
+                locale_hint=event.language_hint,
+            )
+            identity = sender
+        else:
+            identity = await get_or_create_identity(
+                session,
+                channel=event.channel,
+                external_id=event.user_id,
+                chat_id=event.chat_id,
+                now=now,
+                locale_hint=event.language_hint,
+                phone=event.phone,
+            )
+        state = await session.get(ConversationState, identity.id)
+        return Context(
+            app=self.app,
+            session=session,
+            event=event,
+            identity=identity,
+            now=now,
+            t=self.translator(identity, state),
+            state=state,
+        )
+
+    async def _dispatch(self, ctx: Context) -> None:
+        try:
+            await self._route(ctx)
+        except Refused as refusal:
+            await ctx.reply(ctx.t._(refusal.msgid, **refusal.params))
+        except InputError as bad:
+            msgid = INPUT_ERRORS.get(bad.key, N_("That did not work. Please try again."))
+            await ctx.reply(ctx.t._(msgid, **bad.params))
+
+    async def _route(self, ctx: Context) -> None:
+        event = ctx.event
+        if event.kind is EventKind.COMMAND:
+            command = self.commands.get(event.command)
+            if command is None or (event.is_group and not command.groups):
+                if event.is_group:
+                    return  # other bots' commands in a group are none of our business
+                await ctx.reply(ctx.t._("I don't know that command. Send /help to see what I can do."))
+                return
+            if command.audience != "all" and ctx.person is None:
+                await ctx.reply(ctx.t._(NOT_REGISTERED))
+                return
+            await command.handler(ctx)
+            return
+        if event.kind is EventKind.CHOICE:
+            await self._choice(ctx)
+            return
+        if event.kind is EventKind.POLL_ANSWER:
+            for handler in self.poll_handlers:
+                await handler(ctx)
+            return
+        if event.kind in (EventKind.GROUP_JOINED, EventKind.GROUP_LEFT):
+            for handler in self.group_handlers:
+                await handler(ctx)
+            return
+        if event.is_group:
+            return  # plain chatter in a group is not addressed to the bot
+        if ctx.state is not None:
+            handler = self.steps.get((ctx.state.flow, ctx.state.step))
+            if handler is not None:
+                await handler(ctx)
+                return
+            await ctx.clear_state()
+        for text_handler in self.text_handlers:
+            if await text_handler(ctx):
+                return
+        if ctx.person is None:
+            await ctx.reply(ctx.t._(NOT_REGISTERED))
+        else:
+            await ctx.reply(ctx.t._("Send /help to see what I can do."))
+
+    async def _choice(self, ctx: Context) -> None:
+        event = ctx.event
+        token = await ctx.session.scalar(select(ChoiceToken).where(ChoiceToken.token == event.token))
+        if token is None or token.expires_at <= ctx.now or token.channel != event.channel:
+            await ctx.reply(ctx.t._(STALE_BUTTON))
+            return
+        if token.chat_id != event.chat_id or (token.identity_id not in (None, ctx.identity.id)):
+            await ctx.reply(ctx.t._("This button is not for you."))
+            return
+        payload = token.payload
+        if payload.startswith("@"):
+            where, _, value = payload[1:].partition(":")
+            flow, _, step = where.partition(".")
+            if ctx.state is None or (ctx.state.flow, ctx.state.step) != (flow, step):
+                await ctx.reply(ctx.t._(STALE_BUTTON))
+                return
+            handler = self.steps.get((flow, step))
+        else:
+            name, _, value = payload.partition(":")
+            handler = self.actions.get(name)
+        if handler is None:
+            await ctx.reply(ctx.t._(STALE_BUTTON))
+            return
+        ctx.value = value
+        await handler(ctx)
+
+    async def _apologise(self, event: Inbound, now: datetime) -> list[Outbound]:
+        """A short apology in the person's language, in a fresh transaction."""
+        if event.is_group:
+            return []
+        try:
+            async with self.app.db.unit_of_work() as session:
+                identity = await get_or_create_identity(
+                    session, channel=event.channel, external_id=event.user_id, chat_id=event.chat_id, now=now
+                )
+                t = self.translator(identity)
+                message = Outbound(
+                    kind=OutKind.TEXT,
+                    text=t._("Something went wrong on our side. Nothing you sent was lost; please try again."),
+                    rtl=t.rtl,
+                )
+                await enqueue(
+                    session,
+                    channel=event.channel,
+                    chat_id=event.chat_id,
+                    message=message,
+                    now=now,
+                    identity_id=identity.id,
+                )
+            self.app.notify_outbox()
+            return [message]
+        except Exception:
+            log.exception("could not even apologise on %s", event.channel)
+            return []
+
+
+NOT_REGISTERED = N_(
+    "Hello! forumbot serves the partnership forums of the education system. To join, you need an "
+    "invite from your forum's lead: open their link, or send me the invite code."
+)
+STALE_BUTTON = N_("This button is no longer active.")

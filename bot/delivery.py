@@ -1,0 +1,291 @@
+"""The one durable, rate-limited delivery path for every outgoing message.
+
+Rows are claimed from the outbox (``FOR UPDATE SKIP LOCKED`` on PostgreSQL, an IMMEDIATE
+transaction on SQLite), sent through the channel's sender under a smooth global token bucket
+and a per-chat spacing, and marked sent, retried or failed. A row left "sending" by a crash is
+put back in the queue after a grace period: delivery is at least once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
+
+from aiolimiter import AsyncLimiter
+from sqlalchemy import and_, or_, select, update
+
+from bot.channels.base import (
+    DeliveryError,
+    Outbound,
+    PermanentError,
+    RetryAfter,
+    Sender,
+    SendResult,
+    TransientError,
+)
+from bot.services.sql import insert_ignore
+from bot.storage.models import ChannelIdentity, ExternalRef, OutboxMessage
+
+if TYPE_CHECKING:
+    from bot.clock import Clock
+    from bot.storage.db import Database
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 12
+STALE_SENDING = timedelta(minutes=5)
+
+
+@dataclass(frozen=True)
+class ChannelLimits:
+    per_second: float  # the bot's whole throughput
+    chat_interval: float  # seconds between two messages to one private chat
+    group_interval: float  # seconds between two messages to one group
+
+
+LIMITS: dict[str, ChannelLimits] = {
+    "telegram": ChannelLimits(per_second=28.0, chat_interval=1.0, group_interval=3.1),
+    "whatsapp": ChannelLimits(per_second=70.0, chat_interval=6.0, group_interval=6.0),
+    "console": ChannelLimits(per_second=1000.0, chat_interval=0.0, group_interval=0.0),
+}
+
+
+class ChatSpacing:
+    """When each chat may next receive a message (bounded LRU of chats)."""
+
+    def __init__(self, capacity: int = 100_000) -> None:
+        self._next: OrderedDict[str, float] = OrderedDict()
+        self._capacity = capacity
+
+    def wait_time(self, chat: str, now: float) -> float:
+        return max(0.0, self._next.get(chat, 0.0) - now)
+
+    def mark(self, chat: str, at: float, interval: float) -> None:
+        self._next[chat] = at + interval
+        self._next.move_to_end(chat)
+        while len(self._next) > self._capacity:
+            self._next.popitem(last=False)
+
+    def push_back(self, chat: str, until: float) -> None:
+        self._next[chat] = max(self._next.get(chat, 0.0), until)
+
+
+@dataclass
+class DeliveryStats:
+    sent: int = 0
+    retried: int = 0
+    failed: dict[str, int] = field(default_factory=dict)
+
+
+class Delivery:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        senders: dict[str, Sender],
+        *,
+        batch: int = 50,
+        owner: str = "local",
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.senders = senders
+        self.batch = batch
+        self.owner = owner
+        self.wake = asyncio.Event()
+        self.stats = DeliveryStats()
+        self._limiters = {
+            name: AsyncLimiter(1, 1.0 / LIMITS.get(name, LIMITS["telegram"]).per_second) for name in senders
+        }
+        self._spacing = {name: ChatSpacing() for name in senders}
+        self._paused_until: dict[str, float] = {}
+
+    def notify(self) -> None:
+        self.wake.set()
+
+    # -- claiming -----------------------------------------------------------------------------
+
+    async def claim(self, limit: int | None = None) -> list[OutboxMessage]:
+        now = self.clock.now()
+        channels = list(self.senders)
+        if not channels:
+            return []
+        async with self.db.unit_of_work() as session:
+            await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.status == "sending",
+                    OutboxMessage.claimed_at < now - STALE_SENDING,
+                    OutboxMessage.channel.in_(channels),
+                )
+                .values(status="queued")
+            )
+            stmt = (
+                select(OutboxMessage)
+                .where(
+                    OutboxMessage.status == "queued",
+                    OutboxMessage.channel.in_(channels),
+                    OutboxMessage.next_attempt_at <= now,
+                )
+                .order_by(OutboxMessage.priority, OutboxMessage.id)
+                .limit(limit or self.batch)
+            )
+            if self.db.dialect == "postgresql":
+                stmt = stmt.with_for_update(skip_locked=True)
+            rows = list((await session.scalars(stmt)).all())
+            for row in rows:
+                row.status = "sending"
+                row.claimed_at = now
+                row.attempts += 1
+        return rows
+
+    # -- sending ------------------------------------------------------------------------------
+
+    async def _send_one(self, row: OutboxMessage) -> None:
+        sender = self.senders[row.channel]
+        limits = LIMITS.get(row.channel, LIMITS["telegram"])
+        spacing = self._spacing[row.channel]
+        interval = limits.group_interval if row.chat_id.startswith("-") else limits.chat_interval
+        message = Outbound.from_json(row.payload)
+        while True:
+            pause = self._paused_until.get(row.channel, 0.0) - time.monotonic()
+            wait = max(pause, spacing.wait_time(row.chat_id, time.monotonic()))
+            if wait <= 0:
+                break
+            await asyncio.sleep(wait)
+        await self._limiters[row.channel].acquire()
+        spacing.mark(row.chat_id, time.monotonic(), interval)
+        try:
+            result = await sender.send(row.chat_id, message)
+        except RetryAfter as exc:
+            until = time.monotonic() + exc.seconds
+            self._paused_until[row.channel] = max(self._paused_until.get(row.channel, 0.0), until)
+            spacing.push_back(row.chat_id, until)
+            await self._requeue(row, timedelta(seconds=exc.seconds), f"retry_after {exc.seconds}", count=False)
+        except TransientError as exc:
+            await self._retry_or_fail(row, str(exc))
+        except PermanentError as exc:
+            await self._fail(row, exc.reason, unreachable=exc.identity_unreachable)
+        except DeliveryError as exc:
+            await self._retry_or_fail(row, str(exc))
+        except Exception as exc:  # a bug in a sender must not lose the message
+            log.exception("sender %s crashed on outbox row %s", row.channel, row.id)
+            await self._retry_or_fail(row, f"{type(exc).__name__}")
+        else:
+            await self._mark_sent(row, result, message)
+
+    async def _mark_sent(self, row: OutboxMessage, result: SendResult, message: Outbound) -> None:
+        now = self.clock.now()
+        async with self.db.unit_of_work() as session:
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row.id)
+                .values(status="sent", sent_at=now, external_message_id=result.message_id, last_error=None)
+            )
+            if result.poll_id and message.poll is not None and message.poll.correlation:
+                await insert_ignore(
+                    session,
+                    ExternalRef.__table__,  # type: ignore[arg-type]
+                    {
+                        "channel": row.channel,
+                        "kind": "poll",
+                        "external_id": result.poll_id,
+                        "correlation": message.poll.correlation,
+                        "chat_id": row.chat_id,
+                        "message_id": result.message_id,
+                        "created_at": now,
+                    },
+                    conflict=["channel", "kind", "external_id"],
+                )
+        self.stats.sent += 1
+
+    async def _requeue(self, row: OutboxMessage, delay: timedelta, reason: str, *, count: bool) -> None:
+        now = self.clock.now()
+        async with self.db.unit_of_work() as session:
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row.id)
+                .values(
+                    status="queued",
+                    next_attempt_at=now + delay,
+                    last_error=reason[:500],
+                    attempts=OutboxMessage.attempts if count else OutboxMessage.attempts - 1,
+                )
+            )
+        self.stats.retried += 1
+
+    async def _retry_or_fail(self, row: OutboxMessage, reason: str) -> None:
+        if row.attempts >= MAX_ATTEMPTS:
+            await self._fail(row, f"gave up: {reason}")
+            return
+        delay = timedelta(seconds=min(2 ** (row.attempts - 1), 300))
+        await self._requeue(row, delay, reason, count=True)
+
+    async def _fail(self, row: OutboxMessage, reason: str, *, unreachable: bool = False) -> None:
+        log.warning("outbox row %s to %s failed: %s", row.id, row.channel, reason)
+        async with self.db.unit_of_work() as session:
+            await session.execute(
+                update(OutboxMessage).where(OutboxMessage.id == row.id).values(status="failed", last_error=reason[:500])
+            )
+            if unreachable and row.identity_id is not None:
+                await session.execute(
+                    update(ChannelIdentity).where(ChannelIdentity.id == row.identity_id).values(status="blocked")
+                )
+        key = reason.split(":")[0][:40]
+        self.stats.failed[key] = self.stats.failed.get(key, 0) + 1
+
+    async def _send_batch(self, rows: list[OutboxMessage]) -> None:
+        by_chat: dict[tuple[str, str], list[OutboxMessage]] = {}
+        for row in rows:
+            by_chat.setdefault((row.channel, row.chat_id), []).append(row)
+
+        async def chat_worker(chat_rows: list[OutboxMessage]) -> None:
+            for row in chat_rows:  # one chat's messages go in order
+                await self._send_one(row)
+
+        await asyncio.gather(*(chat_worker(r) for r in by_chat.values()))
+
+    async def drain(self, *, max_rounds: int = 1000) -> int:
+        """Send everything due now; returns how many rows were handled."""
+        handled = 0
+        for _ in range(max_rounds):
+            rows = await self.claim()
+            if not rows:
+                break
+            await self._send_batch(rows)
+            handled += len(rows)
+        return handled
+
+    async def run(self, stop: asyncio.Event, *, idle: float = 1.0) -> None:
+        """Send until ``stop`` is set; wakes on :meth:`notify` or every ``idle`` seconds."""
+        while not stop.is_set():
+            try:
+                handled = await self.drain(max_rounds=20)
+            except Exception:
+                log.exception("delivery round failed; retrying")
+                handled = 0
+                await asyncio.sleep(idle)
+            if handled:
+                continue
+            self.wake.clear()
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(self.wake.wait(), timeout=idle)
+
+    async def queue_depth(self) -> tuple[int, datetime | None]:
+        from sqlalchemy import func
+
+        async with self.db.sessions() as session:
+            row = (
+                await session.execute(
+                    select(func.count(), func.min(OutboxMessage.created_at)).where(
+                        or_(OutboxMessage.status == "queued", and_(OutboxMessage.status == "sending"))
+                    )
+                )
+            ).one()
+        return int(row[0]), row[1]

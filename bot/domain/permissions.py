@@ -1,0 +1,59 @@
+"""Permissions as data: which standing may take which action on a forum.
+
+A person's standing toward a forum is one of: ``lead`` (holds a leading role in it), ``member``
+(any other active role), ``coordinator`` (a lead of the forum one tier up, which sees what is
+escalated to it), ``admin`` (a system administrator), or ``none``.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Standing(StrEnum):
+    ADMIN = "admin"
+    LEAD = "lead"
+    MEMBER = "member"
+    COORDINATOR = "coordinator"
+    NONE = "none"
+
+
+class Action(StrEnum):
+    VIEW_FORUM = "view_forum"
+    CREATE_INVITE = "create_invite"
+    REVOKE_MEMBERSHIP = "revoke_membership"
+    LINK_GROUP = "link_group"
+    OPEN_POLL = "open_poll"
+    VOTE = "vote"
+    PROPOSE_AGENDA = "propose_agenda"
+    MANAGE_AGENDA = "manage_agenda"
+    RAISE_ISSUE = "raise_issue"
+    VIEW_ISSUES = "view_issues"
+    RECORD_OUTCOMES = "record_outcomes"
+    EXPORT = "export"
+    ANNOUNCE_DOWN = "announce_down"
+    HANDLE_ESCALATED = "handle_escalated"
+
+
+_L, _M, _C, _A = Standing.LEAD, Standing.MEMBER, Standing.COORDINATOR, Standing.ADMIN
+
+TABLE: dict[Action, frozenset[Standing]] = {
+    Action.VIEW_FORUM: frozenset({_L, _M, _A}),
+    Action.CREATE_INVITE: frozenset({_L, _A}),
+    Action.REVOKE_MEMBERSHIP: frozenset({_L, _A}),
+    Action.LINK_GROUP: frozenset({_L, _A}),
+    Action.OPEN_POLL: frozenset({_L, _A}),
+    Action.VOTE: frozenset({_L, _M}),
+    Action.PROPOSE_AGENDA: frozenset({_L, _M}),
+    Action.MANAGE_AGENDA: frozenset({_L, _A}),
+    Action.RAISE_ISSUE: frozenset({_L, _M}),
+    Action.VIEW_ISSUES: frozenset({_L, _M, _A}),
+    Action.RECORD_OUTCOMES: frozenset({_L, _A}),
+    Action.EXPORT: frozenset({_L, _A}),
+    Action.ANNOUNCE_DOWN: frozenset({_L, _A}),
+    Action.HANDLE_ESCALATED: frozenset({_L, _C, _A}),
+}
+
+
+def allowed(action: Action, standings: frozenset[Standing] | set[Standing]) -> bool:
+    return bool(TABLE[action] & set(standings))

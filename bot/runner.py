@@ -1,0 +1,88 @@
+"""`forumbot run`: channels, delivery, scheduler and the HTTP server in one process."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import signal
+from collections.abc import Awaitable, Callable
+
+import uvicorn
+
+from bot.app import App, build_app
+from bot.config import Settings
+from bot.storage.migrate import upgrade_async
+from bot.web import build_web
+
+log = logging.getLogger("forumbot")
+
+NO_CHANNEL_HINT = """\
+forumbot is running with no messenger connected (database: {db}).
+To connect Telegram, set TELEGRAM_BOT_TOKEN (from @BotFather) in the environment or in .env.
+To connect WhatsApp, set WHATSAPP_TOKEN, WHATSAPP_PHONE_ID, WHATSAPP_APP_SECRET and WHATSAPP_VERIFY_TOKEN.
+Meanwhile, try the bot in a terminal:  forumbot console
+Health: http://{host}:{port}/healthz · Ctrl-C to stop."""
+
+ChannelStarter = Callable[[App, asyncio.Event], Awaitable[list[asyncio.Task[None]]]]
+
+
+def channel_starters(settings: Settings) -> list[ChannelStarter]:
+    """The channels this configuration turns on (each module adds itself when present)."""
+    starters: list[ChannelStarter] = []
+    if settings.telegram_enabled:
+        from bot.channels.telegram import start_telegram
+
+        starters.append(start_telegram)
+    if settings.whatsapp_enabled:
+        from bot.channels.whatsapp import start_whatsapp
+
+        starters.append(start_whatsapp)
+    return starters
+
+
+async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
+    from scheduler.clock import build_scheduler
+
+    await upgrade_async(settings.effective_database_url)
+    app = build_app(settings)
+    stop = stop or asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+    web = build_web(app)
+    app.web = web
+    tasks: list[asyncio.Task[None]] = []
+    starters = channel_starters(settings)
+    for starter in starters:
+        tasks += await starter(app, stop)
+    if not starters:
+        print(
+            NO_CHANNEL_HINT.format(
+                db=settings.effective_database_url, host=settings.http_host, port=settings.http_port
+            ),
+            flush=True,
+        )
+
+    server = uvicorn.Server(
+        uvicorn.Config(web, host=settings.http_host, port=settings.http_port, log_level="warning", lifespan="off")
+    )
+    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
+    tasks.append(asyncio.create_task(server.serve(), name="http"))
+    tasks.append(asyncio.create_task(app.delivery.run(stop), name="delivery"))
+    scheduler = build_scheduler(app)
+    scheduler.start()
+    log.info("forumbot started: channels=%s", ",".join(sorted(app.senders)) or "none")
+    try:
+        await stop.wait()
+    finally:
+        scheduler.shutdown(wait=False)
+        server.should_exit = True
+        for task in tasks:
+            if task.get_name() != "http":
+                task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        await app.close()
+    return 0

@@ -1,0 +1,46 @@
+"""Writing to the durable outbox, in the caller's transaction."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.channels.base import Outbound
+from bot.services.sql import insert_ignore
+from bot.storage.models import OutboxMessage
+
+PRIORITY_REPLY = 0
+PRIORITY_NOTICE = 5
+PRIORITY_BULK = 10
+
+
+async def enqueue(
+    session: AsyncSession,
+    *,
+    channel: str,
+    chat_id: str,
+    message: Outbound,
+    now: datetime,
+    identity_id: int | None = None,
+    priority: int = PRIORITY_REPLY,
+    dedup_key: str | None = None,
+    not_before: datetime | None = None,
+) -> bool:
+    """Queue a message; with a ``dedup_key`` a second enqueue of the same thing is a no-op."""
+    values = {
+        "channel": channel,
+        "chat_id": chat_id,
+        "identity_id": identity_id,
+        "payload": message.to_json(),
+        "priority": priority,
+        "status": "queued",
+        "dedup_key": dedup_key,
+        "attempts": 0,
+        "next_attempt_at": not_before or now,
+        "created_at": now,
+    }
+    if dedup_key is None:
+        session.add(OutboxMessage(**values))
+        return True
+    return await insert_ignore(session, OutboxMessage.__table__, values, conflict=["dedup_key"])  # type: ignore[arg-type]

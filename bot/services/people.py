@@ -1,0 +1,259 @@
+"""People, their identities, memberships and registration by role."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
+
+from bot.domain.permissions import Standing
+from bot.domain.roles import get_role, lead_roles
+from bot.domain.text import clean_name
+from bot.domain.tiers import Tier
+from bot.i18n import N_
+from bot.services import audit
+from bot.services.errors import Refused
+from bot.services.invites import usable_invite
+from bot.storage.models import (
+    ChannelIdentity,
+    ConversationState,
+    Forum,
+    Invite,
+    Membership,
+    OrgUnit,
+    Person,
+)
+
+CONSENT_VERSION = "2026-11"
+ADDRESS_FORMS = ("m", "f", "p")
+LANGUAGES = ("he", "ar", "en")
+
+
+@dataclass(frozen=True)
+class JoinResult:
+    person: Person
+    forum: Forum
+    role: str
+    created_membership: bool
+    created_person: bool
+
+
+@dataclass(frozen=True)
+class ForumSeat:
+    forum: Forum
+    unit: OrgUnit
+    role: str
+
+    @property
+    def is_lead(self) -> bool:
+        return self.role in lead_roles(self.unit.tier, self.forum.kind)
+
+
+async def get_or_create_identity(
+    session: AsyncSession,
+    *,
+    channel: str,
+    external_id: str,
+    chat_id: str,
+    now: datetime,
+    locale_hint: str | None = None,
+    phone: str | None = None,
+) -> ChannelIdentity:
+    identity = await session.scalar(
+        select(ChannelIdentity)
+        .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
+        .options(selectinload(ChannelIdentity.person))
+    )
+    if identity is None:
+        identity = ChannelIdentity(
+            channel=channel,
+            external_id=external_id,
+            chat_id=chat_id,
+            created_at=now,
+            last_inbound_at=now,
+            locale_hint=locale_hint,
+            phone=phone,
+            status="active",
+        )
+        session.add(identity)
+        await session.flush()
+        await session.refresh(identity, ["person"])
+        return identity
+    identity.last_inbound_at = now
+    identity.status = "active"
+    if phone and identity.person_id is not None:
+        identity.phone = phone
+    if identity.person is not None:
+        identity.person.last_active_at = now
+    return identity
+
+
+async def join_with_invite(
+    session: AsyncSession,
+    *,
+    identity: ChannelIdentity,
+    code: str,
+    now: datetime,
+    name: str | None = None,
+    address_form: str = "p",
+    locale: str = "he",
+    consent_version: str | None = CONSENT_VERSION,
+) -> JoinResult:
+    """Register (or add a seat to) the person behind ``identity``; a repeat is a no-op."""
+    invite: Invite = await usable_invite(session, code, now=now, lock=True)
+    forum = invite.forum
+    person = identity.person
+    created_person = False
+    if person is None:
+        if name is None or consent_version is None:
+            raise Refused(N_("Registration needs your consent and your name."))
+        if address_form not in ADDRESS_FORMS or locale not in LANGUAGES:
+            raise Refused(N_("Please choose one of the options."))
+        person = Person(
+            display_name=clean_name(name),
+            address_form=address_form,
+            locale=locale,
+            consent_version=consent_version,
+            consent_at=now,
+            created_at=now,
+            last_active_at=now,
+        )
+        session.add(person)
+        await session.flush()
+        identity.person_id = person.id
+        identity.person = person
+        created_person = True
+    existing = await session.scalar(
+        select(Membership).where(
+            Membership.person_id == person.id, Membership.forum_id == forum.id, Membership.role == invite.role
+        )
+    )
+    if existing is not None and existing.revoked_at is None:
+        return JoinResult(person, forum, invite.role, created_membership=False, created_person=created_person)
+    if existing is not None:
+        existing.revoked_at = None
+        existing.invite_id = invite.id
+    else:
+        session.add(
+            Membership(person_id=person.id, forum_id=forum.id, role=invite.role, invite_id=invite.id, created_at=now)
+        )
+    invite.uses += 1
+    await session.flush()
+    audit.record(
+        session,
+        now=now,
+        action="membership.join",
+        actor_person_id=person.id,
+        subject=f"forum:{forum.id}",
+        details={"role": invite.role, "invite": invite.id},
+    )
+    return JoinResult(person, forum, invite.role, created_membership=True, created_person=created_person)
+
+
+async def seats_of(session: AsyncSession, person_id: int) -> list[ForumSeat]:
+    rows = await session.execute(
+        select(Membership, Forum, OrgUnit)
+        .join(Forum, Membership.forum_id == Forum.id)
+        .join(OrgUnit, Forum.org_unit_id == OrgUnit.id)
+        .where(Membership.person_id == person_id, Membership.revoked_at.is_(None))
+        .order_by(OrgUnit.tier, OrgUnit.name, Membership.id)
+    )
+    return [ForumSeat(forum=f, unit=u, role=m.role) for m, f, u in rows.all()]
+
+
+async def standings(session: AsyncSession, person: Person | None, forum: Forum) -> frozenset[Standing]:
+    """How a person stands toward a forum (see bot.domain.permissions)."""
+    if person is None:
+        return frozenset({Standing.NONE})
+    result: set[Standing] = set()
+    if person.is_admin:
+        result.add(Standing.ADMIN)
+    unit = await session.get(OrgUnit, forum.org_unit_id)
+    assert unit is not None
+    for seat in await seats_of(session, person.id):
+        if seat.forum.id == forum.id:
+            result.add(Standing.LEAD if seat.is_lead else Standing.MEMBER)
+        elif seat.is_lead and unit.parent_id is not None and seat.unit.id == unit.parent_id:
+            result.add(Standing.COORDINATOR)
+    return frozenset(result or {Standing.NONE})
+
+
+async def set_locale(session: AsyncSession, person: Person, locale: str) -> None:
+    if locale not in LANGUAGES:
+        raise Refused(N_("Please choose one of the options."))
+    person.locale = locale
+
+
+async def set_address_form(session: AsyncSession, person: Person, form: str) -> None:
+    if form not in ADDRESS_FORMS:
+        raise Refused(N_("Please choose one of the options."))
+    person.address_form = form
+
+
+async def export_person(session: AsyncSession, person: Person) -> dict[str, Any]:
+    """Everything stored about a person, for /mydata."""
+    identities = (await session.scalars(select(ChannelIdentity).where(ChannelIdentity.person_id == person.id))).all()
+    seats = await seats_of(session, person.id)
+    states = []
+    for identity in identities:
+        state = await session.get(ConversationState, identity.id)
+        if state is not None:
+            states.append({"channel": identity.channel, "flow": state.flow, "step": state.step})
+    return {
+        "person": {
+            "id": person.id,
+            "display_name": person.display_name,
+            "address_form": person.address_form,
+            "language": person.locale,
+            "consent_version": person.consent_version,
+            "consent_at": person.consent_at.isoformat() if person.consent_at else None,
+            "created_at": person.created_at.isoformat(),
+            "last_active_at": person.last_active_at.isoformat(),
+        },
+        "channel_identities": [
+            {
+                "channel": i.channel,
+                "external_id": i.external_id,
+                "phone": i.phone,
+                "status": i.status,
+                "last_inbound_at": i.last_inbound_at.isoformat() if i.last_inbound_at else None,
+            }
+            for i in identities
+        ],
+        "memberships": [
+            {
+                "forum": s.forum.code,
+                "unit": s.unit.name,
+                "tier": s.unit.tier,
+                "role": s.role,
+                "role_name": get_role(Tier(s.unit.tier), s.forum.kind, s.role).he,
+            }
+            for s in seats
+        ],
+        "conversation_state": states,
+    }
+
+
+FORGOTTEN_NAME = "—"
+
+
+async def forget(session: AsyncSession, person: Person, *, now: datetime) -> None:
+    """Erase a person's personal data; what they contributed stays, attributed to their role only."""
+    identities = (
+        await session.scalars(select(ChannelIdentity).where(ChannelIdentity.person_id == person.id))
+    ).all()
+    for identity in identities:
+        await session.delete(identity)
+    memberships = (await session.scalars(select(Membership).where(Membership.person_id == person.id))).all()
+    for membership in memberships:
+        if membership.revoked_at is None:
+            membership.revoked_at = now
+    person.display_name = FORGOTTEN_NAME
+    person.forgotten_at = now
+    person.consent_version = None
+    person.is_admin = False
+    audit.record(session, now=now, action="person.forget", subject=f"person:{person.id}")

@@ -1,0 +1,11 @@
+"""The conversations, written once for every channel. Each module builds its own router."""
+
+from __future__ import annotations
+
+from bot.conversation import Router
+
+
+def build_routers() -> list[Router]:
+    from handlers import core, registration
+
+    return [registration.build(), core.build()]

@@ -1,0 +1,218 @@
+"""Everyday commands: help, my forums, language, form of address, invites, my data, cancel."""
+
+from __future__ import annotations
+
+import json
+
+from bot.conversation import Context, Router
+from bot.domain.permissions import Action, allowed
+from bot.domain.roles import roles_for
+from bot.i18n import LOCALES, N_, Ltr, Raw
+from bot.services import invites, people
+from bot.services.errors import Forbidden
+from bot.storage.models import Forum
+from handlers.common import bullet_list, forum_title, role_name
+from handlers.registration import LANGUAGE_NAMES
+
+
+def build() -> Router:
+    router = Router("core")
+
+    @router.command("help", N_("What I can do"))
+    async def help_(ctx: Context) -> None:
+        commands = ctx.app.conversations.commands.values()
+        is_lead = False
+        if ctx.person is not None:
+            is_lead = any(s.is_lead for s in await people.seats_of(ctx.session, ctx.person.id))
+        lines = []
+        for command in commands:
+            if command.audience == "registered" and ctx.person is None:
+                continue
+            if command.audience == "lead" and not is_lead:
+                continue
+            lines.append(f"/{command.name} — {ctx.t._(command.description)}")
+        await ctx.reply(ctx.t._("What I can do:") + "\n" + "\n".join(lines))
+
+    @router.command("forums", N_("My forums and roles"), audience="registered")
+    async def forums(ctx: Context) -> None:
+        assert ctx.person is not None
+        seats = await people.seats_of(ctx.session, ctx.person.id)
+        if not seats:
+            await ctx.reply(ctx.t._("You are not a member of any forum yet. Ask your forum's lead for an invite."))
+            return
+        lines = []
+        for seat in seats:
+            line = ctx.t._(
+                "{role} in {forum}",
+                role=role_name(ctx.t, seat.unit, seat.forum, seat.role, ctx.person.address_form),
+                forum=Raw(forum_title(ctx.t, seat.forum, seat.unit)),
+            )
+            if seat.is_lead:
+                line += " · " + ctx.t._("you lead this forum")
+            lines.append(line)
+        await ctx.reply(ctx.t._("Your forums:") + "\n" + bullet_list(lines))
+
+    @router.command("language", N_("Change the language"), audience="registered")
+    async def language(ctx: Context) -> None:
+        await ctx.reply(
+            ctx.t._("Choose a language:"),
+            [[ctx.button(LANGUAGE_NAMES[k], f"lang:{k}") for k in LOCALES]],
+        )
+
+    @router.action("lang")
+    async def set_language(ctx: Context) -> None:
+        if ctx.person is None:
+            return
+        await people.set_locale(ctx.session, ctx.person, ctx.value)
+        ctx.use_translator(ctx.app.conversations.translator(ctx.identity))
+        await ctx.reply(ctx.t._("From now on I will write to you in English."), edit=True)
+
+    @router.command("address", N_("Change how I address you"), audience="registered")
+    async def address(ctx: Context) -> None:
+        await ctx.reply(
+            ctx.t._("How should I address you?"),
+            [
+                [
+                    ctx.button(ctx.t._("Masculine"), "form:m"),
+                    ctx.button(ctx.t._("Feminine"), "form:f"),
+                    ctx.button(ctx.t._("Plural"), "form:p"),
+                ]
+            ],
+        )
+
+    @router.action("form")
+    async def set_form(ctx: Context) -> None:
+        if ctx.person is None:
+            return
+        await people.set_address_form(ctx.session, ctx.person, ctx.value)
+        ctx.use_translator(ctx.app.conversations.translator(ctx.identity))
+        await ctx.reply(ctx.t._("Saved. This is how I will address you from now on."), edit=True)
+
+    @router.command("mydata", N_("Everything stored about me"), audience="registered")
+    async def mydata(ctx: Context) -> None:
+        assert ctx.person is not None
+        data = await people.export_person(ctx.session, ctx.person)
+        body = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
+        await ctx.reply_file(
+            "forumbot-mydata.json", "application/json", body, ctx.t._("Here is everything forumbot stores about you.")
+        )
+
+    @router.command("forget", N_("Erase me from forumbot"), audience="registered")
+    async def forget(ctx: Context) -> None:
+        await ctx.reply(
+            ctx.t._(
+                "This erases your name and your accounts from forumbot and removes you from all your forums. "
+                "What you raised stays, attributed to your role only. This cannot be undone. Continue?"
+            ),
+            [[ctx.button(ctx.t._("Erase me"), "forget:yes"), ctx.button(ctx.t._("Cancel"), "forget:no")]],
+        )
+
+    @router.action("forget")
+    async def forget_confirmed(ctx: Context) -> None:
+        if ctx.person is None:
+            return
+        if ctx.value != "yes":
+            await ctx.reply(ctx.t._("Cancelled."), edit=True)
+            return
+        await ctx.reply(ctx.t._("Done. forumbot no longer holds your personal data. Goodbye!"), edit=True)
+        await ctx.session.flush()  # the goodbye is queued before the identity it was sent from is erased
+        await people.forget(ctx.session, ctx.person, now=ctx.now)
+
+    @router.command("cancel", N_("Stop what we are doing"))
+    async def cancel(ctx: Context) -> None:
+        if ctx.state is None:
+            await ctx.reply(ctx.t._("There is nothing to cancel."))
+            return
+        await ctx.clear_state()
+        await ctx.reply(ctx.t._("Cancelled."))
+
+    @router.command("invite", N_("Invite someone to my forum (leads)"), audience="lead")
+    async def invite(ctx: Context) -> None:
+        assert ctx.person is not None
+        seats = [s for s in await people.seats_of(ctx.session, ctx.person.id) if s.is_lead]
+        if not seats:
+            await ctx.reply(ctx.t._("Only a forum's lead can create invites."))
+            return
+        if len(seats) == 1:
+            await ask_role(ctx, seats[0].forum)
+            return
+        await ctx.reply(
+            ctx.t._("Which forum is the invite for?"),
+            [[ctx.button(forum_title(ctx.t, s.forum, s.unit), f"invf:{s.forum.id}")] for s in seats],
+        )
+
+    @router.action("invf")
+    async def invite_forum(ctx: Context) -> None:
+        forum = await lead_forum(ctx, int(ctx.value))
+        await ask_role(ctx, forum, edit=True)
+
+    @router.action("invr")
+    async def invite_role(ctx: Context) -> None:
+        forum_id, _, role = ctx.value.partition(":")
+        await lead_forum(ctx, int(forum_id))
+        await ctx.reply(
+            ctx.t._("How many people may use this invite?"),
+            [[ctx.button(ctx.t.number(n), f"invu:{forum_id}:{role}:{n}") for n in (1, 10, 50)]],
+            edit=True,
+        )
+
+    @router.action("invu")
+    async def invite_uses(ctx: Context) -> None:
+        forum_id, role, uses = ctx.value.split(":")
+        forum = await lead_forum(ctx, int(forum_id))
+        assert ctx.person is not None
+        invite_row = await invites.create_invite(
+            ctx.session, forum=forum, role=role, now=ctx.now, uses=int(uses), created_by=ctx.person.id
+        )
+        await ctx.reply(invite_text(ctx, forum, invite_row.code, role, int(uses), invite_row.expires_at), edit=True)
+
+    return router
+
+
+async def lead_forum(ctx: Context, forum_id: int) -> Forum:
+    """The forum, if the person may create invites for it (checked again on every press)."""
+    forum = await ctx.session.get(Forum, forum_id)
+    if forum is None:
+        raise Forbidden(N_("Only a forum's lead can create invites."))
+    await ctx.session.refresh(forum, ["org_unit"])
+    if not allowed(Action.CREATE_INVITE, await people.standings(ctx.session, ctx.person, forum)):
+        raise Forbidden(N_("Only a forum's lead can create invites."))
+    return forum
+
+
+async def ask_role(ctx: Context, forum: Forum, *, edit: bool = False) -> None:
+    unit = forum.org_unit
+    await ctx.reply(
+        ctx.t._("Which role is the invite for?"),
+        [
+            [ctx.button(role.name(ctx.t.locale), f"invr:{forum.id}:{role.key}")]
+            for role in roles_for(unit.tier, forum.kind)
+        ],
+        edit=edit,
+    )
+
+
+def invite_text(ctx: Context, forum: Forum, code: str, role: str, uses: int, expires_at: object) -> str:
+    unit = forum.org_unit
+    lines = [
+        ctx.t._(
+            "An invite to {forum} as {role}:",
+            forum=Raw(forum_title(ctx.t, forum, unit)),
+            role=role_name(ctx.t, unit, forum, role),
+        ),
+        ctx.t._("Code: {code}", code=Ltr(code)),
+    ]
+    links = ctx.app.links
+    if links.telegram_username:
+        lines.append(ctx.t._("Telegram: {link}", link=Ltr(invites.telegram_link(links.telegram_username, code))))
+    if links.whatsapp_number:
+        lines.append(ctx.t._("WhatsApp: {link}", link=Ltr(f"https://wa.me/{links.whatsapp_number}?text={code}")))
+    lines.append(
+        ctx.t.n_(
+            "It can be used once, until {date}.",
+            "It can be used {n} times, until {date}.",
+            uses,
+            date=ctx.t.date(expires_at),
+        )
+    )  # type: ignore[arg-type]
+    return "\n".join(lines)

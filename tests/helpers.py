@@ -1,0 +1,91 @@
+"""Test helpers: people chatting through the console channel's own code path."""
+
+from __future__ import annotations
+
+import io
+import itertools
+from dataclasses import dataclass, field
+
+from bot.app import App
+from bot.channels.base import Outbound
+from bot.channels.console import CHANNEL, ConsoleSender, parse_line
+from bot.i18n import FSI, LRI, PDI, RLM
+from bot.services.orgs import import_org_rows, parse_org_csv
+from tests.conftest import DEMO_ORG
+
+_counter = itertools.count(1)
+
+
+def plain(text: str) -> str:
+    for mark in (RLM, FSI, LRI, PDI):
+        text = text.replace(mark, "")
+    return text
+
+
+def console_sender(app: App) -> ConsoleSender:
+    sender = app.senders.get(CHANNEL)
+    if sender is None:
+        sender = ConsoleSender(io.StringIO())
+        app.add_sender(sender)
+    assert isinstance(sender, ConsoleSender)
+    return sender
+
+
+@dataclass
+class ConsoleUser:
+    """Someone typing into `forumbot console --as NAME`."""
+
+    app: App
+    name: str
+    received: list[Outbound] = field(default_factory=list)
+
+    async def say(self, line: str) -> list[Outbound]:
+        sender = console_sender(self.app)
+        before = len(sender.sent)
+        event = parse_line(self.name, line, sender.last_tokens.get(self.name, []), lambda: next(_counter))
+        assert event is not None
+        await self.app.conversations.handle(event)
+        await self.app.delivery.drain()
+        mine = [m for chat, m in sender.sent[before:] if chat == self.name]
+        self.received += mine
+        return mine
+
+    async def text_of(self, line: str) -> str:
+        return "\n".join(plain(m.text) for m in await self.say(line))
+
+    @property
+    def last(self) -> Outbound:
+        return self.received[-1]
+
+    def button_index(self, label: str) -> int:
+        labels = [plain(b.label) for b in self.last.all_buttons]
+        return labels.index(label) + 1
+
+
+async def import_demo(app: App) -> None:
+    rows = parse_org_csv(DEMO_ORG.read_text(encoding="utf-8"), str(DEMO_ORG))
+    async with app.db.unit_of_work() as session:
+        await import_org_rows(session, rows, now=app.clock.now())
+
+
+async def make_invite(app: App, forum: str, role: str, *, uses: int = 1, days: int = 14) -> str:
+    from bot.services import invites
+
+    async with app.db.unit_of_work() as session:
+        f = await invites.forum_by_code(session, forum)
+        invite = await invites.create_invite(
+            session, forum=f, role=role, now=app.clock.now(), uses=uses, expires_days=days
+        )
+        return invite.code
+
+
+async def register(app: App, name: str, code: str, *, language: str = "he", form: str = "f",
+                   display: str = "דנה לוי") -> ConsoleUser:
+    user = ConsoleUser(app, name)
+    await user.say(f"/start {code}")
+    await user.say({"he": "1", "ar": "2", "en": "3"}[language])
+    await user.say("1")  # consent
+    await user.say(display)
+    if language != "en":
+        await user.say({"m": "1", "f": "2", "p": "3"}[form])
+    return user
