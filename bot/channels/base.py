@@ -48,6 +48,7 @@ class OutKind(StrEnum):
     CHOICES = "choices"
     POLL = "poll"
     FILE = "file"
+    STOP_POLL = "stop_poll"  # close a native poll sent earlier (edit_ref = its message id)
 
 
 @dataclass
