@@ -212,6 +212,16 @@ async def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
 
 async def resolve_links(app: Any) -> None:
     """Ask the configured channels for their public names (t.me username, wa.me number)."""
+    if app.settings.telegram_enabled and not app.links.telegram_username:
+        from bot.channels.telegram import make_bot
+
+        bot = make_bot(app.settings)
+        try:
+            app.links.telegram_username = (await bot.get_me()).username
+        except Exception as exc:  # the code is still printed; the link needs the username
+            log.warning("could not ask Telegram for the bot's username: %s", type(exc).__name__)
+        finally:
+            await bot.session.close()
     try:
         from bot.channels import links
     except ImportError:

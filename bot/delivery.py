@@ -235,7 +235,9 @@ class Delivery:
             )
             if unreachable and row.identity_id is not None:
                 await session.execute(
-                    update(ChannelIdentity).where(ChannelIdentity.id == row.identity_id).values(status="blocked")
+                    update(ChannelIdentity)
+                    .where(ChannelIdentity.id == row.identity_id, ChannelIdentity.chat_id == row.chat_id)
+                    .values(status="blocked")
                 )
         key = reason.split(":")[0][:40]
         self.stats.failed[key] = self.stats.failed.get(key, 0) + 1

@@ -257,3 +257,16 @@ async def forget(session: AsyncSession, person: Person, *, now: datetime) -> Non
     person.consent_version = None
     person.is_admin = False
     audit.record(session, now=now, action="person.forget", subject=f"person:{person.id}")
+
+
+async def lead_locale(session: AsyncSession, channel: str, external_id: str) -> str | None:
+    """The language of the person behind an identity if they lead any forum, else None."""
+    identity = await session.scalar(
+        select(ChannelIdentity)
+        .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
+        .options(selectinload(ChannelIdentity.person))
+    )
+    if identity is None or identity.person is None:
+        return None
+    seats = await seats_of(session, identity.person.id)
+    return identity.person.locale if any(seat.is_lead for seat in seats) else None
