@@ -75,9 +75,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
-        logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        for noisy in ("alembic", "apscheduler", "aiogram.event", "httpx"):
-            logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+        from bot.logs import configure
+
+        configure(settings.log_level, settings.log_format)
         handler = COMMANDS[args.command]
         return asyncio.run(handler(settings, args))
     except (ConfigError, UserError) as exc:

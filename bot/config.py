@@ -31,14 +31,17 @@ class Settings(BaseSettings):
     data_dir: Path = Field(default_factory=default_data_dir, alias="FORUMBOT_DATA_DIR")
     database_url: str = Field(default="", alias="DATABASE_URL")
     redis_url: str = Field(default="", alias="REDIS_URL")
+    redis_namespace: str = Field(default="forumbot", alias="FORUMBOT_REDIS_NAMESPACE", pattern=r"^[\w.-]{1,64}$")
     timezone: str = Field(default="Asia/Jerusalem", alias="FORUMBOT_TIMEZONE")
     default_locale: str = Field(default="he", alias="FORUMBOT_DEFAULT_LOCALE")
     log_level: str = Field(default="INFO", alias="FORUMBOT_LOG_LEVEL")
+    log_format: str = Field(default="text", alias="FORUMBOT_LOG_FORMAT", pattern="^(text|json)$")
 
     telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
     telegram_webhook_url: str = Field(default="", alias="TELEGRAM_WEBHOOK_URL")
     telegram_webhook_secret: SecretStr | None = Field(default=None, alias="TELEGRAM_WEBHOOK_SECRET")
     telegram_api_server: str = Field(default="", alias="TELEGRAM_API_SERVER")
+    telegram_rate_per_second: float = Field(default=28.0, alias="TELEGRAM_RATE_PER_SECOND", gt=0)
     telegram_request_timeout: int = Field(default=30, alias="TELEGRAM_REQUEST_TIMEOUT", ge=1, le=300)
     telegram_polling_timeout: int = Field(default=25, alias="TELEGRAM_POLLING_TIMEOUT", ge=0, le=60)
 

@@ -13,9 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import metrics
 from bot.channels.base import Button, EventKind, FileSpec, Inbound, Outbound, OutKind, PollSpec
 from bot.domain.text import InputError
 from bot.i18n import N_, Translator
@@ -248,12 +249,20 @@ class Conversations:
                 ):
                     log.info("update %s/%s already handled", event.channel, event.update_key)
                     return []
+                if session.bind is not None and session.bind.dialect.name == "postgresql":
+                    # One person's events are handled one at a time across every process.
+                    await session.execute(
+                        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+                        {"k": f"{event.channel}:{event.user_id}"},
+                    )
                 ctx = await self._context(session, event, now)
                 await self._dispatch(ctx)
             self.app.notify_outbox()
+            metrics.UPDATES.labels(event.channel, event.kind.value, "ok").inc()
             return ctx.sent
         except Exception:
             log.exception("handler failed for a %s event on %s", event.kind, event.channel)
+            metrics.UPDATES.labels(event.channel, event.kind.value, "error").inc()
             return await self._apologise(event, now)
 
     async def _context(self, session: AsyncSession, event: Inbound, now: datetime) -> Context:

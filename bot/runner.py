@@ -89,5 +89,7 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None, install_
         for task in pending:
             task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        stats = app.delivery.stats
+        log.info("delivery stats: sent=%d retried=%d failed=%s", stats.sent, stats.retried, stats.failed)
         await app.close()
     return 0
