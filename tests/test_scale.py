@@ -158,7 +158,7 @@ async def test_two_processes_share_delivery_and_updates(postgres_url: str, tmp_p
             for proc in procs:
                 proc.send_signal(signal.SIGTERM)
             for proc in procs:
-                out, err = proc.communicate(timeout=60)
+                _out, err = proc.communicate(timeout=60)
                 logs.append(err)
             await db.dispose()
 
