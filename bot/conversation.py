@@ -22,7 +22,7 @@ from bot.domain.text import InputError
 from bot.i18n import N_, Translator
 from bot.services.errors import Refused
 from bot.services.outbox import PRIORITY_REPLY, enqueue
-from bot.services.people import get_or_create_identity
+from bot.services.people import get_or_create_identity, load_identity
 from bot.services.sql import insert_ignore
 from bot.storage.models import ChannelIdentity, ChoiceToken, ConversationState, Person, ProcessedUpdate
 
@@ -266,28 +266,18 @@ class Conversations:
             return await self._apologise(event, now)
 
     async def _context(self, session: AsyncSession, event: Inbound, now: datetime) -> Context:
-        if event.is_group:
-            # A group has an identity of its own for its chat; the sender's is looked up too.
-            sender = await get_or_create_identity(
-                session,
-                channel=event.channel,
-                external_id=event.user_id,
-                chat_id=event.user_id,
-                now=now,
-                locale_hint=event.language_hint,
-            )
-            identity = sender
-        else:
-            identity = await get_or_create_identity(
-                session,
-                channel=event.channel,
-                external_id=event.user_id,
-                chat_id=event.chat_id,
-                now=now,
-                locale_hint=event.language_hint,
-                phone=event.phone,
-            )
-        state = await session.get(ConversationState, identity.id)
+        # In a group the sender is still a person with their own (private) identity.
+        found, state = await load_identity(session, event.channel, event.user_id)
+        identity = await get_or_create_identity(
+            session,
+            channel=event.channel,
+            external_id=event.user_id,
+            chat_id=event.user_id if event.is_group else event.chat_id,
+            now=now,
+            locale_hint=event.language_hint,
+            phone=None if event.is_group else event.phone,
+            preloaded=found,
+        )
         return Context(
             app=self.app,
             session=session,

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import time
 import weakref
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
@@ -274,6 +275,7 @@ class TelegramChannel:
         self.dispatcher.include_router(self._router())
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._scoped_leads: set[int] = set()
+        self._not_leads: dict[int, float] = {}
 
     def _router(self) -> Router:
         router = Router(name="forumbot-telegram")
@@ -339,14 +341,20 @@ class TelegramChannel:
         chat_id = int(event.chat_id)
         if chat_id in self._scoped_leads:
             return
+        checked = self._not_leads.get(chat_id)
+        # A person becomes a lead by pressing a button (registration, joining); otherwise re-check rarely.
+        if checked is not None and event.kind is not EventKind.CHOICE and time.monotonic() - checked < 300:
+            return
         from bot.services.people import lead_locale
 
         try:
             async with self.app.db.sessions() as session:
                 locale = await lead_locale(session, CHANNEL, event.user_id)
             if locale is None:
-                return  # not a lead (yet): asked again on their next message
+                self._not_leads[chat_id] = time.monotonic()
+                return
             self._scoped_leads.add(chat_id)
+            self._not_leads.pop(chat_id, None)
             t = Translator(locale)
             await self.bot.set_my_commands(
                 _menu(list(self.app.conversations.commands.values()), t), scope=BotCommandScopeChat(chat_id=chat_id)
