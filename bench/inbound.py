@@ -20,7 +20,7 @@ from typing import Any
 from aiogram import Bot, Dispatcher, Router
 from aiogram.client.session.base import BaseSession
 from aiogram.methods import TelegramMethod
-from aiogram.types import Chat, Message, Update, User
+from aiogram.types import Chat, Message, Update
 
 from bench.common import peak_rss_mb, scratch_database
 from bot.app import App

@@ -41,7 +41,7 @@ class Settings(BaseSettings):
     telegram_webhook_url: str = Field(default="", alias="TELEGRAM_WEBHOOK_URL")
     telegram_webhook_secret: SecretStr | None = Field(default=None, alias="TELEGRAM_WEBHOOK_SECRET")
     telegram_api_server: str = Field(default="", alias="TELEGRAM_API_SERVER")
-    telegram_rate_per_second: float = Field(default=28.0, alias="TELEGRAM_RATE_PER_SECOND", gt=0)
+    telegram_rate_per_second: float = Field(default=29.0, alias="TELEGRAM_RATE_PER_SECOND", gt=0)
     telegram_request_timeout: int = Field(default=30, alias="TELEGRAM_REQUEST_TIMEOUT", ge=1, le=300)
     telegram_polling_timeout: int = Field(default=25, alias="TELEGRAM_POLLING_TIMEOUT", ge=0, le=60)
 

@@ -9,7 +9,6 @@ put back in the queue after a grace period: delivery is at least once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -49,7 +48,7 @@ class ChannelLimits:
 
 
 LIMITS: dict[str, ChannelLimits] = {
-    "telegram": ChannelLimits(per_second=28.0, chat_interval=1.0, group_interval=3.1),
+    "telegram": ChannelLimits(per_second=29.0, chat_interval=1.0, group_interval=3.1),
     "whatsapp": ChannelLimits(per_second=70.0, chat_interval=6.0, group_interval=6.0),
     "console": ChannelLimits(per_second=1000.0, chat_interval=0.0, group_interval=0.0),
 }
@@ -90,7 +89,9 @@ class Delivery:
 
     # -- claiming -----------------------------------------------------------------------------
 
-    async def claim(self, limit: int | None = None, *, replies: bool | None = None) -> list[OutboxMessage]:
+    async def claim(
+        self, limit: int | None = None, *, replies: bool | None = None, busy_chats: set[str] | None = None
+    ) -> list[OutboxMessage]:
         """Claim due rows: ``replies=True`` only replies, ``False`` only the rest, ``None`` all."""
         now = self.clock.now()
         channels = list(self.senders)
@@ -116,6 +117,8 @@ class Delivery:
                 .order_by(OutboxMessage.priority, OutboxMessage.id)
                 .limit(limit or self.batch)
             )
+            if busy_chats:  # chats with messages still in flight here: keep each chat's order
+                stmt = stmt.where(OutboxMessage.chat_id.not_in(sorted(busy_chats)))
             if replies is True:
                 stmt = stmt.where(OutboxMessage.priority == 0)
             elif replies is False:
@@ -248,20 +251,36 @@ class Delivery:
         await asyncio.gather(self._lane(stop, idle, replies=True), self._lane(stop, idle, replies=False))
 
     async def _lane(self, stop: asyncio.Event, idle: float, *, replies: bool) -> None:
+        """Claim the next batch while the current one is still sending, so the pace never stalls."""
         wake = asyncio.Event()
         self._wakes.append(wake)
-        while not stop.is_set():
-            try:
-                handled = await self.drain(max_rounds=20, replies=replies)
-            except Exception:
-                log.exception("delivery round failed; retrying")
-                handled = 0
-                await asyncio.sleep(idle)
-            if handled:
-                continue
-            wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(wake.wait(), timeout=idle)
+        busy: set[str] = set()
+        batches: set[asyncio.Task[None]] = set()
+        try:
+            while not stop.is_set():
+                rows: list[OutboxMessage] = []
+                if len(batches) < 2:
+                    try:
+                        rows = await self.claim(replies=replies, busy_chats=busy)
+                    except Exception:
+                        log.exception("claiming from the outbox failed; retrying")
+                        await asyncio.sleep(idle)
+                if rows:
+                    chats = {row.chat_id for row in rows}
+                    busy.update(chats)
+                    task = asyncio.create_task(self._send_batch(rows))
+                    task.add_done_callback(lambda _t, c=chats: busy.difference_update(c))
+                    batches.add(task)
+                    task.add_done_callback(batches.discard)
+                    if len(batches) < 2:
+                        continue
+                wake.clear()
+                waiters: list[asyncio.Future[object]] = [*batches, asyncio.ensure_future(wake.wait())]
+                await asyncio.wait(waiters, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
+                waiters[-1].cancel()
+        finally:
+            if batches:
+                await asyncio.gather(*batches, return_exceptions=True)
 
     async def queue_depth(self) -> tuple[int, datetime | None]:
         async with self.db.sessions() as session:

@@ -9,8 +9,10 @@ against Telegram, smooth sending beats bursts that draw 429s.
 from __future__ import annotations
 
 import asyncio
+import math
 import time
-from collections import OrderedDict
+import uuid
+from collections import OrderedDict, deque
 from typing import Protocol
 
 from aiolimiter import AsyncLimiter
@@ -31,6 +33,7 @@ class LocalLimiter:
         self._global: dict[str, AsyncLimiter] = {}
         self._next: OrderedDict[str, float] = OrderedDict()
         self._paused: dict[str, float] = {}
+        self._windows: dict[str, deque[float]] = {}
         self._capacity = capacity
 
     async def wait_for_chat(self, channel: str, chat: str, interval: float) -> None:
@@ -51,6 +54,18 @@ class LocalLimiter:
         if limiter is None:
             limiter = self._global[channel] = AsyncLimiter(1, 1.0 / per_second)
         await limiter.acquire()
+        # The bucket paces the sends; a window guard makes sure a late wake-up never lets more than
+        # the rate (rounded down) through in any one second.
+        window = self._windows.setdefault(channel, deque())
+        cap = max(1, math.floor(per_second))
+        while True:
+            now = time.monotonic()
+            while window and window[0] <= now - 1.0:
+                window.popleft()
+            if len(window) < cap:
+                window.append(now)
+                return
+            await asyncio.sleep(window[0] + 1.0 - now)
 
     async def pause(self, channel: str, chat: str, seconds: float) -> None:
         until = time.monotonic() + seconds
@@ -69,6 +84,22 @@ local start = math.max(now, nxt, tonumber(ARGV[2]))
 local interval = tonumber(ARGV[1])
 redis.call('SET', KEYS[1], tostring(start + interval), 'PX', math.floor((start + interval - now) / 1000) + 1000)
 return start - now
+"""
+
+# A window guard on actual send times: at most ARGV[2] sends in any ARGV[1] microseconds.
+# Returns 0 (and records the send) or how many microseconds to wait before trying again.
+_WINDOW = """
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local span = tonumber(ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now - span)
+if redis.call('ZCARD', KEYS[1]) < tonumber(ARGV[2]) then
+  redis.call('ZADD', KEYS[1], now, now .. '-' .. ARGV[3])
+  redis.call('PEXPIRE', KEYS[1], math.floor(span / 1000) + 1000)
+  return 0
+end
+local oldest = redis.call('ZRANGE', KEYS[1], 0, 0, 'WITHSCORES')
+return tonumber(oldest[2]) + span - now + 1
 """
 
 _PAUSE = """
@@ -95,6 +126,9 @@ class RedisLimiter:
         self.ns = namespace
         self._reserve = self.redis.register_script(_RESERVE)
         self._pause = self.redis.register_script(_PAUSE)
+        self._window = self.redis.register_script(_WINDOW)
+        self._id = uuid.uuid4().hex[:8]
+        self._sends = 0
 
     async def _wait(self, key: str, interval: float) -> None:
         delay_us = int(await self._reserve(keys=[key], args=[max(1, int(interval * 1_000_000)), 0]))
@@ -112,6 +146,17 @@ class RedisLimiter:
 
     async def wait_global(self, channel: str, per_second: float) -> None:
         await self._wait(f"{self.ns}:rl:{channel}:global", 1.0 / per_second)
+        cap = max(1, math.floor(per_second))
+        while True:
+            self._sends += 1
+            delay_us = int(
+                await self._window(
+                    keys=[f"{self.ns}:rl:{channel}:window"], args=[1_000_000, cap, f"{self._id}-{self._sends}"]
+                )
+            )
+            if delay_us <= 0:
+                return
+            await asyncio.sleep(delay_us / 1_000_000)
 
     async def pause(self, channel: str, chat: str, seconds: float) -> None:
         micros = int(seconds * 1_000_000)
