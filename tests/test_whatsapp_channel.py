@@ -6,6 +6,7 @@ Deliveries are handed to the channel in-process here; tests/test_whatsapp_e2e.py
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import AsyncIterator
 from datetime import timedelta
 
@@ -48,8 +49,7 @@ async def queue(wa: InProcess, user: FakeUser, build: object) -> None:
     assert identity is not None and identity.person_id is not None
     async with wa.app.db.unit_of_work() as session:
         for r in await notify.recipients(session, [identity.person_id], now=wa.app.clock.now()):
-            if r.identity.channel == "whatsapp":
-                await r.send(build(r))  # type: ignore[operator]
+            await r.send(build(r))  # type: ignore[operator]
     await wa.settle()
 
 
@@ -273,3 +273,20 @@ async def test_stored_before_handled_and_handled_once(app: App, wa: InProcess) -
     async with app.db.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(ProcessedUpdate)) == 1
         assert await session.scalar(select(ChannelIdentity.external_id)) == dana.bsuid
+
+
+async def test_link_a_console_registration_to_whatsapp(app: App, wa: InProcess) -> None:
+    await import_demo(app)
+    dana = await register(app, "dana", await make_invite(app, SCHOOL, "principal"))
+    code = re.search(r"\b([A-Z2-9]{6})\b", plain(await dana.text_of("/link")))
+    assert code is not None
+    phone = wa.fake.user("Dana")
+    linked = await wa.say(phone, f"/link {code.group(1)}")
+    assert plain(linked[0].text).startswith("זהו, החשבון הזה מקושר עכשיו אל דנה לוי")
+    forums = await wa.say(phone, "/forums")
+    assert "מנהלת בית הספר" in plain(forums[0].text)
+    identity = await identity_of(app, phone)
+    assert identity is not None and identity.person_id is not None
+    await queue(wa, phone, lambda r: r.message("הודעה לכל הערוצים"))  # a notice reaches both of her accounts
+    assert wa.fake.sent[-1].text == "הודעה לכל הערוצים"
+    assert any(m.text == "הודעה לכל הערוצים" for chat, m in console_sender(app).sent if chat == "dana")

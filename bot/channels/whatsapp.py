@@ -41,7 +41,7 @@ import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import httpx
 from fastapi import FastAPI, Request
@@ -709,7 +709,8 @@ class WhatsAppChannel:
         return done
 
     async def _finish(self, row_id: int, session: Any | None = None) -> None:
-        values = {"status": "done", "processed_at": self.app.clock.now()}
+        """Done; the content is dropped at once (only the key stays, to recognise a re-delivery)."""
+        values = {"status": "done", "processed_at": self.app.clock.now(), "payload": {}}
         stmt = update(WhatsAppInbox).where(WhatsAppInbox.id == row_id).values(**values)
         if session is not None:
             await session.execute(stmt)
@@ -730,38 +731,44 @@ class WhatsAppChannel:
     async def _prepare(self, event: Inbound, bsuid: str | None, wa_id: str | None) -> Inbound:
         """Move a phone-keyed identity to its business-scoped id; map a typed number to an option."""
         now = self.app.clock.now()
-        async with self.app.db.unit_of_work() as session:
-            if bsuid and wa_id and bsuid != wa_id:
-                await self._rekey(session, wa_id, bsuid)
-            if event.kind is EventKind.TEXT and event.text.isdigit() and len(event.text) <= 2:
-                identity_id = await session.scalar(
-                    select(ChannelIdentity.id).where(
-                        ChannelIdentity.channel == CHANNEL, ChannelIdentity.external_id == event.user_id
-                    )
-                )
-                if identity_id is not None:
-                    token = await held.numbered_choice(session, identity_id, int(event.text), now=now)
-                    if token is not None:
-                        event = dataclasses.replace(event, kind=EventKind.CHOICE, token=token)
+        async with self.app.db.sessions() as session:  # reads only; a write transaction when there is work
+            identity_id = await self._identity_id(session, event.user_id)
+            legacy_id = None
+            if identity_id is None and bsuid and wa_id and bsuid != wa_id:
+                legacy_id = await self._identity_id(session, wa_id)
+            if identity_id is not None and event.kind is EventKind.TEXT and event.text.isdigit():
+                token = await held.numbered_choice(session, identity_id, int(event.text), now=now)
+                if token is not None:
+                    event = dataclasses.replace(event, kind=EventKind.CHOICE, token=token)
+        if legacy_id is not None and bsuid and wa_id:
+            await self._rekey(legacy_id, wa_id, bsuid)
         return event
 
-    async def _rekey(self, session: Any, wa_id: str, bsuid: str) -> None:
-        if await session.scalar(
-            select(ChannelIdentity.id).where(ChannelIdentity.channel == CHANNEL, ChannelIdentity.external_id == bsuid)
-        ):
-            return
-        old = await session.scalar(
-            select(ChannelIdentity).where(ChannelIdentity.channel == CHANNEL, ChannelIdentity.external_id == wa_id)
+    @staticmethod
+    async def _identity_id(session: Any, external_id: str) -> int | None:
+        return cast(
+            "int | None",
+            await session.scalar(
+                select(ChannelIdentity.id).where(
+                    ChannelIdentity.channel == CHANNEL, ChannelIdentity.external_id == external_id
+                )
+            ),
         )
-        if old is None:
-            return
-        old.external_id = old.chat_id = bsuid
-        await session.execute(
-            update(ChoiceToken)
-            .where(ChoiceToken.channel == CHANNEL, ChoiceToken.chat_id == wa_id)
-            .values(chat_id=bsuid)
-        )
-        log.info("WhatsApp identity %s is now keyed on its business-scoped user id", old.id)
+
+    async def _rekey(self, identity_id: int, wa_id: str, bsuid: str) -> None:
+        """An identity first known by its phone number is keyed on its business-scoped id from now on."""
+        async with self.app.db.unit_of_work() as session:
+            await session.execute(
+                update(ChannelIdentity)
+                .where(ChannelIdentity.id == identity_id)
+                .values(external_id=bsuid, chat_id=bsuid)
+            )
+            await session.execute(
+                update(ChoiceToken)
+                .where(ChoiceToken.channel == CHANNEL, ChoiceToken.chat_id == wa_id)
+                .values(chat_id=bsuid)
+            )
+        log.info("WhatsApp identity %s is now keyed on its business-scoped user id", identity_id)
 
     async def _on_status(self, row: WhatsAppInbox) -> None:
         """A message Meta accepted but could not deliver: the same policy as a refused send."""
@@ -813,7 +820,7 @@ class WhatsAppChannel:
         async with self.app.db.unit_of_work() as session:
             await session.execute(
                 delete(WhatsAppInbox).where(
-                    WhatsAppInbox.status == "done", WhatsAppInbox.received_at < now - INBOX_KEEP
+                    WhatsAppInbox.status.in_(["done", "failed"]), WhatsAppInbox.received_at < now - INBOX_KEEP
                 )
             )
             await held.purge(session, now=now)
