@@ -65,6 +65,15 @@ def _parser() -> argparse.ArgumentParser:
     due = jobs_sub.add_parser("run-due", help="run every scheduled step that is due, exactly once")
     due.add_argument("--now", help="the instant to run at (ISO 8601, default: now)")
 
+    wa = sub.add_parser("whatsapp", help="the WhatsApp channel")
+    wa_sub = wa.add_subparsers(dest="whatsapp_command", metavar="ACTION", required=True)
+    templates = wa_sub.add_parser(
+        "templates", help="print the message templates in the form Meta's template API takes, or submit them"
+    )
+    templates.add_argument(
+        "--submit", action="store_true", help="submit them for review (needs WHATSAPP_TOKEN and WHATSAPP_WABA_ID)"
+    )
+
     i18n = sub.add_parser("i18n", help="translation catalogs")
     i18n_sub = i18n.add_subparsers(dest="i18n_command", metavar="ACTION", required=True)
     i18n_sub.add_parser("check", help="list messages missing from any catalog")
@@ -212,20 +221,8 @@ async def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
 
 async def resolve_links(app: Any) -> None:
     """Ask the configured channels for their public names (t.me username, wa.me number)."""
-    if app.settings.telegram_enabled and not app.links.telegram_username:
-        from bot.channels.telegram import make_bot
+    from bot.channels import links
 
-        bot = make_bot(app.settings)
-        try:
-            app.links.telegram_username = (await bot.get_me()).username
-        except Exception as exc:  # the code is still printed; the link needs the username
-            log.warning("could not ask Telegram for the bot's username: %s", type(exc).__name__)
-        finally:
-            await bot.session.close()
-    try:
-        from bot.channels import links
-    except ImportError:
-        return
     await links.resolve(app)
 
 
@@ -298,6 +295,38 @@ async def cmd_i18n(settings: Settings, args: argparse.Namespace) -> int:
     return 1 if problems else 0
 
 
+async def cmd_whatsapp(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+
+    import httpx
+
+    from bot.channels.whatsapp import load_templates, submit_templates
+
+    if not args.submit:
+        print(json.dumps(load_templates(), ensure_ascii=False, indent=2))
+        return 0
+    if settings.whatsapp_token is None or not settings.whatsapp_token.get_secret_value():
+        raise UserError("setting WHATSAPP_TOKEN is needed to submit templates")
+    if not settings.whatsapp_waba_id:
+        raise UserError(
+            "setting WHATSAPP_WABA_ID is needed to submit templates "
+            "(Meta app dashboard → WhatsApp → API setup → WhatsApp Business Account ID)"
+        )
+    try:
+        results = await submit_templates(settings)
+    except httpx.HTTPError as exc:
+        raise UserError(f"cannot reach {settings.whatsapp_api_base}: {type(exc).__name__}") from None
+    refused = 0
+    for template, outcome in results:
+        label = f"{template['name']} [{template['language']}]"
+        if isinstance(outcome, str):
+            refused += 1
+            print(f"{label}: refused: {outcome}", file=sys.stderr)
+        else:
+            print(f"{label}: {outcome.get('status', '?')} (id {outcome.get('id', '?')})")
+    return 1 if refused else 0
+
+
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
     from bot.runner import run
 
@@ -314,5 +343,6 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Awaitable[int]]] = 
     "console": cmd_console,
     "admin": cmd_admin,
     "jobs": cmd_jobs,
+    "whatsapp": cmd_whatsapp,
     "i18n": cmd_i18n,
 }

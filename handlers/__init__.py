@@ -6,6 +6,6 @@ from bot.conversation import Router
 
 
 def build_routers() -> list[Router]:
-    from handlers import core, groups, registration
+    from handlers import channels, core, groups, registration
 
-    return [registration.build(), core.build(), groups.build()]
+    return [registration.build(), core.build(), groups.build(), channels.build()]
