@@ -6,6 +6,6 @@ from bot.conversation import Router
 
 
 def build_routers() -> list[Router]:
-    from handlers import core, registration
+    from handlers import agenda, core, issues, meeting, registration
 
-    return [registration.build(), core.build()]
+    return [registration.build(), core.build(), agenda.build(), issues.build(), meeting.build()]

@@ -24,6 +24,7 @@ INTAKE_CHOICES = (24, 48, 72, 168)
 REMIND_DAYS_BEFORE = 2
 AGENDA_SEND_HOUR = 9  # the agenda goes out at 09:00 local time on the day before the meeting
 MEETING_MAX_DAYS_AHEAD = 366
+DAY_STARTS, DAY_ENDS = 8, 20
 
 
 class ItemStatus(StrEnum):
@@ -182,6 +183,11 @@ def agenda_send_at(meeting_at: datetime, tz: tzinfo) -> datetime:
 
 def reminder_due(due: date, today: date, days_before: int = REMIND_DAYS_BEFORE) -> bool:
     return today >= due - timedelta(days=days_before)
+
+
+def is_daytime(local: datetime) -> bool:
+    """Reminders go out between 08:00 and 20:00 local time, not at night."""
+    return DAY_STARTS <= local.hour < DAY_ENDS
 
 
 # -- ordering ----------------------------------------------------------------------------------

@@ -22,7 +22,7 @@ from bot.domain.permissions import Action, allowed
 from bot.domain.text import clean_text
 from bot.i18n import N_, Raw
 from bot.services import audit, notify, people
-from bot.services.agenda_text import agenda_text, forum_title, from_tier_label, short, when, who
+from bot.services.agenda_text import agenda_text, forum_title, from_tier_label, quoted, short, who
 from bot.services.errors import Forbidden, NotFound, Refused
 from bot.services.outbox import PRIORITY_BULK
 from bot.services.sql import insert_ignore
@@ -302,12 +302,12 @@ async def _tell_leads_about(
     for r in await notify.recipients(session, await notify.lead_ids(session, forum.id), now=now):
         title = Raw(forum_title(r.t, forum, unit))
         if origin is not None:
-            head = r.t._("A topic was {suggested} for the agenda of {forum}:",
+            head = r.t._("A topic for the agenda of {forum}, {suggested}:",
                          suggested=Raw(from_tier_label(r.t, origin.org_unit.tier)), forum=title)
         else:
             head = r.t._("{who} proposed an item for the agenda of {forum}:",
                          who=who(r.t, unit, forum, item.proposer_role, proposer), forum=title)
-        body = [head, f"“{item.title}”"]
+        body = [head, quoted(r.t, item.title)]
         if item.details:
             body.append(short(item.details, 600))
         buttons = [[r.button(r.t._("Accept"), f"agacc:{item.id}"), r.button(r.t._("Decline"), f"agdec:{item.id}")]]
@@ -323,10 +323,15 @@ async def _next_position(session: AsyncSession, forum_id: int) -> int:
     return int(top or 0) + 1
 
 
-async def _lead_item(session: AsyncSession, item_id: int, person: Person) -> tuple[AgendaItem, Forum]:
+async def get_item(session: AsyncSession, item_id: int) -> AgendaItem:
     item = await session.get(AgendaItem, item_id)
     if item is None:
         raise NotFound(N_("That item no longer exists."))
+    return item
+
+
+async def _lead_item(session: AsyncSession, item_id: int, person: Person) -> tuple[AgendaItem, Forum]:
+    item = await get_item(session, item_id)
     forum = await load_forum(session, item.forum_id)
     await require(session, person, forum, Action.MANAGE_AGENDA, ONLY_LEAD)
     return item, forum
@@ -444,7 +449,7 @@ class Agenda:
 async def coming_agenda(session: AsyncSession, forum: Forum, now: datetime) -> Agenda:
     meeting = await next_meeting(session, forum.id, now)
     items = await items_for(session, forum, meeting)
-    tiers = await _origin_tiers(session, items)
+    tiers = await origin_tiers(session, items)
     issues = await unresolved_issues(session, forum.id)
     closes = rules.intake_closes_at(meeting, intake_hours(forum)) if meeting is not None else None
     return Agenda(
@@ -463,7 +468,7 @@ async def view_agenda(session: AsyncSession, *, forum: Forum, person: Person, no
     return await coming_agenda(session, forum, now)
 
 
-async def _origin_tiers(session: AsyncSession, items: Sequence[AgendaItem]) -> dict[int, str]:
+async def origin_tiers(session: AsyncSession, items: Sequence[AgendaItem]) -> dict[int, str]:
     ids = {i.origin_forum_id for i in items if i.origin_forum_id}
     if not ids:
         return {}
@@ -486,7 +491,3 @@ async def send_agenda(session: AsyncSession, forum_id: int, meeting_at: datetime
                         dedup_key=f"agenda:send:f{forum.id}:{meeting_at.isoformat()}"):
             sent += 1
     return sent
-
-
-def meeting_phrase(t: Any, meeting_at: datetime | None) -> str:
-    return when(t, meeting_at) if meeting_at is not None else ""

@@ -48,10 +48,10 @@ ITEM_STATUS_LABELS: dict[ItemStatus, str] = {
     ItemStatus.DONE: N_("Decided"),
 }
 FROM_TIER: dict[Tier, str] = {
-    Tier.HQ: N_("suggested by the Ministry HQ"),
-    Tier.DISTRICT: N_("suggested by the district"),
-    Tier.AUTHORITY: N_("suggested by the local authority"),
-    Tier.SCHOOL: N_("suggested by the school"),
+    Tier.HQ: N_("from the Ministry HQ"),
+    Tier.DISTRICT: N_("from the district"),
+    Tier.AUTHORITY: N_("from the local authority"),
+    Tier.SCHOOL: N_("from the school"),
 }
 FORUM_TITLES = {
     ForumKind.MAIN: N_("the partners forum of {unit}"),
@@ -77,7 +77,8 @@ def item_status_label(t: Translator, status: str) -> str:
 
 
 def from_tier_label(t: Translator, tier: str | None) -> str:
-    return t._(FROM_TIER[Tier(tier)]) if tier else ""
+    """'suggested from the district': how a topic pushed down from a higher tier is marked."""
+    return t._("suggested {source}", source=Raw(t._(FROM_TIER[Tier(tier)]))) if tier else t._("Suggested")
 
 
 def unit_name(t: Translator, unit: OrgUnit) -> str:
@@ -107,6 +108,15 @@ def who(
     if person is None or not show_name or person.forgotten_at is not None:
         return role_label(t, unit, forum, role)
     return t._("{name} ({role})", name=person.display_name, role=role_label(t, unit, forum, role, person.address_form))
+
+
+QUOTES = {"he": ('"', '"'), "ar": ("«", "»")}
+
+
+def quoted(t: Translator, text: str) -> str:
+    """A title in the reader's quotation marks, isolated from the text around it."""
+    left, right = QUOTES.get(t.locale, ("“", "”"))
+    return f"{left}{t.isolate(text)}{right}"
 
 
 def short(text: str, limit: int = 60) -> str:

@@ -54,11 +54,24 @@ MIME = {
 SHEET_TITLES = {What.ISSUES: N_("Raised issues"), What.AGENDA: N_("Agenda items"), What.DECISIONS: N_("Decisions")}
 
 
+_MARKS = dict.fromkeys(map(ord, "\u200e\u200f\u2066\u2067\u2068\u2069"), None)
+
+
+def _clean(value: Cell) -> Cell:
+    """Chat messages need bidi marks; a spreadsheet cell does not (they would break sorting and filters)."""
+    return value.translate(_MARKS) if isinstance(value, str) else value
+
+
 @dataclass
 class Table:
     title: str
     headers: list[str]
     rows: list[list[Cell]]
+
+    def __post_init__(self) -> None:
+        self.title = str(_clean(self.title))
+        self.headers = [str(_clean(h)) for h in self.headers]
+        self.rows = [[_clean(v) for v in row] for row in self.rows]
 
 
 @dataclass(frozen=True)

@@ -31,7 +31,7 @@ from bot.services.agenda import (
     role_in,
     unresolved_issues,
 )
-from bot.services.agenda_text import day, forum_title, kind_label, short, status_label, who
+from bot.services.agenda_text import day, forum_title, kind_label, quoted, short, status_label, who
 from bot.services.errors import NotFound, Refused
 from bot.storage.models import Forum, Person
 from bot.storage.models_agenda import IssueHistory, RaisedIssue
@@ -124,7 +124,8 @@ async def _tell_leads(session: AsyncSession, forum: Forum, issue: RaisedIssue, r
         text = "\n".join([
             r.t._("A new issue was raised in {forum} ({kind}):", forum=Raw(forum_title(r.t, forum, unit)),
                   kind=kind_label(r.t, issue.kind)),
-            f"“{issue.title}” — " + who(r.t, unit, forum, issue.raiser_role, raiser, show_name=issue.show_name),
+            quoted(r.t, issue.title) + " — "
+            + who(r.t, unit, forum, issue.raiser_role, raiser, show_name=issue.show_name),
             short(issue.details, 600),
         ])
         await r.send(r.message(text), dedup_key=f"issue:new:{issue.id}")

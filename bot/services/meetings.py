@@ -98,19 +98,24 @@ async def _upsert_decision(
     now: datetime,
 ) -> MeetingDecision:
     match = MeetingDecision.item_id == item_id if item_id is not None else MeetingDecision.issue_id == issue_id
-    decision = await session.scalar(
-        select(MeetingDecision).where(match, MeetingDecision.meeting_at == meeting_at)
-    )
+    owner_role = await role_in(session, owner_person_id, forum_id) if owner_person_id else None
+    values = {
+        "status": status,
+        "text": text or None,
+        "owner_person_id": owner_person_id,
+        "owner_role": owner_role,
+        "due_date": due_date,
+        "recorded_by_person_id": person.id,
+        "recorded_at": now,
+    }
+    decision = await session.scalar(select(MeetingDecision).where(match, MeetingDecision.meeting_at == meeting_at))
     if decision is None:
-        decision = MeetingDecision(forum_id=forum_id, meeting_at=meeting_at, item_id=item_id, issue_id=issue_id)
+        decision = MeetingDecision(forum_id=forum_id, meeting_at=meeting_at, item_id=item_id, issue_id=issue_id,
+                                   **values)
         session.add(decision)
-    decision.status = status
-    decision.text = text or None
-    decision.owner_person_id = owner_person_id
-    decision.owner_role = await role_in(session, owner_person_id, forum_id) if owner_person_id else None
-    decision.due_date = due_date
-    decision.recorded_by_person_id = person.id
-    decision.recorded_at = now
+    else:
+        for key, value in values.items():
+            setattr(decision, key, value)
     await session.flush()
     return decision
 
@@ -315,7 +320,10 @@ async def _send_summary(
 
 async def due_reminders(session: AsyncSession, now: datetime, tz: ZoneInfo = DEFAULT_TZ) -> int:
     """Remind owners of what they took on, a few days before the due date: once per item per due date."""
-    today = now.astimezone(tz).date()
+    local = now.astimezone(tz)
+    if not rules.is_daytime(local):
+        return 0
+    today = local.date()
     horizon = today + timedelta(days=rules.REMIND_DAYS_BEFORE)
     rows = (
         await session.scalars(
