@@ -227,6 +227,11 @@ async def test_what_a_meeting_did_not_reach_carries_over(app: App, clock: FixedC
     agenda_text = await avi.text_of("/agenda")
     assert "1. חוג רובוטיקה (הועבר מהפגישה ב־1 בדצמ׳ 2026)" in agenda_text
     assert "#1 · צורך · חסרה יועצת נוספת — רנא חורי (יועצת בית הספר) · פתוח · הועבר מפגישה קודמת" in agenda_text
+    await avi.say("/issues")
+    details = await press(avi, "#1")
+    assert details.startswith("#1 · צורך · הסעות\n\"חסרה יועצת נוספת\"\n")
+    assert "הועלה על ידי רנא חורי (יועצת בית הספר) ב־22 בנוב׳ 2026." in details
+    assert "היסטוריה:\n• 1.12.2026 — הועבר לפגישה הבאה" in details
     clock.set(datetime(2027, 1, 5, 17, 0, tzinfo=UTC))
     again = await dana.text_of("/meeting")
     assert "יש שני נושאים לעבור עליהם." in again and "חוג רובוטיקה" in again
