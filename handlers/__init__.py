@@ -6,6 +6,6 @@ from bot.conversation import Router
 
 
 def build_routers() -> list[Router]:
-    from handlers import agenda, core, issues, meeting, registration
+    from handlers import agenda, core, groups, issues, meeting, registration
 
-    return [registration.build(), core.build(), agenda.build(), issues.build(), meeting.build()]
+    return [registration.build(), core.build(), groups.build(), agenda.build(), issues.build(), meeting.build()]
