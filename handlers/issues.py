@@ -14,6 +14,7 @@ from bot.services.agenda import NOT_A_MEMBER
 from bot.services.agenda_text import (
     CATEGORY_LABELS,
     KIND_LABELS,
+    button_label,
     category_label,
     forum_title,
     issue_line,
@@ -196,7 +197,8 @@ async def ask_privacy(ctx: Context, *, again: bool = False) -> None:
                         "Either way forumbot knows it was you, so that it can keep you updated."),
         [
             [ctx.step_button(ctx.t._("My name and role"), FLOW, "privacy", "name")],
-            [ctx.step_button(ctx.t._("Only my role ({role})", role=role_label(ctx.t, forum.org_unit, forum, role)),
+            [ctx.step_button(button_label(ctx.t._("Only my role ({role})",
+                                                  role=role_label(ctx.t, forum.org_unit, forum, role))),
                              FLOW, "privacy", "role")],
         ],
     )

@@ -14,6 +14,7 @@ from bot.i18n import N_, Raw
 from bot.services import agenda, exports, issues, meetings
 from bot.services.agenda_text import (
     ISSUE_STATUS_LABELS,
+    button_label,
     category_label,
     forum_title,
     kind_label,
@@ -231,7 +232,7 @@ async def ask_owner(ctx: Context, *, optional: bool) -> None:
     forum = await agenda.load_forum(ctx.session, forum_id)
     members = await agenda.members_of(ctx.session, forum_id)
     rows = [
-        [ctx.step_button(who(ctx.t, forum.org_unit, forum, role, person), FLOW, "owner", str(person.id))]
+        [ctx.step_button(button_label(who(ctx.t, forum.org_unit, forum, role, person)), FLOW, "owner", str(person.id))]
         for person, role in members[:MAX_OWNERS]
     ]
     if optional:

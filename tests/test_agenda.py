@@ -510,3 +510,28 @@ async def test_meetings_service_refuses_past_due_dates_and_strangers(app: App, c
         forum = await agenda.load_forum(session, (await invites.forum_by_code(session, SCHOOL)).id)
         with pytest.raises(Forbidden):
             await meetings.close_meeting(session, forum=forum, person=parent, meeting_at=MEETING_AT, now=clock.now())
+
+
+async def test_no_reminder_for_an_issue_that_moved_on(app: App, clock: FixedClock) -> None:
+    dana, avi, _ = await school(app)
+    await set_meeting(dana)
+    await raise_issue(avi, "בעיה שתיפתר")
+    clock.set(MEETING_AT + timedelta(hours=1))
+    lead = await person_of(app, "dana")
+    async with app.db.unit_of_work() as session:
+        await meetings.record_issue_outcome(
+            session, issue_id=1, person=lead, meeting_at=MEETING_AT, status="in_progress",
+            owner_person_id=lead.id, due_date=date(2026, 12, 10), now=clock.now(),
+        )
+        await issues.change_status(session, issue_id=1, person=lead, to="resolved", note="טופל", now=clock.now())
+    await app.delivery.drain()
+    before = len(inbox(app, "dana"))
+    clock.set(datetime(2026, 12, 8, 7, 0, tzinfo=UTC))
+    assert (await run_due(app, clock.now()))["agenda_due_reminders"] == 0
+    await app.delivery.drain()
+    assert len(inbox(app, "dana")) == before
+    async with app.db.sessions() as session:
+        from bot.storage.models_agenda import MeetingDecision
+
+        decision = await session.scalar(select(MeetingDecision))
+        assert decision is not None and decision.reminded_for == date(2026, 12, 10)  # handled, not scanned again

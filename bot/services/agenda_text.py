@@ -119,6 +119,14 @@ def quoted(t: Translator, text: str) -> str:
     return f"{left}{t.isolate(text)}{right}"
 
 
+def button_label(text: str) -> str:
+    """A button is one short line: it needs no isolation marks (and clients show them as-is)."""
+    return text.translate(_ISOLATES)
+
+
+_ISOLATES = dict.fromkeys(map(ord, "\u2066\u2067\u2068\u2069"), None)
+
+
 def short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 

@@ -210,7 +210,8 @@ async def apply_status(
     await session.flush()
     audit.record(session, now=now, action="issue.status", actor_person_id=actor_person_id,
                  subject=f"issue:{issue.id}", details={"from": current.value, "to": to.value})
-    await tell_raiser(session, issue, entry, now)
+    if issue.raiser_person_id != actor_person_id:
+        await tell_raiser(session, issue, entry, now)
     return issue
 
 

@@ -338,10 +338,13 @@ async def due_reminders(session: AsyncSession, now: datetime, tz: ZoneInfo = DEF
     sent = 0
     for decision in rows:
         assert decision.due_date is not None and decision.owner_person_id is not None
+        needed = True
         if decision.issue_id is not None:
             issue = await session.get(RaisedIssue, decision.issue_id)
-            if issue is None or issue.status != IssueStatus.IN_PROGRESS or issue.due_date != decision.due_date:
-                continue  # moved on since: a later outcome carries its own reminder
+            # Moved on since (resolved, declined, re-planned): a later outcome carries its own reminder.
+            needed = (
+                issue is not None and issue.status == IssueStatus.IN_PROGRESS and issue.due_date == decision.due_date
+            )
         claimed = await session.execute(
             update(MeetingDecision)
             .where(
@@ -351,9 +354,8 @@ async def due_reminders(session: AsyncSession, now: datetime, tz: ZoneInfo = DEF
             .values(reminded_for=decision.due_date)
             .execution_options(synchronize_session=False)
         )
-        if not getattr(claimed, "rowcount", 0):
-            continue
-        sent += await _remind(session, decision, now)
+        if getattr(claimed, "rowcount", 0) and needed:
+            sent += await _remind(session, decision, now)
     return sent
 
 

@@ -102,7 +102,7 @@ class MeetingDecision(Base):
     owner_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
     owner_role: Mapped[str | None] = mapped_column(String(48))
     due_date: Mapped[date | None] = mapped_column(index=True)
-    reminded_for: Mapped[date | None]  # the due date an owner was last reminded of
+    reminded_for: Mapped[date | None]  # the due date whose reminder was handled (sent, or no longer needed)
     recorded_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
     recorded_at: Mapped[datetime]
 
