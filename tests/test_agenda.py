@@ -535,3 +535,26 @@ async def test_no_reminder_for_an_issue_that_moved_on(app: App, clock: FixedCloc
 
         decision = await session.scalar(select(MeetingDecision))
         assert decision is not None and decision.reminded_for == date(2026, 12, 10)  # handled, not scanned again
+
+
+async def test_a_long_agenda_stays_within_a_message(app: App) -> None:
+    from bot.i18n import Translator
+    from bot.services.agenda_text import MAX_MESSAGE
+
+    await school(app)
+    lead, parent = await person_of(app, "dana"), await person_of(app, "avi")
+    async with app.db.unit_of_work() as session:
+        forum = await agenda.load_forum(session, (await invites.forum_by_code(session, SCHOOL)).id)
+        for n in range(17):
+            await issues.raise_issue(session, forum=forum, person=parent, kind="need", title=f"צורך {n} " + "א" * 100,
+                                     details="פירוט", category=None, show_name=False, now=app.clock.now())
+        for n in range(40):
+            await agenda.propose_item(session, forum=forum, person=lead, title=f"נושא {n} " + "ב" * 100,
+                                      details=None, now=app.clock.now())
+        text = (await agenda.coming_agenda(session, forum, app.clock.now())).text(Translator("he"))
+    assert len(text) <= MAX_MESSAGE and text.endswith("\n…")
+    async with app.db.unit_of_work() as session:
+        forum = await agenda.load_forum(session, (await invites.forum_by_code(session, SCHOOL)).id)
+        await session.execute(AgendaItem.__table__.delete())
+        text = (await agenda.coming_agenda(session, forum, app.clock.now())).text(Translator("he"))
+    assert "…ועוד שני פערים: /issues" in text and text.count("• #") == 15

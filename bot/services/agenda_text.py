@@ -127,6 +127,18 @@ def button_label(text: str) -> str:
 _ISOLATES = dict.fromkeys(map(ord, "\u2066\u2067\u2068\u2069"), None)
 
 
+MAX_MESSAGE = 4000  # Telegram allows 4096 characters; keep a margin
+AGENDA_ISSUES_SHOWN = 15
+
+
+def fit(text: str, limit: int = MAX_MESSAGE) -> str:
+    """Cut a long message at a line end, so that every channel accepts it."""
+    if len(text) <= limit:
+        return text
+    cut = text.rfind("\n", 0, limit - 1)
+    return text[: cut if cut > 0 else limit - 1] + "\n…"
+
+
 def short(text: str, limit: int = 60) -> str:
     return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
@@ -191,10 +203,13 @@ def agenda_text(
         lines.append(t._("No items yet."))
     if issues:
         lines += ["", t._("Raised issues to follow up:")]
-        lines += ["• " + issue_line(t, issue, unit, forum, people) for issue in issues]
+        lines += ["• " + issue_line(t, issue, unit, forum, people) for issue in issues[:AGENDA_ISSUES_SHOWN]]
+        if len(issues) > AGENDA_ISSUES_SHOWN:
+            more = len(issues) - AGENDA_ISSUES_SHOWN
+            lines.append(t.n_("…and one more: /issues", "…and {n} more: /issues", more))
     if intake_closes is not None:
         lines += ["", t._("Items can be proposed until {when}.", when=Raw(when(t, intake_closes)))]
-    return "\n".join(lines)
+    return fit("\n".join(lines))
 
 
 def decision_line(

@@ -17,7 +17,7 @@ from bot.domain.permissions import Action
 from bot.i18n import N_, Raw, Translator
 from bot.services import agenda, audit, issues, notify
 from bot.services.agenda import ONLY_LEAD, clean_note, load_forum, people_by_id, require, role_in
-from bot.services.agenda_text import day, decision_line, forum_title, when
+from bot.services.agenda_text import day, decision_line, fit, forum_title, when
 from bot.services.errors import NotFound, Refused
 from bot.services.outbox import PRIORITY_BULK
 from bot.services.sql import insert_ignore
@@ -295,7 +295,7 @@ def summary_text(
                             carried_issues))
     if carried:
         lines += ["", *carried]
-    return "\n".join(lines)
+    return fit("\n".join(lines))
 
 
 async def _send_summary(
