@@ -73,6 +73,12 @@ def _parser() -> argparse.ArgumentParser:
     templates.add_argument(
         "--submit", action="store_true", help="submit them for review (needs WHATSAPP_TOKEN and WHATSAPP_WABA_ID)"
     )
+    exp = sub.add_parser("export", help="a forum's raised issues, agenda items or decisions as a spreadsheet")
+    exp.add_argument("what", choices=["issues", "agenda", "decisions"])
+    exp.add_argument("--forum", required=True, help="the forum's code (a unit's main forum has the unit's code)")
+    exp.add_argument("--format", choices=["csv", "xlsx"], default="csv", help="csv (UTF-8 with BOM, default) or xlsx")
+    exp.add_argument("--output", help="the file to write, - for standard output (default: WHAT-FORUM.FORMAT)")
+    exp.add_argument("--language", choices=["he", "ar", "en"], help="of headers and labels (default: the bot's)")
 
     i18n = sub.add_parser("i18n", help="translation catalogs")
     i18n_sub = i18n.add_subparsers(dest="i18n_command", metavar="ACTION", required=True)
@@ -286,6 +292,35 @@ async def cmd_jobs(settings: Settings, args: argparse.Namespace) -> int:
     return await _with_app(settings, go)
 
 
+async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.i18n import Translator
+    from bot.services import exports, invites
+    from bot.services.errors import Refused
+
+    t = Translator(args.language or settings.default_locale, "p", settings.tz)
+
+    async def go(app: Any) -> int:
+        try:
+            async with app.db.sessions() as session:
+                forum = await invites.forum_by_code(session, args.forum)
+                made = await exports.export(session, forum=forum, what=args.what, fmt=args.format, t=t)
+        except Refused as exc:
+            raise UserError(exc.msgid.format(**exc.params)) from None
+        if args.output == "-":
+            sys.stdout.buffer.write(made.data)
+            sys.stdout.buffer.flush()
+            return 0
+        path = Path(args.output or made.name)
+        try:
+            await asyncio.to_thread(path.write_bytes, made.data)
+        except OSError as exc:
+            raise UserError(f"cannot write {path}: {exc}") from None
+        print(f"wrote {made.rows} rows to {path}")
+        return 0
+
+    return await _with_app(settings, go)
+
+
 async def cmd_i18n(settings: Settings, args: argparse.Namespace) -> int:
     from bot.i18n_check import missing_translations
 
@@ -344,5 +379,6 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Awaitable[int]]] = 
     "admin": cmd_admin,
     "jobs": cmd_jobs,
     "whatsapp": cmd_whatsapp,
+    "export": cmd_export,
     "i18n": cmd_i18n,
 }

@@ -6,6 +6,14 @@ from bot.conversation import Router
 
 
 def build_routers() -> list[Router]:
-    from handlers import channels, core, groups, registration
+    from handlers import agenda, channels, core, groups, issues, meeting, registration
 
-    return [registration.build(), core.build(), groups.build(), channels.build()]
+    return [
+        registration.build(),
+        core.build(),
+        groups.build(),
+        channels.build(),
+        agenda.build(),
+        issues.build(),
+        meeting.build(),
+    ]
