@@ -6,6 +6,6 @@ from bot.conversation import Router
 
 
 def build_routers() -> list[Router]:
-    from handlers import core, registration
+    from handlers import core, polls, registration
 
-    return [registration.build(), core.build()]
+    return [registration.build(), core.build(), polls.build()]

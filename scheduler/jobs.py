@@ -10,6 +10,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 
 from bot.app import App
+from bot.services import meetings, polls
 from bot.storage.models import ChoiceToken, ProcessedUpdate
 from scheduler.claims import claim, finish
 
@@ -36,9 +37,76 @@ async def housekeeping(app: App, now: datetime) -> int:
     return 1
 
 
+# -- meeting-date polls and meetings ------------------------------------------------------------
+# Each step claims its row inside the transaction that sends its messages (an UPDATE … WHERE …
+# that only one process wins), one transaction per poll or meeting, so one failure does not
+# hold back the others and nothing is sent twice.
+
+
+async def close_date_polls(app: App, now: datetime) -> int:
+    """Polls whose deadline has passed (also one missed while the bot was down): close, stopPoll, propose."""
+    async with app.db.sessions() as session:
+        due = await polls.due_close_ids(session, now)
+    closed = 0
+    for poll_id in due:
+        try:
+            async with app.db.unit_of_work() as session:
+                closed += int(await polls.close(session, poll_id, now=now, tz=app.settings.tz))
+        except Exception:
+            log.exception("closing date poll %s failed; it will be tried at the next tick", poll_id)
+    return closed
+
+
+async def date_poll_reminders(app: App, now: datetime) -> int:
+    """The one reminder before the deadline, to members who have not answered."""
+    async with app.db.sessions() as session:
+        due = await polls.due_reminder_ids(session, now)
+    sent = 0
+    for poll_id in due:
+        try:
+            async with app.db.unit_of_work() as session:
+                sent += await polls.send_reminders(session, poll_id, now=now, tz=app.settings.tz)
+        except Exception:
+            log.exception("reminders for date poll %s failed; they will be tried at the next tick", poll_id)
+    return sent
+
+
+async def required_roles_answered(app: App, now: datetime) -> int:
+    """Tell a lead, once, that every required role has answered (also when a membership changed)."""
+    async with app.db.unit_of_work() as session:
+        return await polls.roles_complete_sweep(session, now=now, tz=app.settings.tz)
+
+
+async def meeting_reminders(app: App, now: datetime) -> int:
+    """The day before a confirmed meeting, once per date (a moved meeting is reminded again)."""
+    async with app.db.sessions() as session:
+        due = await meetings.due_reminder_ids(session, now, app.settings.tz)
+    sent = 0
+    for meeting_id in due:
+        try:
+            async with app.db.unit_of_work() as session:
+                sent += await meetings.send_reminder(session, meeting_id, now=now, tz=app.settings.tz)
+        except Exception:
+            log.exception("the reminder for meeting %s failed; it will be tried at the next tick", meeting_id)
+    return sent
+
+
+async def cadence_nudges(app: App, now: datetime) -> int:
+    """Leads whose forum has no meeting for its next period: at most once per period."""
+    async with app.db.unit_of_work() as session:
+        return await meetings.cadence_nudges(session, now=now, tz=app.settings.tz)
+
+
 def all_jobs() -> list[Job]:
     """Feature modules add their jobs here, in the order they should run in one tick."""
-    return [Job("housekeeping", housekeeping)]
+    return [
+        Job("housekeeping", housekeeping),
+        Job("close_date_polls", close_date_polls),
+        Job("date_poll_reminders", date_poll_reminders),
+        Job("required_roles_answered", required_roles_answered),
+        Job("meeting_reminders", meeting_reminders),
+        Job("cadence_nudges", cadence_nudges),
+    ]
 
 
 async def run_due(app: App, now: datetime | None = None) -> dict[str, int]:

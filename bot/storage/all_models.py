@@ -1,3 +1,3 @@
 """Import every module that defines tables, so the metadata is complete."""
 
-from bot.storage import models  # noqa: F401
+from bot.storage import models, models_polls  # noqa: F401
