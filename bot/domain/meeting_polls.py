@@ -264,18 +264,19 @@ def missing_roles(
 # --------------------------------------------------------------------------------------------
 
 
-def quiet_moment(moment: datetime, calendar: IsraeliCalendar) -> datetime:
-    """``moment`` (aware, local), moved back out of Shabbat, Yom Tov and Friday/eve afternoons."""
+def quiet_moment(moment: datetime, calendar: IsraeliCalendar, fallback: time = QUIET_FALLBACK) -> datetime:
+    """``moment`` (aware, local), moved back out of Shabbat, Yom Tov and Friday/eve afternoons
+    (to ``fallback`` o'clock of the latest quiet day before)."""
     for _ in range(14):
         day = moment.date()
         reasons = calendar.day(day).reasons
         if day.weekday() == SATURDAY or Reason.HOLIDAY in reasons:
-            moment = datetime.combine(day - timedelta(days=1), QUIET_FALLBACK, tzinfo=moment.tzinfo)
+            moment = datetime.combine(day - timedelta(days=1), fallback, tzinfo=moment.tzinfo)
             continue
         if (day.weekday() == FRIDAY or Reason.HOLIDAY_EVE in reasons) and moment.timetz().replace(
             tzinfo=None
         ) > QUIET_AFTER:
-            moment = datetime.combine(day, QUIET_FALLBACK, tzinfo=moment.tzinfo)
+            moment = datetime.combine(day, min(fallback, QUIET_AFTER), tzinfo=moment.tzinfo)
             continue
         return moment
     return moment
@@ -296,7 +297,7 @@ def meeting_reminder_at(starts_at: datetime, calendar: IsraeliCalendar, tz: Zone
     """10:00 the day before the meeting, or earlier if that day is Shabbat or a holiday."""
     local = starts_at.astimezone(tz)
     moment = datetime.combine(local.date() - timedelta(days=1), MEETING_REMINDER_TIME, tzinfo=tz)
-    return quiet_moment(moment, calendar)
+    return quiet_moment(moment, calendar, MEETING_REMINDER_TIME)
 
 
 def nudge_period(calendar: IsraeliCalendar, cadence: Cadence, local_now: datetime) -> tuple[date, date] | None:
