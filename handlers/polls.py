@@ -76,7 +76,7 @@ def build() -> Router:
             return
         await ctx.reply(
             ctx.t._("Which forum is the poll for?"),
-            [[ctx.button(forum_title(ctx, s.forum), f"dpn:{s.forum.id}")] for s in seats],
+            [[ctx.button(forum_name(ctx.t, s.forum, s.unit), f"dpn:{s.forum.id}")] for s in seats],
         )
 
     @router.action("dpn")
@@ -374,6 +374,7 @@ def draft_id(ctx: Context) -> int:
 async def begin(ctx: Context, forum: Forum) -> None:
     """Start a draft, unless the forum already has a poll running or waiting for a decision."""
     assert ctx.person is not None
+    forum = await meetings.load_forum(ctx.session, forum.id)  # with its unit
     live = await polls.live_poll_for(ctx.session, forum.id)
     if live is not None and live.status == "open":
         await ctx.reply(

@@ -243,6 +243,13 @@ def test_then_the_most_voters_then_the_earliest() -> None:
     assert propose([], REQUIRED) is None
 
 
+def test_between_dates_covering_as_many_roles_the_lead_comes_first() -> None:
+    roles = {1: frozenset({"principal"}), 2: frozenset({"counsellor"}), 3: frozenset({"parent"})}
+    counts = count_votes([(10, A), (20, B)], {1: [20], 2: [10], 3: [10]}, roles)
+    assert propose(counts, REQUIRED).option_id == 10  # type: ignore[union-attr]
+    assert propose(counts, REQUIRED, frozenset({"principal"})).option_id == 20  # type: ignore[union-attr]
+
+
 def test_a_person_holding_two_roles_covers_both_and_counts_once() -> None:
     roles = {1: frozenset({"principal", "teachers_rep"}), 2: frozenset({"counsellor"})}
     [only] = count_votes([(10, A)], {1: [10, 10], 2: [10], 99: [10]}, roles)  # 99 is not a member

@@ -13,8 +13,9 @@ Decisions
       ``2027-01-12``, with an optional ``HH:MM`` time; Arabic-Indic digits are accepted. A date
       without a year is the next such day from today, except a day of the last month, which is
       refused as past (a slip, not a date a year away).
-    * The proposal covers the most required roles (a voter holding several roles covers each),
-      then has the most voters, then is the earliest.
+    * The proposal covers the most required roles (a voter holding several roles covers each);
+      between dates covering as many, one the forum's lead can make comes first (they run the
+      meeting); then the most voters; then the earliest.
     * Nothing is sent on Shabbat or a Yom Tov, nor on a Friday or a holiday eve after 14:00:
       reminders that would fall there move back to an earlier, quiet moment.
 """
@@ -240,13 +241,21 @@ def count_votes(
     return result
 
 
-def ranked(counts: Sequence[OptionCount], required: frozenset[str]) -> list[OptionCount]:
-    """Best first: most required roles covered, then most voters, then earliest."""
-    return sorted(counts, key=lambda c: (-c.coverage(required), -len(c.voters), c.starts_at, c.option_id))
+def ranked(
+    counts: Sequence[OptionCount], required: frozenset[str], leads: frozenset[str] = frozenset()
+) -> list[OptionCount]:
+    """Best first: most required roles covered, then (between equals) the forum's lead can come,
+    then most voters, then earliest."""
+    return sorted(
+        counts,
+        key=lambda c: (-c.coverage(required), not (c.roles & leads), -len(c.voters), c.starts_at, c.option_id),
+    )
 
 
-def propose(counts: Sequence[OptionCount], required: frozenset[str]) -> OptionCount | None:
-    order = ranked(counts, required)
+def propose(
+    counts: Sequence[OptionCount], required: frozenset[str], leads: frozenset[str] = frozenset()
+) -> OptionCount | None:
+    order = ranked(counts, required, leads)
     return order[0] if order else None
 
 

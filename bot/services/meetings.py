@@ -237,7 +237,14 @@ async def upcoming_led_by(session: AsyncSession, person: Person, now: datetime) 
     seats = [s for s in await people.seats_of(session, person.id) if s.is_lead]
     if not seats:
         return []
-    forums = {s.forum.id: s.forum for s in seats}
+    forums = {
+        f.id: f
+        for f in (
+            await session.scalars(
+                select(Forum).where(Forum.id.in_([s.forum.id for s in seats])).options(selectinload(Forum.org_unit))
+            )
+        ).all()
+    }
     rows = await session.scalars(
         select(Meeting)
         .where(Meeting.forum_id.in_(list(forums)), Meeting.status == "confirmed", Meeting.starts_at > now)
@@ -534,7 +541,7 @@ def nudge_text(r: Recipient, forum: Forum, unit: OrgUnit, period: tuple[date, da
         return t._(
             "{forum} has no meeting set for the week of {date} yet. Shall we find a date?",
             forum=title,
-            date=Raw(t.date(period[0], "d MMMM")),
+            date=Raw(t.date(period[0], "long")),
         )
     return t._(
         "{forum} has no meeting set for {month} yet. Shall we find a date?",

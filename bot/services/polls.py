@@ -27,7 +27,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.channels.base import Button, Outbound, OutKind, PollSpec
 from bot.domain import meeting_polls as rules
 from bot.domain.meeting_polls import DateInputError, OptionCount
-from bot.domain.roles import required_roles
+from bot.domain.roles import lead_roles, required_roles
 from bot.i18n import N_, Raw, Translator
 from bot.services import audit, meetings
 from bot.services.errors import Forbidden, NotFound, Refused
@@ -415,6 +415,7 @@ class Tally:
     members: dict[int, frozenset[str]]
     ballots: dict[int, DatePollBallot]
     required: frozenset[str]
+    leads: frozenset[str] = field(default_factory=frozenset)
     missing: frozenset[str] = field(default_factory=frozenset)  # seated required roles not answered
     unseated: frozenset[str] = field(default_factory=frozenset)  # required roles nobody holds
 
@@ -428,7 +429,7 @@ class Tally:
 
     @property
     def proposal(self) -> OptionCount | None:
-        return rules.propose(self.counts, self.required)
+        return rules.propose(self.counts, self.required, self.leads)
 
     @property
     def roles_complete(self) -> bool:
@@ -459,7 +460,7 @@ async def tally(session: AsyncSession, poll: DatePoll, forum: Forum | None = Non
         members,
     )
     required = required_roles(unit.tier, forum.kind)
-    result = Tally(poll, forum, options, counts, members, ballots, required)
+    result = Tally(poll, forum, options, counts, members, ballots, required, lead_roles(unit.tier, forum.kind))
     result.missing, result.unseated = rules.missing_roles(required, members, result.answered)
     return result
 
