@@ -6,6 +6,6 @@ from bot.conversation import Router
 
 
 def build_routers() -> list[Router]:
-    from handlers import core, polls, registration
+    from handlers import core, groups, polls, registration
 
-    return [registration.build(), core.build(), polls.build()]
+    return [registration.build(), core.build(), groups.build(), polls.build()]
