@@ -45,7 +45,8 @@ async def housekeeping(app: App, now: datetime) -> int:
 
 async def close_date_polls(app: App, now: datetime) -> int:
     """Polls whose deadline has passed (also one missed while the bot was down): close, stopPoll, propose."""
-    async with app.db.sessions() as session:
+    async with app.db.unit_of_work() as session:
+        await polls.purge_stale_drafts(session, now)
         due = await polls.due_close_ids(session, now)
     closed = 0
     for poll_id in due:
@@ -72,7 +73,7 @@ async def date_poll_reminders(app: App, now: datetime) -> int:
 
 
 async def required_roles_answered(app: App, now: datetime) -> int:
-    """Tell a lead, once, that every required role has answered (also when a membership changed)."""
+    """Tell a lead, once, that every required role has answered (hourly safety net; votes tell at once)."""
     async with app.db.unit_of_work() as session:
         return await polls.roles_complete_sweep(session, now=now, tz=app.settings.tz)
 

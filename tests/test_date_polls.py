@@ -445,6 +445,26 @@ async def test_the_lead_is_told_once_when_every_required_role_has_answered(app: 
     assert "כל בעלי התפקידים הנדרשים ענו." in results
 
 
+async def test_the_hourly_sweep_tells_the_lead_when_the_last_missing_role_leaves(app: App, clock: FixedClock) -> None:
+    s = await school(app, parents=0)
+    await publish(s)
+    for user in ("dana", "yossi", "rina"):
+        await answer(app, user, [0])
+    async with app.db.unit_of_work() as session:
+        avi = await session.scalar(select(Person).where(Person.display_name == "אבי"))
+        assert avi is not None
+        membership = await session.scalar(select(Membership).where(Membership.person_id == avi.id))
+        assert membership is not None
+        membership.revoked_at = app.clock.now()
+    clock.advance(timedelta(minutes=5))
+    assert (await run_due(app, clock.now()))["required_roles_answered"] == 1
+    assert (await run_due(app, clock.now() + timedelta(minutes=10)))["required_roles_answered"] == 0
+    await app.delivery.drain()
+    notice = texts(app, "dana")[-1]
+    assert notice.startswith("✔️ כל בעלי התפקידים הנדרשים ענו בסקר המועדים")
+    assert notice.endswith("עדיין אין בפורום אף אחד בתפקידים הנדרשים האלה: נציג/ת ועד ההורים")
+
+
 # -- the decision, the invitation, moves ----------------------------------------------------------
 
 

@@ -34,7 +34,8 @@ from bot.services.errors import Forbidden, NotFound, Refused
 from bot.services.notify import forum_groups, lead_ids, member_ids, recipients
 from bot.services.outbox import PRIORITY_NOTICE, enqueue
 from bot.services.poll_texts import forum_name, option_label, role_list, short_label, when
-from bot.storage.models import ExternalRef, Forum, OutboxMessage, Person
+from bot.services.sql import insert_ignore
+from bot.storage.models import ExternalRef, Forum, JobRun, OutboxMessage, Person
 from bot.storage.models_polls import DatePoll, DatePollBallot, DatePollOption, Meeting
 
 log = logging.getLogger(__name__)
@@ -704,7 +705,18 @@ async def notify_if_roles_complete(
 
 
 async def roles_complete_sweep(session: AsyncSession, *, now: datetime, tz: ZoneInfo) -> int:
-    """For polls whose roles were completed some other way (a member who left, a role revoked)."""
+    """For polls whose roles were completed some other way (a member who left, a role revoked).
+
+    A vote already sends the notice; this safety net runs once an hour (claimed here).
+    """
+    if not await insert_ignore(
+        session,
+        JobRun.__table__,  # type: ignore[arg-type]
+        {"key": f"required_roles_sweep:{now.strftime('%Y-%m-%dT%H')}", "status": "done", "claimed_at": now,
+         "finished_at": now, "owner": "local"},
+        conflict=["key"],
+    ):
+        return 0
     polls = (
         await session.scalars(
             select(DatePoll).where(DatePoll.status == "open", DatePoll.roles_notified_at.is_(None))
@@ -765,6 +777,17 @@ async def send_reminders(session: AsyncSession, poll_id: int, *, now: datetime, 
         if await r.send(r.message(text, buttons), dedup_key=f"{correlation_of(poll.id)}:reminder"):
             reminded.add(r.person.id)
     return len(reminded)
+
+
+DRAFT_DAYS = 14
+
+
+async def purge_stale_drafts(session: AsyncSession, now: datetime) -> int:
+    """Drafts a lead walked away from (``/cancel``, a new ``/poll`` elsewhere) are dropped after two weeks."""
+    result = await session.execute(
+        delete(DatePoll).where(DatePoll.status == "draft", DatePoll.created_at < now - timedelta(days=DRAFT_DAYS))
+    )
+    return _rowcount(result)
 
 
 async def due_close_ids(session: AsyncSession, now: datetime) -> list[int]:
