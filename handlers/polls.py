@@ -38,6 +38,8 @@ def localized(fn: Handler) -> Handler:
         try:
             await fn(ctx)
         except Refused as refusal:
+            if isinstance(refusal, NotFound) and ctx.state is not None and ctx.state.flow in (FLOW, MOVE):
+                await ctx.clear_state()  # the draft or meeting behind this flow is gone
             params = {key: present(ctx.t, value) for key, value in refusal.params.items()}
             await ctx.reply(ctx.t._(refusal.msgid, **params))
 

@@ -255,6 +255,7 @@ async def test_a_poll_needs_two_dates_and_only_one_poll_runs_at_a_time(app: App)
     assert "בסקר צריכים להיות לפחות 2 מועדים. כדי להוסיף מועד, הקלידי אותו." in plain(refused[0].text)
     await s.lead.say("14/1")
     await press(app, "dana", "📣 פרסום")
+
     again = await s.lead.text_of("/poll")
     assert again.startswith("סקר המועדים של פורום השותפים של בית ספר יסודי אלונים (הדגמה) כבר פתוח, עד")
     closed = await press(app, "dana", "לסגור את הסקר עכשיו")
@@ -262,6 +263,18 @@ async def test_a_poll_needs_two_dates_and_only_one_poll_runs_at_a_time(app: App)
     assert "ההצבעה על מועד הפגישה של פורום השותפים" in texts(app, "dana")[-1]
     waiting = await s.lead.text_of("/poll")  # closed but undecided: the decision comes back
     assert "המועד המוצע:" in waiting
+
+
+async def test_a_draft_left_behind_is_dropped_after_two_weeks(app: App, clock: FixedClock) -> None:
+    s = await school(app)
+    await s.lead.say("/poll")
+    clock.advance(timedelta(days=15))
+    await run_due(app, clock.now())
+    async with app.db.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(DatePoll)) == 0
+    gone = await s.lead.text_of("12/1")  # she comes back to the old draft
+    assert gone == "הסקר הזה כבר לא קיים. שלחי \u200e/poll כדי להתחיל סקר חדש."
+    assert await s.lead.text_of("12/1") == "שלחי \u200e/help כדי לראות מה אני יודע לעשות."  # out of the flow
 
 
 # -- votes ----------------------------------------------------------------------------------------
