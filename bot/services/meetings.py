@@ -433,6 +433,8 @@ async def send_reminder(session: AsyncSession, meeting_id: int, *, now: datetime
     forum = await load_forum(session, meeting.forum_id)
     calendar = forum_calendar(forum, forum.org_unit)
     remind_at = rules.meeting_reminder_at(meeting.starts_at, calendar, tz)
+    if now < remind_at:
+        return 0
     claimed = await session.execute(
         update(Meeting)
         .where(
@@ -444,7 +446,7 @@ async def send_reminder(session: AsyncSession, meeting_id: int, *, now: datetime
         .values(reminded_at=now)
         .execution_options(synchronize_session=False)
     )
-    if _rowcount(claimed) != 1 or now < remind_at:
+    if _rowcount(claimed) != 1:
         return 0
     if meeting.updated_at >= remind_at:
         return 0  # announced after the reminder's moment: the announcement was the reminder
