@@ -6,13 +6,14 @@ from bot.conversation import Router
 
 
 def build_routers() -> list[Router]:
-    from handlers import agenda, channels, core, groups, issues, meeting, registration
+    from handlers import agenda, channels, core, groups, issues, meeting, polls, registration
 
     return [
         registration.build(),
         core.build(),
         groups.build(),
         channels.build(),
+        polls.build(),
         agenda.build(),
         issues.build(),
         meeting.build(),

@@ -11,7 +11,7 @@ from bot.domain import agenda as rules
 from bot.domain.agenda import IssueStatus
 from bot.domain.permissions import Action
 from bot.i18n import N_, Raw
-from bot.services import agenda, exports, issues, meetings
+from bot.services import agenda, exports, issues, outcomes
 from bot.services.agenda_text import (
     ISSUE_STATUS_LABELS,
     button_label,
@@ -154,9 +154,9 @@ def build() -> Router:
 
 async def begin(ctx: Context, forum: Forum) -> None:
     assert ctx.person is not None
-    meeting_at = await meetings.meeting_to_record(ctx.session, forum=forum, person=ctx.person, now=ctx.now)
+    meeting_at = await outcomes.meeting_to_record(ctx.session, forum=forum, person=ctx.person, now=ctx.now)
     await ctx.set_state(FLOW, "walk", forum_id=forum.id, meeting_at=meeting_at.isoformat(), skipped=[])
-    subjects = await meetings.open_subjects(ctx.session, forum, meeting_at)
+    subjects = await outcomes.open_subjects(ctx.session, forum, meeting_at)
     await ctx.reply(
         ctx.t._("Recording the outcomes of the meeting on {when}.", when=Raw(when(ctx.t, meeting_at))) + "\n"
         + ctx.t.n_("There is one subject to go through.", "There are {n} subjects to go through.", len(subjects))
@@ -174,7 +174,7 @@ async def next_subject(ctx: Context) -> None:
     forum_id, meeting_at, data = _walk(ctx)
     forum = await agenda.load_forum(ctx.session, forum_id)
     skipped = set(data.get("skipped", []))
-    left = [s for s in await meetings.open_subjects(ctx.session, forum, meeting_at) if s.key not in skipped]
+    left = [s for s in await outcomes.open_subjects(ctx.session, forum, meeting_at) if s.key not in skipped]
     await ctx.set_state(FLOW, "walk", subject=None, text=None, status=None, owner=None)
     stop = ctx.step_button(ctx.t._("Stop for now"), FLOW, "walk", "later")
     if not left:
@@ -262,15 +262,15 @@ def day_example(d: date) -> str:
 async def record(ctx: Context, *, note: str | None = None, owner: int | None = None, due: date | None = None) -> None:
     assert ctx.person is not None
     _, meeting_at, data = _walk(ctx)
-    subject = meetings.Subject.parse(data["subject"])
+    subject = outcomes.Subject.parse(data["subject"])
     tz = ctx.app.settings.tz
     if subject.kind == "item":
-        await meetings.record_item_decision(
+        await outcomes.record_item_decision(
             ctx.session, item_id=subject.id, person=ctx.person, meeting_at=meeting_at, text=data["text"],
             owner_person_id=owner, due_date=due, now=ctx.now, tz=tz,
         )
     else:
-        await meetings.record_issue_outcome(
+        await outcomes.record_issue_outcome(
             ctx.session, issue_id=subject.id, person=ctx.person, meeting_at=meeting_at, status=data["status"],
             note=note, owner_person_id=owner, due_date=due, now=ctx.now, tz=tz,
         )
@@ -282,7 +282,7 @@ async def close(ctx: Context) -> None:
     assert ctx.person is not None
     forum_id, meeting_at, _ = _walk(ctx)
     forum = await agenda.load_forum(ctx.session, forum_id)
-    closed = await meetings.close_meeting(ctx.session, forum=forum, person=ctx.person, meeting_at=meeting_at,
+    closed = await outcomes.close_meeting(ctx.session, forum=forum, person=ctx.person, meeting_at=meeting_at,
                                           now=ctx.now)
     await ctx.clear_state()
     await ctx.reply(ctx.t.n_("The summary was sent to one member.", "The summary was sent to {n} members.",

@@ -11,7 +11,7 @@ from sqlalchemy import delete
 
 from bot.app import App
 from bot.domain import agenda as agenda_rules
-from bot.services import agenda, meetings
+from bot.services import agenda, meetings, outcomes, polls
 from bot.services.sql import insert_ignore
 from bot.storage.models import ChoiceToken, JobRun, ProcessedUpdate
 from scheduler.claims import claim, finish
@@ -67,7 +67,66 @@ async def agenda_day_before(app: App, now: datetime) -> int:
 async def agenda_due_reminders(app: App, now: datetime) -> int:
     """Owners hear of what they took on a few days before it is due: once per item per due date."""
     async with app.db.unit_of_work() as session:
-        return await meetings.due_reminders(session, now, app.settings.tz)
+        return await outcomes.due_reminders(session, now, app.settings.tz)
+# -- meeting-date polls and meetings ------------------------------------------------------------
+# Each step claims its row inside the transaction that sends its messages (an UPDATE … WHERE …
+# that only one process wins), one transaction per poll or meeting, so one failure does not
+# hold back the others and nothing is sent twice.
+
+
+async def close_date_polls(app: App, now: datetime) -> int:
+    """Polls whose deadline has passed (also one missed while the bot was down): close, stopPoll, propose."""
+    async with app.db.unit_of_work() as session:
+        await polls.purge_stale_drafts(session, now)
+        due = await polls.due_close_ids(session, now)
+    closed = 0
+    for poll_id in due:
+        try:
+            async with app.db.unit_of_work() as session:
+                closed += int(await polls.close(session, poll_id, now=now, tz=app.settings.tz))
+        except Exception:
+            log.exception("closing date poll %s failed; it will be tried at the next tick", poll_id)
+    return closed
+
+
+async def date_poll_reminders(app: App, now: datetime) -> int:
+    """The one reminder before the deadline, to members who have not answered."""
+    async with app.db.sessions() as session:
+        due = await polls.due_reminder_ids(session, now)
+    sent = 0
+    for poll_id in due:
+        try:
+            async with app.db.unit_of_work() as session:
+                sent += await polls.send_reminders(session, poll_id, now=now, tz=app.settings.tz)
+        except Exception:
+            log.exception("reminders for date poll %s failed; they will be tried at the next tick", poll_id)
+    return sent
+
+
+async def required_roles_answered(app: App, now: datetime) -> int:
+    """Tell a lead, once, that every required role has answered (hourly safety net; votes tell at once)."""
+    async with app.db.unit_of_work() as session:
+        return await polls.roles_complete_sweep(session, now=now, tz=app.settings.tz)
+
+
+async def meeting_reminders(app: App, now: datetime) -> int:
+    """The day before a confirmed meeting, once per date (a moved meeting is reminded again)."""
+    async with app.db.sessions() as session:
+        due = await meetings.due_reminder_ids(session, now, app.settings.tz)
+    sent = 0
+    for meeting_id in due:
+        try:
+            async with app.db.unit_of_work() as session:
+                sent += await meetings.send_reminder(session, meeting_id, now=now, tz=app.settings.tz)
+        except Exception:
+            log.exception("the reminder for meeting %s failed; it will be tried at the next tick", meeting_id)
+    return sent
+
+
+async def cadence_nudges(app: App, now: datetime) -> int:
+    """Leads whose forum has no meeting for its next period: at most once per period."""
+    async with app.db.unit_of_work() as session:
+        return await meetings.cadence_nudges(session, now=now, tz=app.settings.tz)
 
 
 def all_jobs() -> list[Job]:
@@ -76,6 +135,11 @@ def all_jobs() -> list[Job]:
         Job("housekeeping", housekeeping),
         Job("agenda_day_before", agenda_day_before),
         Job("agenda_due_reminders", agenda_due_reminders),
+        Job("close_date_polls", close_date_polls),
+        Job("date_poll_reminders", date_poll_reminders),
+        Job("required_roles_answered", required_roles_answered),
+        Job("meeting_reminders", meeting_reminders),
+        Job("cadence_nudges", cadence_nudges),
     ]
 
 

@@ -11,7 +11,7 @@ from bot.app import App
 from bot.channels.base import EventKind, Inbound, Outbound
 from bot.clock import FixedClock
 from bot.domain.agenda import IssueStatus
-from bot.services import agenda, invites, issues, meetings
+from bot.services import agenda, invites, issues, outcomes
 from bot.services.errors import Forbidden, Refused
 from bot.storage.models import ChannelIdentity, Person
 from bot.storage.models_agenda import AgendaItem, IssueHistory, RaisedIssue
@@ -496,20 +496,20 @@ async def test_meetings_service_refuses_past_due_dates_and_strangers(app: App, c
     noa = await person_of(app, outsider.name)
     async with app.db.unit_of_work() as session:
         with pytest.raises(Refused, match="already passed"):
-            await meetings.record_issue_outcome(
+            await outcomes.record_issue_outcome(
                 session, issue_id=1, person=lead, meeting_at=MEETING_AT, status="in_progress",
                 owner_person_id=lead.id, due_date=date(2026, 11, 1), now=clock.now(),
             )
     async with app.db.unit_of_work() as session:
         with pytest.raises(Refused, match="member of the forum"):
-            await meetings.record_issue_outcome(
+            await outcomes.record_issue_outcome(
                 session, issue_id=1, person=lead, meeting_at=MEETING_AT, status="in_progress",
                 owner_person_id=noa.id, due_date=date(2026, 12, 20), now=clock.now(),
             )
     async with app.db.unit_of_work() as session:
         forum = await agenda.load_forum(session, (await invites.forum_by_code(session, SCHOOL)).id)
         with pytest.raises(Forbidden):
-            await meetings.close_meeting(session, forum=forum, person=parent, meeting_at=MEETING_AT, now=clock.now())
+            await outcomes.close_meeting(session, forum=forum, person=parent, meeting_at=MEETING_AT, now=clock.now())
 
 
 async def test_no_reminder_for_an_issue_that_moved_on(app: App, clock: FixedClock) -> None:
@@ -519,7 +519,7 @@ async def test_no_reminder_for_an_issue_that_moved_on(app: App, clock: FixedCloc
     clock.set(MEETING_AT + timedelta(hours=1))
     lead = await person_of(app, "dana")
     async with app.db.unit_of_work() as session:
-        await meetings.record_issue_outcome(
+        await outcomes.record_issue_outcome(
             session, issue_id=1, person=lead, meeting_at=MEETING_AT, status="in_progress",
             owner_person_id=lead.id, due_date=date(2026, 12, 10), now=clock.now(),
         )

@@ -11,6 +11,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -28,78 +29,71 @@ from bot.services.outbox import PRIORITY_BULK
 from bot.services.sql import insert_ignore
 from bot.storage.models import Forum, Membership, OrgUnit, Person
 from bot.storage.models_agenda import AgendaItem, RaisedIssue
+from bot.storage.models_polls import Meeting
 
 INTAKE_KEY = "agenda_intake_hours"
 
 # ==============================================================================================
 # The meeting seam
 #
-# Meetings belong to the meeting-date polls feature (its Meeting table: forum, starts_at, status),
-# built in parallel. Until it is merged, a forum's meeting is one date its lead sets in /agenda,
-# kept in ``forum.settings["next_meeting_at"]`` (ISO 8601, UTC) and, once a newer date replaces a
-# meeting that has already begun, ``forum.settings["last_meeting_at"]``. Only the four functions
-# below read or write those keys; on merge they are re-pointed at the Meeting table and nothing
-# else in this feature changes.
+# Meetings belong to the meeting-date polls feature (bot.services.meetings, its Meeting table).
+# The agenda follows the forum's confirmed meetings; these four functions are the only place the
+# agenda feature reads or sets them.
 # ==============================================================================================
-
-NEXT_MEETING_KEY = "next_meeting_at"
-LAST_MEETING_KEY = "last_meeting_at"
-
-
-def _stored(forum: Forum, key: str) -> datetime | None:
-    value = (forum.settings or {}).get(key)
-    if not value:
-        return None
-    try:
-        parsed = datetime.fromisoformat(str(value))
-    except ValueError:
-        return None
-    return parsed if parsed.tzinfo is not None else None
 
 
 async def next_meeting(session: AsyncSession, forum_id: int, now: datetime) -> datetime | None:
-    """The forum's next meeting that has not begun, or None."""
-    forum = await session.get(Forum, forum_id)
-    if forum is None:
-        return None
-    at = _stored(forum, NEXT_MEETING_KEY)
-    return at if at is not None and at > now else None
+    """The forum's next confirmed meeting that has not begun, or None."""
+    result: datetime | None = await session.scalar(
+        select(func.min(Meeting.starts_at)).where(
+            Meeting.forum_id == forum_id, Meeting.status == "confirmed", Meeting.starts_at > now
+        )
+    )
+    return result
 
 
 async def last_meeting(session: AsyncSession, forum_id: int, now: datetime) -> datetime | None:
     """The forum's latest meeting that has begun (the one whose outcomes /meeting records), or None."""
-    forum = await session.get(Forum, forum_id)
-    if forum is None:
-        return None
-    begun = [at for key in (NEXT_MEETING_KEY, LAST_MEETING_KEY) if (at := _stored(forum, key)) and at <= now]
-    return max(begun, default=None)
+    result: datetime | None = await session.scalar(
+        select(func.max(Meeting.starts_at)).where(
+            Meeting.forum_id == forum_id, Meeting.status.in_(("confirmed", "held")), Meeting.starts_at <= now
+        )
+    )
+    return result
 
 
-async def store_next_meeting(session: AsyncSession, forum: Forum, at: datetime, now: datetime) -> None:
-    settings = dict(forum.settings or {})
-    previous = _stored(forum, NEXT_MEETING_KEY)
-    if previous is not None and previous <= now:
-        settings[LAST_MEETING_KEY] = previous.isoformat()
-    settings[NEXT_MEETING_KEY] = at.isoformat()
-    forum.settings = settings
-    await session.flush()
+async def store_next_meeting(
+    session: AsyncSession, forum: Forum, at: datetime, now: datetime, *, person: Person | None = None,
+    tz: ZoneInfo | None = None,
+) -> None:
+    """Set the next meeting: the upcoming confirmed one moves, or a new one is confirmed and announced."""
+    from bot.services import meetings
+
+    tz = tz or ZoneInfo("Asia/Jerusalem")
+    upcoming = await session.scalar(
+        select(Meeting)
+        .where(Meeting.forum_id == forum.id, Meeting.status == "confirmed", Meeting.starts_at > now)
+        .order_by(Meeting.starts_at)
+        .limit(1)
+    )
+    if upcoming is not None:
+        if upcoming.starts_at != at:
+            await meetings.move(session, upcoming.id, starts_at=at, person=person, now=now, tz=tz)
+        return
+    meeting = await meetings.create_meeting(
+        session, forum=forum, starts_at=at, now=now, created_by=person.id if person else None
+    )
+    await meetings.confirm(session, meeting, forum, starts_at=at, person=person, now=now, tz=tz)
 
 
 async def upcoming_meetings(session: AsyncSession, now: datetime, until: datetime) -> list[tuple[int, datetime]]:
-    """(forum id, start) of every meeting that begins after ``now`` and no later than ``until``."""
-    rows = await session.execute(select(Forum.id, Forum.settings))
-    found = []
-    for forum_id, settings in rows.all():
-        value = (settings or {}).get(NEXT_MEETING_KEY)
-        if not value:
-            continue
-        try:
-            at = datetime.fromisoformat(str(value))
-        except ValueError:
-            continue
-        if at.tzinfo is not None and now < at <= until:
-            found.append((forum_id, at))
-    return found
+    """(forum id, start) of every confirmed meeting that begins after ``now`` and no later than ``until``."""
+    rows = await session.execute(
+        select(Meeting.forum_id, Meeting.starts_at).where(
+            Meeting.status == "confirmed", Meeting.starts_at > now, Meeting.starts_at <= until
+        )
+    )
+    return [(forum_id, at) for forum_id, at in rows.all()]
 
 
 # -- forums and permissions ---------------------------------------------------------------------
@@ -170,7 +164,7 @@ async def set_meeting_date(session: AsyncSession, *, forum: Forum, person: Perso
         raise Refused(N_("That time has already passed. Please send a future date and time."))
     if at > now + timedelta(days=rules.MEETING_MAX_DAYS_AHEAD):
         raise Refused(N_("That is more than a year away. Please send a nearer date."))
-    await store_next_meeting(session, forum, at, now)
+    await store_next_meeting(session, forum, at, now, person=person)
     audit.record(session, now=now, action="agenda.meeting_date", actor_person_id=person.id,
                  subject=f"forum:{forum.id}", details={"at": at.isoformat()})
 

@@ -29,7 +29,7 @@ from bot.services.agenda_text import (
     status_label,
     who,
 )
-from bot.services.meetings import decisions_of, subject_key, subject_titles
+from bot.services.outcomes import decisions_of, subject_key, subject_titles
 from bot.storage.models import Forum, OrgUnit, Person
 from bot.storage.models_agenda import AgendaItem, RaisedIssue
 

@@ -1,375 +1,556 @@
-"""Meeting outcomes: a decision or a status for each agenda item and open issue, the summary to
-the members, carry-over to the next agenda, and reminders to owners before their due dates.
+"""A forum's meetings: the calendar it keeps, confirming, announcing with an .ics invitation,
+moving, cancelling, the reminder the day before, and the cadence nudge to leads.
+
+Every notice goes through the outbox with a de-duplication key, so a double click, a retried
+job or a restart never sends the same notice twice.
 """
 
 from __future__ import annotations
 
+import logging
+import uuid
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import selectinload
 
-from bot.domain import agenda as rules
-from bot.domain.agenda import HistoryKind, IssueStatus, ItemStatus
-from bot.domain.permissions import Action
-from bot.i18n import N_, Raw, Translator
-from bot.services import agenda, audit, issues, notify
-from bot.services.agenda import ONLY_LEAD, clean_note, load_forum, people_by_id, require, role_in
-from bot.services.agenda_text import day, decision_line, fit, forum_title, when
-from bot.services.errors import NotFound, Refused
-from bot.services.outbox import PRIORITY_BULK
+from bot.channels.base import FileSpec, Outbound, OutKind
+from bot.domain import meeting_polls as rules
+from bot.domain.calendar import Cadence, IsraeliCalendar, Observance
+from bot.domain.permissions import Action, allowed
+from bot.domain.roles import lead_roles
+from bot.domain.tiers import Tier
+from bot.i18n import FSI, LRI, N_, PDI, RLM, Raw, Translator
+from bot.services import audit, people
+from bot.services.errors import Forbidden, NotFound, Refused
+from bot.services.notify import Recipient, forum_groups, lead_ids, member_ids, recipients
+from bot.services.outbox import PRIORITY_NOTICE, enqueue
+from bot.services.poll_texts import DayReasons, forum_name, option_label
 from bot.services.sql import insert_ignore
-from bot.storage.models import Forum, JobRun, Person
-from bot.storage.models_agenda import AgendaItem, IssueHistory, MeetingDecision, RaisedIssue
+from bot.storage.models import Forum, JobRun, Membership, OrgUnit, Person
+from bot.storage.models_polls import DatePoll, Meeting
 
-DEFAULT_TZ = ZoneInfo("Asia/Jerusalem")
+log = logging.getLogger(__name__)
+
+JERUSALEM = ZoneInfo("Asia/Jerusalem")
+SET_STATUSES = ("confirmed", "held")
+ACTIVE_STATUSES = ("proposed", "confirmed", "held")
+ICS_MIME = "text/calendar"
+REMINDER_WINDOW = timedelta(days=7)
+MIN_NOTICE = timedelta(hours=1)
+
+NOT_A_LEAD = N_("Only the forum's lead can do that.")
+NOT_A_MEETING_DAY = N_("{day} is not a meeting day ({why}). Choose another day.")
 
 
-def _closed_key(forum_id: int, meeting_at: datetime) -> str:
-    return f"agenda:closed:f{forum_id}:{meeting_at.isoformat()}"
+# --------------------------------------------------------------------------------------------
+# The forum's calendar and habits
+# --------------------------------------------------------------------------------------------
 
 
-async def is_closed(session: AsyncSession, forum_id: int, meeting_at: datetime) -> bool:
-    return await session.get(JobRun, _closed_key(forum_id, meeting_at)) is not None
+def forum_calendar(forum: Forum, unit: OrgUnit) -> IsraeliCalendar:
+    """Jewish and national days always; the forum's other observances; school vacations for schools.
+
+    ``forum.settings``: ``observances`` (set from the unit's sector at import), ``school_vacations``
+    (default: on for school forums), ``jerusalem`` (Shushan Purim is a day off).
+    """
+    known = {o.value for o in Observance}
+    observances = [o for o in forum.settings.get("observances", []) if o in known]
+    vacations = forum.settings.get("school_vacations", unit.tier == Tier.SCHOOL.value)
+    return IsraeliCalendar(
+        observances, school_vacations=bool(vacations), jerusalem=bool(forum.settings.get("jerusalem", False))
+    )
 
 
-async def meeting_to_record(session: AsyncSession, *, forum: Forum, person: Person, now: datetime) -> datetime:
-    """The meeting whose outcomes the lead records now: the latest that has begun and is not closed."""
-    await require(session, person, forum, Action.RECORD_OUTCOMES, ONLY_LEAD)
-    meeting = await agenda.last_meeting(session, forum.id, now)
-    if meeting is None:
-        coming = await agenda.next_meeting(session, forum.id, now)
-        if coming is None:
-            raise Refused(N_("No meeting date is set. Set it in /agenda, then record the outcomes after the meeting."))
-        raise Refused(N_("The next meeting has not begun yet. Record its outcomes once it has."))
-    if await is_closed(session, forum.id, meeting):
-        raise Refused(N_("The outcomes of the last meeting were already recorded and sent to the members."))
+def usual_time(forum: Forum) -> time:
+    value = forum.settings.get("meeting_time")
+    if isinstance(value, str):
+        try:
+            return rules.parse_hhmm(value)
+        except ValueError:
+            log.warning("forum %s has a bad meeting_time %r", forum.id, value)
+    return rules.DEFAULT_TIME
+
+
+def usual_minutes(forum: Forum) -> int:
+    value = forum.settings.get("meeting_minutes")
+    return value if isinstance(value, int) and 15 <= value <= 480 else rules.DEFAULT_MINUTES
+
+
+def group_locale(forum: Forum) -> str:
+    """The language of what is posted in a forum's group (``settings["locale"]``, default Hebrew)."""
+    value = forum.settings.get("locale")
+    return value if value in ("he", "ar", "en") else "he"
+
+
+def cadence_of(forum: Forum) -> Cadence:
+    return "weekly" if forum.cadence == "weekly" else "monthly"
+
+
+async def load_forum(session: AsyncSession, forum_id: int) -> Forum:
+    forum = await session.scalar(select(Forum).where(Forum.id == forum_id).options(selectinload(Forum.org_unit)))
+    if forum is None:
+        raise NotFound(N_("That forum no longer exists."))
+    return forum
+
+
+async def may_lead(session: AsyncSession, person: Person | None, forum: Forum) -> bool:
+    return allowed(Action.OPEN_POLL, await people.standings(session, person, forum))
+
+
+async def require_lead(session: AsyncSession, person: Person | None, forum: Forum) -> None:
+    if not await may_lead(session, person, forum):
+        raise Forbidden(NOT_A_LEAD)
+
+
+async def member_roles(session: AsyncSession, forum_id: int) -> dict[int, frozenset[str]]:
+    """Every active member of a forum (not forgotten) with the roles they hold in it."""
+    rows = await session.execute(
+        select(Membership.person_id, Membership.role)
+        .join(Person, Person.id == Membership.person_id)
+        .where(Membership.forum_id == forum_id, Membership.revoked_at.is_(None), Person.forgotten_at.is_(None))
+    )
+    roles: dict[int, set[str]] = {}
+    for person_id, role in rows.all():
+        roles.setdefault(person_id, set()).add(role)
+    return {person_id: frozenset(r) for person_id, r in roles.items()}
+
+
+def day_bounds(first: date, last: date, tz: ZoneInfo) -> tuple[datetime, datetime]:
+    """[first 00:00, the day after last 00:00) in ``tz``, as UTC."""
+    start = datetime.combine(first, time(0), tzinfo=tz).astimezone(UTC)
+    end = datetime.combine(last + timedelta(days=1), time(0), tzinfo=tz).astimezone(UTC)
+    return start, end
+
+
+async def meeting_between(
+    session: AsyncSession,
+    forum_id: int,
+    first: date,
+    last: date,
+    tz: ZoneInfo,
+    statuses: tuple[str, ...] = ACTIVE_STATUSES,
+) -> Meeting | None:
+    start, end = day_bounds(first, last, tz)
+    return await session.scalar(
+        select(Meeting)
+        .where(
+            Meeting.forum_id == forum_id,
+            Meeting.status.in_(statuses),
+            Meeting.starts_at >= start,
+            Meeting.starts_at < end,
+        )
+        .order_by(Meeting.starts_at)
+        .limit(1)
+    )
+
+
+def check_meeting_day(calendar: IsraeliCalendar, day: date) -> None:
+    info = calendar.day(day)
+    if not info.is_working_day:
+        raise Refused(NOT_A_MEETING_DAY, day=day, why=DayReasons(info.reasons, info.names))
+
+
+# --------------------------------------------------------------------------------------------
+# Creating, confirming, moving, cancelling
+# --------------------------------------------------------------------------------------------
+
+
+async def create_meeting(
+    session: AsyncSession,
+    *,
+    forum: Forum,
+    starts_at: datetime,
+    now: datetime,
+    status: str = "proposed",
+    poll_id: int | None = None,
+    created_by: int | None = None,
+    minutes: int | None = None,
+) -> Meeting:
+    meeting = Meeting(
+        forum_id=forum.id,
+        starts_at=starts_at,
+        duration_minutes=minutes or usual_minutes(forum),
+        status=status,
+        ics_uid=f"{uuid.uuid4()}@forumbot",
+        ics_sequence=0,
+        poll_id=poll_id,
+        created_by_person_id=created_by,
+        created_at=now,
+        updated_at=now,
+        confirmed_at=now if status == "confirmed" else None,
+    )
+    session.add(meeting)
+    await session.flush()
     return meeting
 
 
+async def meeting_of_poll(session: AsyncSession, poll_id: int) -> Meeting | None:
+    return await session.scalar(select(Meeting).where(Meeting.poll_id == poll_id).order_by(Meeting.id.desc()).limit(1))
+
+
+async def load_meeting(session: AsyncSession, meeting_id: int, *, lock: bool = False) -> Meeting:
+    stmt = select(Meeting).where(Meeting.id == meeting_id).execution_options(populate_existing=True)
+    if lock:
+        stmt = stmt.with_for_update()
+    meeting = await session.scalar(stmt)
+    if meeting is None:
+        raise NotFound(N_("That meeting no longer exists."))
+    return meeting
+
+
+async def confirm(
+    session: AsyncSession, meeting: Meeting, forum: Forum, *, starts_at: datetime, person: Person | None, now: datetime,
+    tz: ZoneInfo,
+) -> int:
+    """A proposed meeting becomes the confirmed one and is announced; returns how many people were told."""
+    meeting.starts_at = starts_at
+    meeting.status = "confirmed"
+    meeting.confirmed_at = now
+    meeting.updated_at = now
+    meeting.reminded_at = None
+    audit.record(
+        session,
+        now=now,
+        action="meeting.confirm",
+        actor_person_id=person.id if person else None,
+        subject=f"meeting:{meeting.id}",
+        details={"forum": forum.id, "starts_at": starts_at.isoformat()},
+    )
+    return await announce(session, meeting, forum, now=now, tz=tz)
+
+
 @dataclass(frozen=True)
-class Subject:
-    kind: str  # "item" / "issue"
-    id: int
-
-    @property
-    def key(self) -> str:
-        return f"{self.kind}:{self.id}"
-
-    @classmethod
-    def parse(cls, key: str) -> Subject:
-        kind, _, ident = key.partition(":")
-        return cls(kind, int(ident))
+class Moved:
+    meeting: Meeting
+    forum: Forum
+    old_start: datetime
+    told: int
 
 
-async def open_subjects(session: AsyncSession, forum: Forum, meeting_at: datetime) -> list[Subject]:
-    """What is left to record: the meeting's undecided items, then its issues without an outcome yet."""
-    items = await agenda.items_for(session, forum, meeting_at)
-    recorded = set(
-        (
+async def upcoming_led_by(session: AsyncSession, person: Person, now: datetime) -> list[tuple[Meeting, Forum]]:
+    """Confirmed meetings still ahead in the forums this person leads."""
+    seats = [s for s in await people.seats_of(session, person.id) if s.is_lead]
+    if not seats:
+        return []
+    forums = {
+        f.id: f
+        for f in (
             await session.scalars(
-                select(MeetingDecision.issue_id).where(
-                    MeetingDecision.forum_id == forum.id,
-                    MeetingDecision.meeting_at == meeting_at,
-                    MeetingDecision.issue_id.is_not(None),
-                )
+                select(Forum).where(Forum.id.in_([s.forum.id for s in seats])).options(selectinload(Forum.org_unit))
             )
         ).all()
-    )
-    unresolved = await agenda.unresolved_issues(session, forum.id)
-    open_issues = [i for i in unresolved if i.created_at <= meeting_at and i.id not in recorded]
-    return [Subject("item", i.id) for i in items] + [Subject("issue", i.id) for i in open_issues]
-
-
-async def _upsert_decision(
-    session: AsyncSession,
-    *,
-    forum_id: int,
-    meeting_at: datetime,
-    item_id: int | None = None,
-    issue_id: int | None = None,
-    status: str | None,
-    text: str | None,
-    owner_person_id: int | None,
-    due_date: date | None,
-    person: Person,
-    now: datetime,
-) -> MeetingDecision:
-    match = MeetingDecision.item_id == item_id if item_id is not None else MeetingDecision.issue_id == issue_id
-    owner_role = await role_in(session, owner_person_id, forum_id) if owner_person_id else None
-    values = {
-        "status": status,
-        "text": text or None,
-        "owner_person_id": owner_person_id,
-        "owner_role": owner_role,
-        "due_date": due_date,
-        "recorded_by_person_id": person.id,
-        "recorded_at": now,
     }
-    decision = await session.scalar(select(MeetingDecision).where(match, MeetingDecision.meeting_at == meeting_at))
-    if decision is None:
-        decision = MeetingDecision(forum_id=forum_id, meeting_at=meeting_at, item_id=item_id, issue_id=issue_id,
-                                   **values)
-        session.add(decision)
-    else:
-        for key, value in values.items():
-            setattr(decision, key, value)
-    await session.flush()
-    return decision
+    rows = await session.scalars(
+        select(Meeting)
+        .where(Meeting.forum_id.in_(list(forums)), Meeting.status == "confirmed", Meeting.starts_at > now)
+        .order_by(Meeting.starts_at)
+    )
+    return [(m, forums[m.forum_id]) for m in rows.all()]
 
 
-def _check_owner_and_due(owner_person_id: int | None, owner_role: str | None, due: date | None, today: date) -> None:
-    if owner_person_id is not None and owner_role is None:
-        raise Refused(N_("The person in charge must be a member of the forum."))
-    if due is not None and due < today:
-        raise Refused(N_("That date has already passed. Please choose a later one."))
+async def check_new_start(
+    session: AsyncSession, meeting: Meeting, forum: Forum, *, day: date, start: time | None, now: datetime, tz: ZoneInfo
+) -> datetime:
+    """Where a meeting would move to, refused clearly if that cannot be."""
+    calendar = forum_calendar(forum, forum.org_unit)
+    check_meeting_day(calendar, day)
+    current = meeting.starts_at.astimezone(tz)
+    starts_at = rules.local_start(day, start or current.timetz().replace(tzinfo=None), tz).astimezone(UTC)
+    if starts_at <= now + MIN_NOTICE:
+        raise Refused(N_("That is too soon: members need at least an hour's notice."))
+    if starts_at == meeting.starts_at:
+        raise Refused(N_("The meeting is already set for then."))
+    return starts_at
 
 
-async def record_item_decision(
-    session: AsyncSession,
-    *,
-    item_id: int,
-    person: Person,
-    meeting_at: datetime,
-    text: str,
-    now: datetime,
-    owner_person_id: int | None = None,
-    due_date: date | None = None,
-    tz: ZoneInfo = DEFAULT_TZ,
-) -> MeetingDecision:
-    item = await session.get(AgendaItem, item_id)
-    if item is None:
-        raise NotFound(N_("That item no longer exists."))
-    forum = await load_forum(session, item.forum_id)
-    await require(session, person, forum, Action.RECORD_OUTCOMES, ONLY_LEAD)
-    decided = clean_note(text)
-    if not decided:
-        raise Refused(N_("Please write the decision in a sentence or two."))
-    owner_role = await role_in(session, owner_person_id, forum.id) if owner_person_id else None
-    _check_owner_and_due(owner_person_id, owner_role, due_date, now.astimezone(tz).date())
-    problem = rules.item_transition_problem(ItemStatus(item.status), ItemStatus.DONE, note=decided)
-    if problem is not None:
-        raise Refused(N_("This item is no longer on the agenda."))
-    item.status = ItemStatus.DONE
-    item.updated_at = now
+async def move(
+    session: AsyncSession, meeting_id: int, *, starts_at: datetime, person: Person | None, now: datetime, tz: ZoneInfo
+) -> Moved:
+    meeting = await load_meeting(session, meeting_id, lock=True)
+    forum = await load_forum(session, meeting.forum_id)
+    await require_lead(session, person, forum)
+    if meeting.status != "confirmed":
+        raise Refused(N_("Only a confirmed meeting can be moved."))
+    if meeting.starts_at <= now:
+        raise Refused(N_("That meeting has already started."))
+    if starts_at == meeting.starts_at:
+        raise Refused(N_("The meeting is already set for then."))
+    old = meeting.starts_at
+    meeting.starts_at = starts_at
+    meeting.ics_sequence += 1
+    meeting.updated_at = now
+    meeting.reminded_at = None
     audit.record(
-        session, now=now, action="meeting.decision", actor_person_id=person.id, subject=f"agenda_item:{item.id}"
+        session,
+        now=now,
+        action="meeting.move",
+        actor_person_id=person.id if person else None,
+        subject=f"meeting:{meeting.id}",
+        details={"from": old.isoformat(), "to": starts_at.isoformat(), "sequence": meeting.ics_sequence},
     )
-    return await _upsert_decision(
-        session, forum_id=forum.id, meeting_at=meeting_at, item_id=item.id, status=None, text=decided,
-        owner_person_id=owner_person_id, due_date=due_date, person=person, now=now,
+    told = await announce(session, meeting, forum, now=now, tz=tz, old_start=old)
+    return Moved(meeting, forum, old, told)
+
+
+async def cancel(session: AsyncSession, meeting_id: int, *, person: Person | None, now: datetime, tz: ZoneInfo) -> int:
+    meeting = await load_meeting(session, meeting_id, lock=True)
+    forum = await load_forum(session, meeting.forum_id)
+    await require_lead(session, person, forum)
+    if meeting.status == "cancelled":
+        raise Refused(N_("That meeting is already cancelled."))
+    if meeting.status != "confirmed" or meeting.starts_at <= now:
+        raise Refused(N_("Only an upcoming confirmed meeting can be cancelled."))
+    meeting.status = "cancelled"
+    meeting.ics_sequence += 1
+    meeting.updated_at = now
+    audit.record(
+        session,
+        now=now,
+        action="meeting.cancel",
+        actor_person_id=person.id if person else None,
+        subject=f"meeting:{meeting.id}",
+    )
+    return await announce(session, meeting, forum, now=now, tz=tz)
+
+
+# --------------------------------------------------------------------------------------------
+# Announcements and the invitation
+# --------------------------------------------------------------------------------------------
+
+
+def _plain(text: str) -> str:
+    for mark in (FSI, LRI, PDI, RLM):
+        text = text.replace(mark, "")
+    return text
+
+
+def invitation(t: Translator, meeting: Meeting, forum: Forum, *, now: datetime, tz: ZoneInfo) -> bytes:
+    title = forum_name(t, forum, forum.org_unit)
+    return rules.meeting_ics(
+        uid=meeting.ics_uid,
+        sequence=meeting.ics_sequence,
+        starts_at=meeting.starts_at,
+        minutes=meeting.duration_minutes,
+        summary=_plain(t._("Meeting of {forum}", forum=Raw(title))),
+        description=_plain(t._("Set with forumbot. Changes are sent in the chat with an updated invitation.")),
+        stamp=now,
+        tz=tz,
+        cancelled=meeting.status == "cancelled",
     )
 
 
-async def record_issue_outcome(
+def announcement_text(
+    t: Translator, meeting: Meeting, forum: Forum, *, old_start: datetime | None = None
+) -> str:
+    title = Raw(forum_name(t, forum, forum.org_unit))
+    when = Raw(option_label(t, meeting.starts_at))
+    if meeting.status == "cancelled":
+        return t._("❌ The meeting of {forum} on {date} is cancelled.", forum=title, date=when) + "\n" + t._(
+            "The attached file removes it from your calendar."
+        )
+    if old_start is not None:
+        return t._(
+            "⚠️ The meeting of {forum} has moved: it is now on {date} (instead of {old}).",
+            forum=title,
+            date=when,
+            old=Raw(option_label(t, old_start)),
+        ) + "\n" + t._("The updated invitation is attached: open it to update your calendar.")
+    return t._("📅 {forum} meets on {date}.", forum=title, date=when) + "\n" + t._(
+        "The invitation is attached: open it to add the meeting to your calendar."
+    )
+
+
+def _file_message(t: Translator, meeting: Meeting, forum: Forum, text: str, *, now: datetime, tz: ZoneInfo) -> Outbound:
+    data = invitation(t, meeting, forum, now=now, tz=tz)
+    name = f"forumbot-meeting-{meeting.id}.ics"
+    return Outbound(kind=OutKind.FILE, text=text, rtl=t.rtl, file=FileSpec.of(name, ICS_MIME, data))
+
+
+async def announce(
     session: AsyncSession,
+    meeting: Meeting,
+    forum: Forum,
     *,
-    issue_id: int,
-    person: Person,
-    meeting_at: datetime,
-    status: IssueStatus | str,
     now: datetime,
-    note: str | None = None,
-    owner_person_id: int | None = None,
-    due_date: date | None = None,
-    tz: ZoneInfo = DEFAULT_TZ,
-) -> MeetingDecision:
-    issue = await issues.change_status(
-        session, issue_id=issue_id, person=person, to=status, now=now, note=note,
-        owner_person_id=owner_person_id, due_date=due_date, meeting_at=meeting_at, tz=tz,
+    tz: ZoneInfo,
+    old_start: datetime | None = None,
+) -> int:
+    """The meeting as it now stands, with its invitation, to every member and the forum's groups."""
+    key = f"meeting:{meeting.id}:s{meeting.ics_sequence}:{meeting.status}"
+    told: set[int] = set()
+    for r in await recipients(session, await member_ids(session, forum.id), now=now, tz=tz):
+        text = announcement_text(r.t, meeting, forum, old_start=old_start)
+        if await r.send(_file_message(r.t, meeting, forum, text, now=now, tz=tz), dedup_key=key):
+            told.add(r.person.id)
+    t = Translator(group_locale(forum), "p", tz)
+    for group in await forum_groups(session, forum.id):
+        text = announcement_text(t, meeting, forum, old_start=old_start)
+        await enqueue(
+            session,
+            channel=group.channel,
+            chat_id=group.chat_id,
+            message=_file_message(t, meeting, forum, text, now=now, tz=tz),
+            now=now,
+            priority=PRIORITY_NOTICE,
+            dedup_key=f"{key}:g{group.id}",
+        )
+    return len(told)
+
+
+# --------------------------------------------------------------------------------------------
+# The reminder the day before
+# --------------------------------------------------------------------------------------------
+
+
+async def due_reminder_ids(session: AsyncSession, now: datetime, tz: ZoneInfo) -> list[int]:
+    rows = await session.execute(
+        select(Meeting, Forum, OrgUnit)
+        .join(Forum, Forum.id == Meeting.forum_id)
+        .join(OrgUnit, OrgUnit.id == Forum.org_unit_id)
+        .where(
+            Meeting.status == "confirmed",
+            Meeting.reminded_at.is_(None),
+            Meeting.starts_at > now,
+            Meeting.starts_at <= now + REMINDER_WINDOW,
+        )
+        .order_by(Meeting.starts_at)
     )
-    in_progress = issue.status == IssueStatus.IN_PROGRESS
-    return await _upsert_decision(
-        session, forum_id=issue.forum_id, meeting_at=meeting_at, issue_id=issue.id, status=issue.status,
-        text=clean_note(note), owner_person_id=issue.owner_person_id if in_progress else None,
-        due_date=issue.due_date if in_progress else None, person=person, now=now,
+    due = []
+    for meeting, forum, unit in rows.all():
+        if rules.meeting_reminder_at(meeting.starts_at, forum_calendar(forum, unit), tz) <= now:
+            due.append(meeting.id)
+    return due
+
+
+async def send_reminder(session: AsyncSession, meeting_id: int, *, now: datetime, tz: ZoneInfo) -> int:
+    """The day-before reminder, once per meeting date; returns how many people it went to."""
+    meeting = await load_meeting(session, meeting_id)
+    forum = await load_forum(session, meeting.forum_id)
+    calendar = forum_calendar(forum, forum.org_unit)
+    remind_at = rules.meeting_reminder_at(meeting.starts_at, calendar, tz)
+    if now < remind_at:
+        return 0
+    claimed = await session.execute(
+        update(Meeting)
+        .where(
+            Meeting.id == meeting.id,
+            Meeting.reminded_at.is_(None),
+            Meeting.status == "confirmed",
+            Meeting.starts_at == meeting.starts_at,
+        )
+        .values(reminded_at=now)
+        .execution_options(synchronize_session=False)
     )
+    if _rowcount(claimed) != 1:
+        return 0
+    if meeting.updated_at >= remind_at:
+        return 0  # announced after the reminder's moment: the announcement was the reminder
+    key = f"meeting:{meeting.id}:reminder:{meeting.starts_at.isoformat()}"
+    tomorrow = meeting.starts_at.astimezone(tz).date() - now.astimezone(tz).date() == timedelta(days=1)
+    sent: set[int] = set()
+    for r in await recipients(session, await member_ids(session, forum.id), now=now, tz=tz):
+        if await r.send(r.message(reminder_text(r.t, meeting, forum, tomorrow=tomorrow)), dedup_key=key):
+            sent.add(r.person.id)
+    t = Translator(group_locale(forum), "p", tz)
+    for group in await forum_groups(session, forum.id):
+        await enqueue(
+            session,
+            channel=group.channel,
+            chat_id=group.chat_id,
+            message=Outbound(kind=OutKind.TEXT, text=reminder_text(t, meeting, forum, tomorrow=tomorrow), rtl=t.rtl),
+            now=now,
+            priority=PRIORITY_NOTICE,
+            dedup_key=f"{key}:g{group.id}",
+        )
+    return len(sent)
 
 
-@dataclass(frozen=True)
-class Closed:
-    decisions: int
-    carried_items: int
-    carried_issues: int
-    sent: int
+def reminder_text(t: Translator, meeting: Meeting, forum: Forum, *, tomorrow: bool) -> str:
+    title = Raw(forum_name(t, forum, forum.org_unit))
+    when = Raw(option_label(t, meeting.starts_at))
+    if tomorrow:
+        return t._("⏰ Reminder: {forum} meets tomorrow, {date}.", forum=title, date=when)
+    return t._("⏰ Reminder: {forum} meets on {date}.", forum=title, date=when)
 
 
-async def close_meeting(
-    session: AsyncSession, *, forum: Forum, person: Person, meeting_at: datetime, now: datetime
-) -> Closed:
-    """Carry what is left to the next agenda and send the members a summary — once per meeting."""
-    await require(session, person, forum, Action.RECORD_OUTCOMES, ONLY_LEAD)
-    won = await insert_ignore(
+# --------------------------------------------------------------------------------------------
+# The cadence nudge
+# --------------------------------------------------------------------------------------------
+
+
+async def cadence_nudges(session: AsyncSession, *, now: datetime, tz: ZoneInfo) -> int:
+    """Tell leads whose forum has no meeting for its next period, at most once per period.
+
+    Runs at most once a day (claimed in this transaction); a forum with a poll open or waiting
+    for the lead's decision is left alone.
+    """
+    local_now = now.astimezone(tz)
+    if local_now.hour < rules.NUDGE_HOUR:
+        return 0
+    if not await insert_ignore(
         session,
         JobRun.__table__,  # type: ignore[arg-type]
-        {"key": _closed_key(forum.id, meeting_at), "status": "done", "claimed_at": now, "finished_at": now},
+        {"key": f"cadence_nudges:{local_now.date().isoformat()}", "status": "done", "claimed_at": now,
+         "finished_at": now, "owner": "local"},
         conflict=["key"],
-    )
-    if not won:
-        raise Refused(N_("The outcomes of the last meeting were already recorded and sent to the members."))
-    carried_items = 0
-    for item in await agenda.items_for(session, forum, meeting_at):
-        item.carried_from = meeting_at
-        item.updated_at = now
-        carried_items += 1
-    carried_issues = 0
-    actor_role = await role_in(session, person.id, forum.id)
-    for issue in await agenda.unresolved_issues(session, forum.id):
-        if issue.created_at > meeting_at:
-            continue
-        issue.carried_count += 1
-        session.add(
-            IssueHistory(issue_id=issue.id, at=now, actor_person_id=person.id, actor_role=actor_role,
-                         kind=HistoryKind.CARRIED_OVER, from_status=issue.status, to_status=issue.status,
-                         meeting_at=meeting_at)
-        )
-        carried_issues += 1
-    decisions = await decisions_of(session, forum.id, meeting_at)
-    audit.record(session, now=now, action="meeting.close", actor_person_id=person.id, subject=f"forum:{forum.id}",
-                 details={"meeting_at": meeting_at.isoformat(), "decisions": len(decisions)})
-    sent = await _send_summary(session, forum, meeting_at, decisions, carried_items, carried_issues, now)
-    return Closed(len(decisions), carried_items, carried_issues, sent)
-
-
-async def decisions_of(
-    session: AsyncSession, forum_id: int, meeting_at: datetime | None = None
-) -> list[MeetingDecision]:
-    stmt = select(MeetingDecision).where(MeetingDecision.forum_id == forum_id)
-    if meeting_at is not None:
-        stmt = stmt.where(MeetingDecision.meeting_at == meeting_at)
-    stmt = stmt.order_by(MeetingDecision.meeting_at, MeetingDecision.item_id.is_(None), MeetingDecision.id)
-    return list((await session.scalars(stmt)).all())
-
-
-async def subject_titles(session: AsyncSession, decisions: list[MeetingDecision]) -> dict[str, str]:
-    """'item:5' / 'issue:12' → the title, for the decisions given."""
-    titles: dict[str, str] = {}
-    item_ids = [d.item_id for d in decisions if d.item_id]
-    issue_ids = [d.issue_id for d in decisions if d.issue_id]
-    if item_ids:
-        rows = await session.execute(select(AgendaItem.id, AgendaItem.title).where(AgendaItem.id.in_(item_ids)))
-        for i, title in rows.all():
-            titles[f"item:{i}"] = title
-    if issue_ids:
-        rows = await session.execute(select(RaisedIssue.id, RaisedIssue.title).where(RaisedIssue.id.in_(issue_ids)))
-        for i, title in rows.all():
-            titles[f"issue:{i}"] = f"#{i} {title}"
-    return titles
-
-
-def subject_key(decision: MeetingDecision) -> str:
-    return f"item:{decision.item_id}" if decision.item_id else f"issue:{decision.issue_id}"
-
-
-def summary_text(
-    t: Translator,
-    forum: Forum,
-    meeting_at: datetime,
-    decisions: list[MeetingDecision],
-    titles: dict[str, str],
-    people: dict[int, Person],
-    carried_items: int,
-    carried_issues: int,
-) -> str:
-    unit = forum.org_unit
-    lines = [t._("Summary of the meeting of {forum} on {when}:", forum=Raw(forum_title(t, forum, unit)),
-                 when=Raw(when(t, meeting_at)))]
-    item_lines = [d for d in decisions if d.item_id]
-    issue_lines = [d for d in decisions if d.issue_id]
-    if item_lines:
-        lines += ["", t._("Decisions:")]
-        lines += ["• " + decision_line(t, d, titles.get(subject_key(d), ""), unit, forum, people) for d in item_lines]
-    if issue_lines:
-        lines += ["", t._("Raised issues:")]
-        lines += ["• " + decision_line(t, d, titles.get(subject_key(d), ""), unit, forum, people) for d in issue_lines]
-    if not decisions:
-        lines.append(t._("No decisions were recorded."))
-    carried = []
-    if carried_items:
-        carried.append(t.n_("One item moves on to the next meeting.", "{n} items move on to the next meeting.",
-                            carried_items))
-    if carried_issues:
-        carried.append(t.n_("One open issue stays on the agenda.", "{n} open issues stay on the agenda.",
-                            carried_issues))
-    if carried:
-        lines += ["", *carried]
-    return fit("\n".join(lines))
-
-
-async def _send_summary(
-    session: AsyncSession,
-    forum: Forum,
-    meeting_at: datetime,
-    decisions: list[MeetingDecision],
-    carried_items: int,
-    carried_issues: int,
-    now: datetime,
-) -> int:
-    titles = await subject_titles(session, decisions)
-    people = await people_by_id(session, [d.owner_person_id for d in decisions])
-    sent = 0
-    for r in await notify.recipients(session, await notify.member_ids(session, forum.id), now=now):
-        text = summary_text(r.t, forum, meeting_at, decisions, titles, people, carried_items, carried_issues)
-        if await r.send(r.message(text), priority=PRIORITY_BULK,
-                        dedup_key=f"meeting:summary:f{forum.id}:{meeting_at.isoformat()}"):
-            sent += 1
-    return sent
-
-
-async def due_reminders(session: AsyncSession, now: datetime, tz: ZoneInfo = DEFAULT_TZ) -> int:
-    """Remind owners of what they took on, a few days before the due date: once per item per due date."""
-    local = now.astimezone(tz)
-    if not rules.is_daytime(local):
+    ):
         return 0
-    today = local.date()
-    horizon = today + timedelta(days=rules.REMIND_DAYS_BEFORE)
-    rows = (
-        await session.scalars(
-            select(MeetingDecision).where(
-                MeetingDecision.owner_person_id.is_not(None),
-                MeetingDecision.due_date.is_not(None),
-                MeetingDecision.due_date <= horizon,
-                or_(MeetingDecision.reminded_for.is_(None), MeetingDecision.reminded_for != MeetingDecision.due_date),
-            )
-        )
-    ).all()
-    sent = 0
-    for decision in rows:
-        assert decision.due_date is not None and decision.owner_person_id is not None
-        needed = True
-        if decision.issue_id is not None:
-            issue = await session.get(RaisedIssue, decision.issue_id)
-            # Moved on since (resolved, declined, re-planned): a later outcome carries its own reminder.
-            needed = (
-                issue is not None and issue.status == IssueStatus.IN_PROGRESS and issue.due_date == decision.due_date
-            )
-        claimed = await session.execute(
-            update(MeetingDecision)
-            .where(
-                MeetingDecision.id == decision.id,
-                or_(MeetingDecision.reminded_for.is_(None), MeetingDecision.reminded_for != decision.due_date),
-            )
-            .values(reminded_for=decision.due_date)
-            .execution_options(synchronize_session=False)
-        )
-        if getattr(claimed, "rowcount", 0) and needed:
-            sent += await _remind(session, decision, now)
-    return sent
+    busy = set(
+        (
+            await session.scalars(select(DatePoll.forum_id).where(DatePoll.status.in_(("open", "closed"))))
+        ).all()
+    )
+    led = await session.execute(
+        select(Forum, OrgUnit, Membership.role)
+        .join(OrgUnit, OrgUnit.id == Forum.org_unit_id)
+        .join(Membership, Membership.forum_id == Forum.id)
+        .where(Membership.revoked_at.is_(None))
+    )
+    forums: dict[int, tuple[Forum, OrgUnit]] = {}
+    for forum, unit, role in led.all():
+        if role in lead_roles(unit.tier, forum.kind) and forum.id not in busy:
+            forums[forum.id] = (forum, unit)
+    nudged = 0
+    for forum, unit in forums.values():
+        period = rules.nudge_period(forum_calendar(forum, unit), cadence_of(forum), local_now)
+        if period is None or await meeting_between(session, forum.id, period[0], period[1], tz) is not None:
+            continue
+        nudged += await _nudge(session, forum, unit, period, now=now, tz=tz)
+    return nudged
 
 
-async def _remind(session: AsyncSession, decision: MeetingDecision, now: datetime) -> int:
-    assert decision.due_date is not None and decision.owner_person_id is not None
-    forum = await load_forum(session, decision.forum_id)
-    title = (await subject_titles(session, [decision])).get(subject_key(decision), "")
+async def _nudge(
+    session: AsyncSession, forum: Forum, unit: OrgUnit, period: tuple[date, date], *, now: datetime, tz: ZoneInfo
+) -> int:
     sent = 0
-    for r in await notify.recipients(session, [decision.owner_person_id], now=now):
-        lines = [r.t._("A reminder: you are in charge of “{title}” in {forum}, due by {date}.", title=title,
-                       forum=Raw(forum_title(r.t, forum, forum.org_unit)), date=day(r.t, decision.due_date))]
-        if decision.text:
-            lines.append(r.t._("What was decided: {text}", text=decision.text))
-        key = f"due:{decision.id}:{decision.due_date.isoformat()}"
-        if await r.send(r.message("\n".join(lines)), dedup_key=key):
+    for r in await recipients(session, await lead_ids(session, forum.id), now=now, tz=tz):
+        text = nudge_text(r, forum, unit, period, cadence_of(forum))
+        buttons = [[r.button(r.t._("Open a date poll"), f"dpn:{forum.id}")]]
+        if await r.send(r.message(text, buttons), dedup_key=f"nudge:f{forum.id}:{period[0].isoformat()}"):
             sent += 1
     return sent
+
+
+def nudge_text(r: Recipient, forum: Forum, unit: OrgUnit, period: tuple[date, date], cadence: str) -> str:
+    t = r.t
+    title = Raw(forum_name(t, forum, unit))
+    if cadence == "weekly":
+        return t._(
+            "{forum} has no meeting set for the week of {date} yet. Shall we find a date?",
+            forum=title,
+            date=Raw(t.date(period[0], "long")),
+        )
+    return t._(
+        "{forum} has no meeting set for {month} yet. Shall we find a date?",
+        forum=title,
+        month=Raw(t.date(period[0], "LLLL y")),
+    )
+
+
+def _rowcount(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -3,5 +3,6 @@
 from bot.storage import (  # noqa: F401
     models,
     models_agenda,
+    models_polls,
     models_whatsapp,
 )

@@ -1,0 +1,607 @@
+"""Meeting-date polls in the chat: /poll for leads, voting, the decision, /reschedule.
+
+Thin: parse, call bot.services.polls / bot.services.meetings, reply. Every button re-checks
+permission in the service; payloads carry only ids.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from datetime import UTC, datetime
+from zoneinfo import ZoneInfo
+
+from bot.channels.base import Button
+from bot.conversation import Context, Handler, Router
+from bot.i18n import N_, Raw
+from bot.services import meetings, people, polls
+from bot.services.errors import Forbidden, NotFound, Refused
+from bot.services.invites import forum_by_code
+from bot.services.poll_texts import day_label, forum_name, option_label, present, short_label, when
+from bot.storage.models import Forum
+from bot.storage.models_polls import DatePoll, Meeting
+
+log = logging.getLogger(__name__)
+
+FLOW = "poll"
+MOVE = "resched"
+TIMES = ("16:00", "16:30", "17:00", "17:30", "18:00", "19:00")
+DEADLINE_DAYS = (1, 2, 3, 5)
+NOT_A_LEAD = N_("Only a forum's lead can open a date poll.")
+
+
+def localized(fn: Handler) -> Handler:
+    """Reply to a refusal with its dates and reasons worded for the reader."""
+
+    @functools.wraps(fn)
+    async def run(ctx: Context) -> None:
+        try:
+            await fn(ctx)
+        except Refused as refusal:
+            if isinstance(refusal, NotFound) and ctx.state is not None and ctx.state.flow in (FLOW, MOVE):
+                await ctx.clear_state()  # the draft or meeting behind this flow is gone
+            params = {key: present(ctx.t, value) for key, value in refusal.params.items()}
+            await ctx.reply(ctx.t._(refusal.msgid, **params))
+
+    return run
+
+
+def _ints(value: str, n: int) -> list[int]:
+    parts = value.split(":")
+    if len(parts) != n or not all(p.isdigit() for p in parts):
+        raise NotFound(N_("This button is no longer active."))
+    return [int(p) for p in parts]
+
+
+def build() -> Router:
+    router = Router("polls")
+
+    # -- opening a poll ---------------------------------------------------------------------
+
+    @router.command("poll", N_("Find a date for the next meeting (leads)"), audience="lead")
+    @localized
+    async def poll_command(ctx: Context) -> None:
+        assert ctx.person is not None
+        code = ctx.event.args.strip()
+        if code:
+            forum = await forum_by_code(ctx.session, code)
+            if not await meetings.may_lead(ctx.session, ctx.person, forum):
+                raise Forbidden(NOT_A_LEAD)
+            await begin(ctx, forum)
+            return
+        seats = [s for s in await people.seats_of(ctx.session, ctx.person.id) if s.is_lead]
+        if not seats:
+            await ctx.reply(ctx.t._(NOT_A_LEAD))
+            return
+        if len(seats) == 1:
+            await begin(ctx, seats[0].forum)
+            return
+        await ctx.reply(
+            ctx.t._("Which forum is the poll for?"),
+            [[ctx.button(forum_name(ctx.t, s.forum, s.unit), f"dpn:{s.forum.id}")] for s in seats],
+        )
+
+    @router.action("dpn")
+    @localized
+    async def poll_for_forum(ctx: Context) -> None:
+        [forum_id] = _ints(ctx.value, 1)
+        forum = await meetings.load_forum(ctx.session, forum_id)
+        if not await meetings.may_lead(ctx.session, ctx.person, forum):
+            raise Forbidden(NOT_A_LEAD)
+        await begin(ctx, forum)
+
+    # -- the draft ----------------------------------------------------------------------------
+
+    @router.step(FLOW, "draft")
+    @localized
+    async def draft_step(ctx: Context) -> None:
+        poll_id = draft_id(ctx)
+        if not ctx.value:  # typed text: a date to add
+            await polls.add_option(ctx.session, poll_id, ctx.text, person=ctx.person, now=ctx.now, tz=tz(ctx))
+            await show_draft(ctx, poll_id)
+            return
+        choice, _, arg = ctx.value.partition(":")
+        if choice == "rm" and arg.isdigit():
+            await polls.remove_option(ctx.session, poll_id, int(arg), person=ctx.person)
+            await show_draft(ctx, poll_id, edit=True)
+        elif choice == "time":
+            await ctx.set_state(FLOW, "time")
+            await ask_time(ctx, poll_id)
+        elif choice == "deadline":
+            await ctx.set_state(FLOW, "deadline")
+            await ask_deadline(ctx, poll_id)
+        elif choice == "publish":
+            await publish(ctx, poll_id)
+        elif choice == "cancel":
+            await polls.discard_draft(ctx.session, poll_id, person=ctx.person)
+            await ctx.clear_state()
+            await ctx.reply(ctx.t._("Cancelled. Nothing was sent."), edit=True)
+
+    @router.step(FLOW, "time")
+    @localized
+    async def time_step(ctx: Context) -> None:
+        poll_id = draft_id(ctx)
+        if ctx.value != "back":
+            await polls.set_time(ctx.session, poll_id, ctx.value or ctx.text, person=ctx.person, tz=tz(ctx))
+        await ctx.set_state(FLOW, "draft")
+        await show_draft(ctx, poll_id, edit=bool(ctx.value))
+
+    @router.step(FLOW, "deadline")
+    @localized
+    async def deadline_step(ctx: Context) -> None:
+        poll_id = draft_id(ctx)
+        if ctx.value.startswith("d:") and ctx.value[2:].isdigit():
+            await polls.set_deadline(
+                ctx.session, poll_id, person=ctx.person, now=ctx.now, tz=tz(ctx), working_days=int(ctx.value[2:])
+            )
+        elif not ctx.value:
+            await polls.set_deadline(ctx.session, poll_id, person=ctx.person, now=ctx.now, tz=tz(ctx), text=ctx.text)
+        await ctx.set_state(FLOW, "draft")
+        await show_draft(ctx, poll_id, edit=bool(ctx.value))
+
+    # -- voting -------------------------------------------------------------------------------
+
+    @router.on_poll_answer
+    async def native_answer(ctx: Context) -> None:
+        found = await polls.native_poll(ctx.session, ctx.event.channel, ctx.event.poll_ref)
+        if found is None:
+            return  # not a date poll (another feature's, or one we never stored)
+        poll_id, ref = found
+        try:
+            await polls.vote_native(
+                ctx.session, poll_id, ref, ctx.person, ctx.event.option_ids, now=ctx.now, tz=tz(ctx)
+            )
+        except (Forbidden, NotFound):
+            log.info("ignored an answer to date poll %s from a non-member", poll_id)
+        except Refused as refusal:
+            await ctx.reply(ctx.t._(refusal.msgid))
+
+    @router.action("dpv")
+    @localized
+    async def toggle(ctx: Context) -> None:
+        poll_id, option_id, want = _ints(ctx.value, 3)
+        result = await polls.toggle(
+            ctx.session, poll_id, option_id, bool(want), ctx.person, channel=ctx.event.channel, now=ctx.now,
+            tz=tz(ctx),
+        )
+        await show_ballot(ctx, result.poll, set(result.chosen), result.none_works)
+
+    # -- the lead during and after the vote ---------------------------------------------------
+
+    @router.action("dpr")
+    @localized
+    async def results(ctx: Context) -> None:
+        [poll_id] = _ints(ctx.value, 1)
+        poll = await polls.load_poll(ctx.session, poll_id)
+        forum = await meetings.load_forum(ctx.session, poll.forum_id)
+        await meetings.require_lead(ctx.session, ctx.person, forum)
+        text = await polls.results_text(ctx.session, ctx.t, await polls.tally(ctx.session, poll, forum))
+        buttons = []
+        if poll.status == "open":
+            buttons = [[ctx.button(ctx.t._("Close the poll now"), f"dpx:{poll.id}")]]
+        await ctx.reply(text, buttons)
+
+    @router.action("dpx")
+    @localized
+    async def close_now(ctx: Context) -> None:
+        [poll_id] = _ints(ctx.value, 1)
+        if await polls.close(ctx.session, poll_id, now=ctx.now, tz=tz(ctx), early_by=ctx.person):
+            await ctx.reply(ctx.t._("Voting closed. The results and my proposal follow."), edit=True)
+        else:
+            await ctx.reply(ctx.t._("This poll is already closed."), edit=True)
+
+    @router.action("dpc")
+    @localized
+    async def confirm(ctx: Context) -> None:
+        poll_id, option_id = _ints(ctx.value, 2)
+        decided = await polls.decide(ctx.session, poll_id, option_id, person=ctx.person, now=ctx.now, tz=tz(ctx))
+        await ctx.reply(
+            confirmed_text(ctx, decided.meeting, decided.forum, decided.told),
+            meeting_buttons(ctx, decided.meeting),
+            edit=True,
+        )
+
+    @router.action("dpo")
+    @localized
+    async def other_date(ctx: Context) -> None:
+        [poll_id] = _ints(ctx.value, 1)
+        result = await polls.decision_choices(ctx.session, poll_id, person=ctx.person)
+        rows = []
+        for count in result.counts:
+            if count.starts_at <= ctx.now:
+                continue
+            label = short_label(ctx.t, count.starts_at) + " · " + ctx.t.n_("{n} vote", "{n} votes", len(count.voters))
+            rows.append([ctx.button(label, f"dpc:{poll_id}:{count.option_id}")])
+        rows.append([ctx.button(ctx.t._("✖ Set no meeting"), f"dpd:{poll_id}")])
+        await ctx.reply(ctx.t._("Which date shall it be?"), rows, edit=True)
+
+    @router.action("dpd")
+    @localized
+    async def set_no_meeting(ctx: Context) -> None:
+        [poll_id] = _ints(ctx.value, 1)
+        await polls.drop(ctx.session, poll_id, person=ctx.person, now=ctx.now)
+        await ctx.reply(ctx.t._("No meeting was set. Send /poll when you want to try other dates."), edit=True)
+
+    # -- moving or cancelling a confirmed meeting ---------------------------------------------
+
+    @router.command("reschedule", N_("Move or cancel the next meeting (leads)"), audience="lead")
+    @localized
+    async def reschedule(ctx: Context) -> None:
+        assert ctx.person is not None
+        upcoming = await meetings.upcoming_led_by(ctx.session, ctx.person, ctx.now)
+        if not upcoming:
+            await ctx.reply(ctx.t._("There is no upcoming meeting in a forum you lead. Send /poll to find a date."))
+            return
+        if len(upcoming) == 1:
+            await ask_new_date(ctx, upcoming[0][0], upcoming[0][1])
+            return
+        await ctx.reply(
+            ctx.t._("Which meeting?"),
+            [
+                [ctx.button(f"{short_label(ctx.t, m.starts_at)} · {forum_title(ctx, f)}", f"mtr:{m.id}")]
+                for m, f in upcoming
+            ],
+        )
+
+    @router.action("mtr")
+    @localized
+    async def move_meeting(ctx: Context) -> None:
+        [meeting_id] = _ints(ctx.value, 1)
+        meeting = await meetings.load_meeting(ctx.session, meeting_id)
+        forum = await meetings.load_forum(ctx.session, meeting.forum_id)
+        await meetings.require_lead(ctx.session, ctx.person, forum)
+        if meeting.status != "confirmed" or meeting.starts_at <= ctx.now:
+            raise Refused(N_("Only an upcoming confirmed meeting can be moved."))
+        await ask_new_date(ctx, meeting, forum)
+
+    @router.step(MOVE, "date")
+    @localized
+    async def new_date(ctx: Context) -> None:
+        assert ctx.state is not None
+        meeting = await meetings.load_meeting(ctx.session, int(ctx.state.data["meeting"]))
+        forum = await meetings.load_forum(ctx.session, meeting.forum_id)
+        await meetings.require_lead(ctx.session, ctx.person, forum)
+        if ctx.value == "cancel":
+            await ctx.clear_state()
+            await ask_cancel(ctx, meeting, forum, edit=True)
+            return
+        if ctx.value == "back":
+            await ctx.clear_state()
+            await ctx.reply(ctx.t._("Nothing was changed."), edit=True)
+            return
+        if ctx.value.startswith("opt:") and ctx.value[4:].isdigit() and meeting.poll_id is not None:
+            option = next(
+                (o for o in await polls.options_of(ctx.session, meeting.poll_id) if o.id == int(ctx.value[4:])), None
+            )
+            if option is None:
+                raise Refused(N_("That date is not one of this poll's dates."))
+            local = option.starts_at.astimezone(tz(ctx))
+            day, start = local.date(), local.time()
+        else:
+            day, typed = polls.parse_day(ctx.text, ctx.now.astimezone(tz(ctx)).date())
+            start = typed or meeting.starts_at.astimezone(tz(ctx)).time()
+        starts_at = await meetings.check_new_start(
+            ctx.session, meeting, forum, day=day, start=start, now=ctx.now, tz=tz(ctx)
+        )
+        await ctx.set_state(MOVE, "confirm", starts_at=starts_at.isoformat())
+        await ctx.reply(
+            ctx.t._(
+                "Move the meeting of {forum} from {old} to {new}, and tell every member?",
+                forum=Raw(forum_title(ctx, forum)),
+                old=Raw(option_label(ctx.t, meeting.starts_at)),
+                new=Raw(option_label(ctx.t, starts_at)),
+            ),
+            [
+                [
+                    ctx.step_button(ctx.t._("Move it"), MOVE, "confirm", "yes"),
+                    ctx.step_button(ctx.t._("Keep the current date"), MOVE, "confirm", "no"),
+                ]
+            ],
+            edit=bool(ctx.value),
+        )
+
+    @router.step(MOVE, "confirm")
+    @localized
+    async def confirm_move(ctx: Context) -> None:
+        assert ctx.state is not None
+        data = dict(ctx.state.data)
+        if ctx.value != "yes":
+            await ctx.clear_state()
+            await ctx.reply(ctx.t._("Nothing was changed."), edit=bool(ctx.value))
+            return
+        starts_at = datetime.fromisoformat(data["starts_at"]).astimezone(UTC)
+        moved = await meetings.move(
+            ctx.session, int(data["meeting"]), starts_at=starts_at, person=ctx.person, now=ctx.now, tz=tz(ctx)
+        )
+        await ctx.clear_state()
+        await ctx.reply(
+            ctx.t.n_(
+                "Moved to {date}. I told the member and sent an updated invitation.",
+                "Moved to {date}. I told all {n} members and sent them an updated invitation.",
+                moved.told,
+                date=Raw(option_label(ctx.t, moved.meeting.starts_at)),
+            ),
+            meeting_buttons(ctx, moved.meeting),
+            edit=True,
+        )
+
+    @router.action("mtc")
+    @localized
+    async def cancel_meeting(ctx: Context) -> None:
+        [meeting_id] = _ints(ctx.value, 1)
+        meeting = await meetings.load_meeting(ctx.session, meeting_id)
+        forum = await meetings.load_forum(ctx.session, meeting.forum_id)
+        await meetings.require_lead(ctx.session, ctx.person, forum)
+        await ask_cancel(ctx, meeting, forum, edit=True)
+
+    @router.action("mtcy")
+    @localized
+    async def cancel_confirmed(ctx: Context) -> None:
+        [meeting_id] = _ints(ctx.value, 1)
+        told = await meetings.cancel(ctx.session, meeting_id, person=ctx.person, now=ctx.now, tz=tz(ctx))
+        await ctx.reply(
+            ctx.t.n_(
+                "The meeting is cancelled. I told the member.",
+                "The meeting is cancelled. I told all {n} members.",
+                told,
+            ),
+            edit=True,
+        )
+
+    @router.action("mtk")
+    async def keep_meeting(ctx: Context) -> None:
+        await ctx.reply(ctx.t._("Nothing was changed."), edit=True)
+
+    return router
+
+
+# --------------------------------------------------------------------------------------------
+# Helpers
+# --------------------------------------------------------------------------------------------
+
+
+def tz(ctx: Context) -> ZoneInfo:
+    return ctx.app.settings.tz
+
+
+def forum_title(ctx: Context, forum: Forum) -> str:
+    return forum_name(ctx.t, forum, forum.org_unit)
+
+
+def draft_id(ctx: Context) -> int:
+    assert ctx.state is not None
+    return int(ctx.state.data["poll"])
+
+
+async def begin(ctx: Context, forum: Forum) -> None:
+    """Start a draft, unless the forum already has a poll running or waiting for a decision."""
+    assert ctx.person is not None
+    forum = await meetings.load_forum(ctx.session, forum.id)  # with its unit
+    live = await polls.live_poll_for(ctx.session, forum.id)
+    if live is not None and live.status == "open":
+        await ctx.reply(
+            ctx.t._(
+                "A date poll for {forum} is already open until {deadline}.",
+                forum=Raw(forum_title(ctx, forum)),
+                deadline=Raw(when(ctx.t, live.deadline)),
+            ),
+            [
+                [
+                    ctx.button(ctx.t._("Results"), f"dpr:{live.id}"),
+                    ctx.button(ctx.t._("Close the poll now"), f"dpx:{live.id}"),
+                ]
+            ],
+        )
+        return
+    if live is not None:  # closed, waiting for the lead to choose
+        result = await polls.tally(ctx.session, live, forum)
+        await ctx.reply(polls.closed_text(ctx.t, result), polls.decision_buttons(ctx.button, ctx.t, result))
+        return
+    poll = await polls.start_draft(ctx.session, forum, ctx.person, now=ctx.now, tz=tz(ctx))
+    await ctx.set_state(FLOW, "draft", poll=poll.id)
+    await show_draft(ctx, poll.id)
+
+
+async def show_draft(ctx: Context, poll_id: int, *, edit: bool = False) -> None:
+    poll = await polls.load_poll(ctx.session, poll_id)
+    forum = await meetings.load_forum(ctx.session, poll.forum_id)
+    options = await polls.options_of(ctx.session, poll.id)
+    t = ctx.t
+    lines = [t._("A date poll for {forum}.", forum=Raw(forum_title(ctx, forum)))]
+    if options:
+        lines.append(t.n_("The date on offer:", "The {n} dates on offer:", len(options)))
+        lines += [f"{i}. {option_label(t, o.starts_at)}" for i, o in enumerate(options, 1)]
+    else:
+        lines.append(t._("No dates on offer yet."))
+    lines.append("")
+    lines.append(
+        t._(
+            "Usual time: {time} · voting closes on {deadline}.",
+            time=Raw(poll.meeting_time),
+            deadline=Raw(when(t, poll.deadline)),
+        )
+    )
+    lines.append(
+        t._(
+            "To add a date, type it (for example 12/1, or 12.1.2027 18:30 for another time). "
+            "To remove a date, tap it."
+        )
+    )
+    rows = [[ctx.step_button("🗑 " + short_label(t, o.starts_at), FLOW, "draft", f"rm:{o.id}")] for o in options]
+    rows.append(
+        [
+            ctx.step_button(t._("🕔 Time"), FLOW, "draft", "time"),
+            ctx.step_button(t._("⏳ Deadline"), FLOW, "draft", "deadline"),
+        ]
+    )
+    rows.append(
+        [
+            ctx.step_button(t._("📣 Publish"), FLOW, "draft", "publish"),
+            ctx.step_button(t._("✖ Cancel"), FLOW, "draft", "cancel"),
+        ]
+    )
+    await ctx.reply("\n".join(lines), rows, edit=edit)
+
+
+async def ask_time(ctx: Context, poll_id: int) -> None:
+    poll = await polls.load_poll(ctx.session, poll_id)
+    t = ctx.t
+    await ctx.reply(
+        t._(
+            "At what time does the forum usually meet? Now: {time}. Choose, or type a time (for example 17:30).",
+            time=Raw(poll.meeting_time),
+        ),
+        [
+            [ctx.step_button(value, FLOW, "time", value) for value in TIMES[:3]],
+            [ctx.step_button(value, FLOW, "time", value) for value in TIMES[3:]],
+            [ctx.step_button(t._("↩ Back"), FLOW, "time", "back")],
+        ],
+        edit=True,
+    )
+
+
+async def ask_deadline(ctx: Context, poll_id: int) -> None:
+    poll = await polls.load_poll(ctx.session, poll_id)
+    forum = await meetings.load_forum(ctx.session, poll.forum_id)
+    calendar = meetings.forum_calendar(forum, forum.org_unit)
+    today = ctx.now.astimezone(tz(ctx)).date()
+    t = ctx.t
+    buttons = []
+    for days in DEADLINE_DAYS:
+        day = calendar.add_working_days(today, days)
+        label = t.n_("In {n} working day ({date})", "In {n} working days ({date})", days, date=Raw(day_label(t, day)))
+        buttons.append([ctx.step_button(label, FLOW, "deadline", f"d:{days}")])
+    buttons.append([ctx.step_button(t._("↩ Back"), FLOW, "deadline", "back")])
+    await ctx.reply(
+        t._(
+            "When should voting close? Now: {deadline}. Choose, or type a date and time (for example 25/11 12:00).",
+            deadline=Raw(when(t, poll.deadline)),
+        ),
+        buttons,
+        edit=True,
+    )
+
+
+async def publish(ctx: Context, poll_id: int) -> None:
+    published = await polls.publish(ctx.session, poll_id, person=ctx.person, now=ctx.now, tz=tz(ctx))
+    await ctx.clear_state()
+    poll = published.poll
+    t = ctx.t
+    lines = [
+        t.n_(
+            "Published: the poll went to the forum's member.",
+            "Published: the poll went to the forum's {n} members.",
+            published.people,
+        )
+    ]
+    if published.groups:
+        lines.append(
+            t.n_("It is also in the forum's group.", "It is also in the forum's {n} groups.", published.groups)
+        )
+    lines.append(t._("Voting closes on {deadline}.", deadline=Raw(when(t, poll.deadline))))
+    if poll.remind_at is not None:
+        lines.append(t._("On {date} I will remind whoever has not answered yet.", date=Raw(when(t, poll.remind_at))))
+    lines.append(t._("I will tell you when every required role has answered."))
+    await ctx.reply(
+        "\n".join(lines),
+        [
+            [
+                ctx.button(t._("Results"), f"dpr:{poll.id}"),
+                ctx.button(t._("Close the poll now"), f"dpx:{poll.id}"),
+            ]
+        ],
+        edit=True,
+    )
+
+
+async def show_ballot(ctx: Context, poll: DatePoll, chosen: set[int], none_works: bool) -> None:
+    """After a button vote: the person's choices and the counts so far, with the buttons again."""
+    forum = await meetings.load_forum(ctx.session, poll.forum_id)
+    result = await polls.tally(ctx.session, poll, forum)
+    t = ctx.t
+    lines = [polls.question(t, poll, forum_title(ctx, forum)), ""]
+    for count in result.counts:
+        mark = "✅" if count.option_id in chosen else "▫️"
+        lines.append(
+            f"{mark} {option_label(t, count.starts_at)} — " + t.n_("{n} vote", "{n} votes", len(count.voters))
+        )
+    if none_works:
+        lines.append("✅ " + t._(polls.NONE_WORKS))
+    lines.append("")
+    if chosen or none_works:
+        lines.append(t._("Saved. You can change your answer until {deadline}.", deadline=Raw(when(t, poll.deadline))))
+    else:
+        lines.append(t._("You have not chosen any date yet."))
+    buttons = polls.ballot_buttons(t, poll, result.options, ctx.button, chosen, none_works)
+    await ctx.reply("\n".join(lines), buttons, edit=True)
+
+
+def confirmed_text(ctx: Context, meeting: Meeting, forum: Forum, told: int) -> str:
+    t = ctx.t
+    return t._(
+        "Confirmed: {forum} meets on {date}.",
+        forum=Raw(forum_title(ctx, forum)),
+        date=Raw(option_label(t, meeting.starts_at)),
+    ) + "\n" + t.n_(
+        "The invitation went to the forum's member.",
+        "The invitation went to the forum's {n} members.",
+        told,
+    )
+
+
+def meeting_buttons(ctx: Context, meeting: Meeting) -> list[list[Button]]:
+    return [
+        [
+            ctx.button(ctx.t._("📅 Change the date"), f"mtr:{meeting.id}"),
+            ctx.button(ctx.t._("❌ Cancel the meeting"), f"mtc:{meeting.id}"),
+        ]
+    ]
+
+
+async def ask_new_date(ctx: Context, meeting: Meeting, forum: Forum) -> None:
+    t = ctx.t
+    await ctx.set_state(MOVE, "date", meeting=meeting.id)
+    rows = []
+    if meeting.poll_id is not None:
+        poll = await polls.load_poll(ctx.session, meeting.poll_id)
+        result = await polls.tally(ctx.session, poll, forum)
+        for count in result.counts:
+            if count.starts_at == meeting.starts_at or count.starts_at <= ctx.now + meetings.MIN_NOTICE:
+                continue
+            label = short_label(t, count.starts_at) + " · " + t.n_("{n} vote", "{n} votes", len(count.voters))
+            rows.append([ctx.step_button(label, MOVE, "date", f"opt:{count.option_id}")])
+    rows.append(
+        [
+            ctx.step_button(t._("❌ Cancel the meeting"), MOVE, "date", "cancel"),
+            ctx.step_button(t._("↩ Back"), MOVE, "date", "back"),
+        ]
+    )
+    await ctx.reply(
+        t._(
+            "The meeting of {forum} is on {date}. To move it, choose another date from the poll or type a new one "
+            "(for example 12/1, or 12.1.2027 18:30).",
+            forum=Raw(forum_title(ctx, forum)),
+            date=Raw(option_label(t, meeting.starts_at)),
+        ),
+        rows,
+        edit=bool(ctx.value),
+    )
+
+
+async def ask_cancel(ctx: Context, meeting: Meeting, forum: Forum, *, edit: bool = False) -> None:
+    t = ctx.t
+    await ctx.reply(
+        t._(
+            "Cancel the meeting of {forum} on {date}, and tell every member?",
+            forum=Raw(forum_title(ctx, forum)),
+            date=Raw(option_label(t, meeting.starts_at)),
+        ),
+        [
+            [
+                ctx.button(t._("Yes, cancel it"), f"mtcy:{meeting.id}"),
+                ctx.button(t._("No, keep it"), f"mtk:{meeting.id}"),
+            ]
+        ],
+        edit=edit,
+    )
+
