@@ -214,15 +214,16 @@ class Conversations:
         self.group_handlers: list[Handler] = []
         self.text_handlers: list[Callable[[Context], Awaitable[bool]]] = []
         for router in routers:
-            for table, items in (
-                (self.commands, router.commands),
-                (self.steps, router.steps),
-                (self.actions, router.actions),
-            ):
-                clash = set(table) & set(items)
-                if clash:
-                    raise ValueError(f"router {router.name} registers {sorted(clash)} again")
-                table.update(items)  # type: ignore[attr-defined]
+            clash = (
+                {f"/{c}" for c in set(self.commands) & set(router.commands)}
+                | {f"{f}.{s}" for f, s in set(self.steps) & set(router.steps)}
+                | {f"action {a}" for a in set(self.actions) & set(router.actions)}
+            )
+            if clash:
+                raise ValueError(f"router {router.name} registers {sorted(clash)} again")
+            self.commands.update(router.commands)
+            self.steps.update(router.steps)
+            self.actions.update(router.actions)
             self.poll_handlers += router.poll_handlers
             self.group_handlers += router.group_handlers
             self.text_handlers += router.text_handlers
@@ -325,9 +326,9 @@ class Conversations:
         if event.is_group:
             return  # plain chatter in a group is not addressed to the bot
         if ctx.state is not None:
-            handler = self.steps.get((ctx.state.flow, ctx.state.step))
-            if handler is not None:
-                await handler(ctx)
+            step = self.steps.get((ctx.state.flow, ctx.state.step))
+            if step is not None:
+                await step(ctx)
                 return
             await ctx.clear_state()
         for text_handler in self.text_handlers:

@@ -9,6 +9,7 @@ put back in the queue after a grace period: delivery is at least once.
 from __future__ import annotations
 
 import asyncio
+import functools
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -277,15 +278,15 @@ class Delivery:
                     chats = {row.chat_id for row in rows}
                     busy.update(chats)
                     task = asyncio.create_task(self._send_batch(rows))
-                    task.add_done_callback(lambda _t, c=chats: busy.difference_update(c))
+                    task.add_done_callback(functools.partial(_release, busy, chats))
                     batches.add(task)
                     task.add_done_callback(batches.discard)
                     if len(batches) < 2:
                         continue
                 wake.clear()
-                waiters: list[asyncio.Future[object]] = [*batches, asyncio.ensure_future(wake.wait())]
-                await asyncio.wait(waiters, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
-                waiters[-1].cancel()
+                woken = asyncio.ensure_future(wake.wait())
+                await asyncio.wait({*batches, woken}, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
+                woken.cancel()
         finally:
             if batches:
                 await asyncio.gather(*batches, return_exceptions=True)
@@ -303,3 +304,7 @@ class Delivery:
         metrics.OUTBOX_DEPTH.set(depth)
         metrics.OUTBOX_OLDEST.set((self.clock.now() - oldest).total_seconds() if oldest else 0)
         return depth, oldest
+
+
+def _release(busy: set[str], chats: set[str], _task: object) -> None:
+    busy.difference_update(chats)

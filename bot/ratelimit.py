@@ -143,8 +143,8 @@ class RedisLimiter:
         raw = await self.redis.pttl(pause_key)
         if raw and raw > 0:
             await asyncio.sleep(raw / 1000)
-        if interval > 0:
-            await self._wait(f"{self.ns}:rl:{channel}:chat:{chat}", interval)
+        # Reserved even with no spacing, so a pause on this chat (WhatsApp's pair rate) holds.
+        await self._wait(f"{self.ns}:rl:{channel}:chat:{chat}", max(interval, 1e-6))
 
     async def wait_global(self, channel: str, per_second: float) -> None:
         await self._wait(f"{self.ns}:rl:{channel}:global", 1.0 / per_second)
@@ -160,10 +160,13 @@ class RedisLimiter:
                 return
             await asyncio.sleep(delay_us / 1_000_000)
 
-    async def pause(self, channel: str, chat: str, seconds: float) -> None:
+    async def pause(self, channel: str, chat: str, seconds: float, *, whole_channel: bool = True) -> None:
         micros = int(seconds * 1_000_000)
-        await self._pause(keys=[f"{self.ns}:rl:{channel}:global", f"{self.ns}:rl:{channel}:chat:{chat}"], args=[micros])
-        await self.redis.set(f"{self.ns}:rl:{channel}:pause", "1", px=max(1, int(seconds * 1000)))
+        keys = [f"{self.ns}:rl:{channel}:chat:{chat}"]
+        if whole_channel:
+            keys.append(f"{self.ns}:rl:{channel}:global")
+            await self.redis.set(f"{self.ns}:rl:{channel}:pause", "1", px=max(1, int(seconds * 1000)))
+        await self._pause(keys=keys, args=[micros])
 
     async def close(self) -> None:
         await self.redis.aclose()

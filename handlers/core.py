@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
 
 from bot.conversation import Context, Router
 from bot.domain.permissions import Action, allowed
@@ -192,7 +193,7 @@ async def ask_role(ctx: Context, forum: Forum, *, edit: bool = False) -> None:
     )
 
 
-def invite_text(ctx: Context, forum: Forum, code: str, role: str, uses: int, expires_at: object) -> str:
+def invite_text(ctx: Context, forum: Forum, code: str, role: str, uses: int, expires_at: datetime) -> str:
     unit = forum.org_unit
     lines = [
         ctx.t._(
@@ -214,5 +215,5 @@ def invite_text(ctx: Context, forum: Forum, code: str, role: str, uses: int, exp
             uses,
             date=ctx.t.date(expires_at),
         )
-    )  # type: ignore[arg-type]
+    )
     return "\n".join(lines)
