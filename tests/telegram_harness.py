@@ -28,14 +28,14 @@ class RunningBot:
     async def invite(self, forum: str, role: str, uses: int = 1) -> str:
         return await make_invite(self.app, forum, role, uses=uses)
 
-    async def says(self, user: FakeUser, text: str, *, expect: str | None = None, timeout: float = 10) -> SentMessage:
+    async def says(self, user: FakeUser, text: str, *, expect: str | None = None, timeout: float = 20) -> SentMessage:
         """The user sends ``text``; wait for the bot's next message to them (containing ``expect``)."""
         before = len(self.fake.sent_messages(user.id))
         self.fake.send_text(user, text)
         return await self.next_message(user, before, expect, timeout)
 
     async def presses(
-        self, user: FakeUser, label: str, *, expect: str | None = None, timeout: float = 10
+        self, user: FakeUser, label: str, *, expect: str | None = None, timeout: float = 20
     ) -> SentMessage:
         """The user presses the button labelled ``label`` on the latest bot message that has it."""
         for message in reversed(self.fake.sent_messages(user.id)):
@@ -48,7 +48,11 @@ class RunningBot:
         raise AssertionError(f"no button {label!r} in the chat with {user.first_name}")
 
     async def next_message(
-        self, user: FakeUser, before: int, expect: str | None, timeout: float,
+        self,
+        user: FakeUser,
+        before: int,
+        expect: str | None,
+        timeout: float,
         edited: tuple[SentMessage, int] | None = None,
     ) -> SentMessage:
         deadline = asyncio.get_running_loop().time() + timeout
@@ -70,9 +74,14 @@ async def running_bot(tmp_path: Path, fake: FakeTelegram, **env: object) -> Asyn
     url = f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
     await upgrade_async(url)
     settings = make_settings(
-        url, tmp_path, TELEGRAM_BOT_TOKEN=fake.token, TELEGRAM_API_SERVER=fake.base_url,
-        FORUMBOT_HTTP_PORT=env.pop("FORUMBOT_HTTP_PORT", 0), TELEGRAM_POLLING_TIMEOUT=1,
-        TELEGRAM_REQUEST_TIMEOUT=5, **env,
+        url,
+        tmp_path,
+        TELEGRAM_BOT_TOKEN=fake.token,
+        TELEGRAM_API_SERVER=fake.base_url,
+        FORUMBOT_HTTP_PORT=env.pop("FORUMBOT_HTTP_PORT", 0),
+        TELEGRAM_POLLING_TIMEOUT=1,
+        TELEGRAM_REQUEST_TIMEOUT=5,
+        **env,
     )
     setup = App(settings=settings, db=Database(url), clock=SystemClock())
     await import_demo(setup)

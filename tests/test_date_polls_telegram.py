@@ -64,7 +64,9 @@ async def test_open_vote_close_announce_on_telegram(tmp_path: Path) -> None:
 
         # A native, non-anonymous, multi-answer poll in every member's private chat and language.
         for member in (lead, counsellor, committee, teacher):
-            await fake.wait_for(lambda r, m=member: r.params.get("chat_id") in (m.id, str(m.id)), method="sendPoll")
+            await fake.wait_for(
+                lambda r, m=member: r.params.get("chat_id") in (m.id, str(m.id)), method="sendPoll", timeout=20
+            )
         polls = {member.id: poll_of(fake, member) for member in (lead, counsellor, committee, teacher)}
         hebrew = polls[counsellor.id].poll
         assert hebrew is not None
@@ -87,8 +89,11 @@ async def test_open_vote_close_announce_on_telegram(tmp_path: Path) -> None:
         async def three_ballots() -> bool:
             async with bot.app.db.sessions() as session:
                 ballots = (await session.scalars(select(DatePollBallot))).all()
-            return len(ballots) == 3 and all(len(b.choices) > 0 for b in ballots) and sorted(
-                len(b.choices) for b in ballots) == [1, 2, 2]
+            return (
+                len(ballots) == 3
+                and all(len(b.choices) > 0 for b in ballots)
+                and sorted(len(b.choices) for b in ballots) == [1, 2, 2]
+            )
 
         await eventually(three_ballots)
 
@@ -102,8 +107,7 @@ async def test_open_vote_close_announce_on_telegram(tmp_path: Path) -> None:
         await fake.wait_for_count(4, method="stopPoll", timeout=15)
         assert all(fake.poll(p.poll["id"])["is_closed"] for p in polls.values())  # type: ignore[index]
         stopped = {(r.params["chat_id"], r.params["message_id"]) for r in fake.requests_for("stopPoll", ok_only=True)}
-        assert {(str(p.chat_id), str(p.message_id)) for p in polls.values()} == {
-            (str(c), str(m)) for c, m in stopped}
+        assert {(str(p.chat_id), str(p.message_id)) for p in polls.values()} == {(str(c), str(m)) for c, m in stopped}
 
         # The lead confirms the proposal; everyone gets the invitation.
         [confirm] = [b["text"] for b in decision.buttons if b["text"].startswith("✅ ")]
@@ -124,8 +128,8 @@ async def test_open_vote_close_announce_on_telegram(tmp_path: Path) -> None:
             [event] = icalendar.Calendar.from_ical(document.document.content).events
             assert event.start == meeting.starts_at.astimezone(TZ) and str(event.start.tzinfo) == "Asia/Jerusalem"
             assert str(event["UID"]) == meeting.ics_uid and event.sequence == 0
-        assert clean(
-            next(m for m in fake.sent_messages(counsellor.id) if m.document is not None).caption
-        ).startswith("📅 פגישת פורום השותפים של בית ספר יסודי אלונים (הדגמה) תתקיים ב")
+        assert clean(next(m for m in fake.sent_messages(counsellor.id) if m.document is not None).caption).startswith(
+            "📅 פגישת פורום השותפים של בית ספר יסודי אלונים (הדגמה) תתקיים ב"
+        )
         arabic_caption = clean(next(m for m in fake.sent_messages(teacher.id) if m.document is not None).caption)
         assert arabic_caption.startswith("📅 اجتماع منتدى الشركاء في")
