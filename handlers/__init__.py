@@ -6,6 +6,6 @@ from bot.conversation import Router
 
 
 def build_routers() -> list[Router]:
-    from handlers import core, registration
+    from handlers import core, keshet, registration, surveys
 
-    return [registration.build(), core.build()]
+    return [registration.build(), core.build(), keshet.build(), surveys.build()]
