@@ -65,6 +65,13 @@ def _parser() -> argparse.ArgumentParser:
     due = jobs_sub.add_parser("run-due", help="run every scheduled step that is due, exactly once")
     due.add_argument("--now", help="the instant to run at (ISO 8601, default: now)")
 
+    export = sub.add_parser("export", help="export data")
+    export_sub = export.add_subparsers(dest="export_command", metavar="WHAT", required=True)
+    survey = export_sub.add_parser("survey", help="a survey's answers, one row per respondent")
+    survey.add_argument("--id", type=int, required=True, help="the survey's number")
+    survey.add_argument("--format", choices=["csv", "xlsx"], default="csv", help="csv (default) or xlsx")
+    survey.add_argument("--out", type=Path, help="the file to write (default: survey-ID.FORMAT here)")
+
     i18n = sub.add_parser("i18n", help="translation catalogs")
     i18n_sub = i18n.add_subparsers(dest="i18n_command", metavar="ACTION", required=True)
     i18n_sub.add_parser("check", help="list messages missing from any catalog")
@@ -279,6 +286,31 @@ async def cmd_jobs(settings: Settings, args: argparse.Namespace) -> int:
     return await _with_app(settings, go)
 
 
+async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.i18n import Translator
+    from bot.services import surveys
+    from bot.services.errors import Refused
+
+    async def go(app: Any) -> int:
+        t = Translator(settings.default_locale, "p", settings.tz)
+        try:
+            async with app.db.sessions() as session:
+                name, _mime, data = await surveys.export(
+                    session, survey_id=args.id, fmt=args.format, t=t, system=True
+                )
+        except Refused as exc:
+            raise UserError(f"survey {args.id}: {exc.msgid.format(**exc.params)}") from None
+        out: Path = args.out or Path(name)
+        try:
+            await asyncio.to_thread(out.write_bytes, data)
+        except OSError as exc:
+            raise UserError(f"cannot write {out}: {exc}") from None
+        print(out)
+        return 0
+
+    return await _with_app(settings, go)
+
+
 async def cmd_i18n(settings: Settings, args: argparse.Namespace) -> int:
     from bot.i18n_check import missing_translations
 
@@ -304,5 +336,6 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Awaitable[int]]] = 
     "console": cmd_console,
     "admin": cmd_admin,
     "jobs": cmd_jobs,
+    "export": cmd_export,
     "i18n": cmd_i18n,
 }
