@@ -486,8 +486,7 @@ def build() -> Router:
             for key, title in k.SUGGESTED_FIELDS.items()
             if key not in listed
         ]
-        rows.append([ctx.step_button(ctx.t._("Another field (type it)"), FIELD_FLOW, "menu", str(forum.id))])
-        await ctx.set_state(FIELD_FLOW, "menu", forum=forum.id)
+        rows.append([ctx.button(ctx.t._("Another field (type it)"), f"ksft:{forum.id}")])
         await ctx.reply(ctx.t._("Which field should the partners consider?"), rows)
 
     @router.action("ksfad")
@@ -495,26 +494,20 @@ def build() -> Router:
         forum_id, _, key = ctx.value.partition(":")
         forum = await visible_forum(ctx, int(forum_id))
         await keshet.add_candidate(ctx.session, forum=forum, person=ctx.person, now=ctx.now, suggested=key)
-        if ctx.state is not None and ctx.state.flow == FIELD_FLOW:
-            await ctx.clear_state()
         await ctx.reply(ctx.t._("Added: {field}.", field=ctx.t._(k.SUGGESTED_FIELDS[key])))
         await show_fields(ctx, forum)
 
-    @router.step(FIELD_FLOW, "menu")
-    async def field_menu(ctx: Context) -> None:
-        if ctx.value:
-            await ctx.set_state(FIELD_FLOW, "title")
-            await ctx.reply(ctx.t._("Type the field's name (up to 120 characters)."))
-            return
-        await field_title_step(ctx)
+    @router.action("ksft")
+    async def field_typed(ctx: Context) -> None:
+        forum = await visible_forum(ctx, int(ctx.value))
+        await keshet.require(ctx.session, ctx.person, forum, Action.MANAGE_PARTNERSHIP, keshet.LEADS_ONLY)
+        await ctx.set_state(FIELD_FLOW, "title", forum=forum.id)
+        await ctx.reply(ctx.t._("Type the field's name (up to 120 characters)."))
 
     @router.step(FIELD_FLOW, "title")
     async def field_title_step(ctx: Context) -> None:
         assert ctx.state is not None
         forum = await visible_forum(ctx, int(ctx.state.data["forum"]))
-        if ctx.value:
-            await ctx.reply(ctx.t._("Type the field's name (up to 120 characters)."))
-            return
         row, _ = await keshet.add_candidate(ctx.session, forum=forum, person=ctx.person, now=ctx.now, title=ctx.text)
         await ctx.clear_state()
         await ctx.reply(ctx.t._("Added: {field}.", field=field_title(ctx.t, row)))
