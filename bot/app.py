@@ -9,7 +9,8 @@ from bot.channels.base import Sender
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.conversation import Conversations
-from bot.delivery import Delivery
+from bot.delivery import LIMITS, ChannelLimits, Delivery
+from bot.ratelimit import Limiter, LocalLimiter, RedisLimiter
 from bot.storage.db import Database
 
 
@@ -36,17 +37,43 @@ class App:
         from handlers import build_routers
 
         self.conversations = Conversations(self, build_routers())
-        self.delivery = Delivery(self.db, self.clock, self.senders)
+        self.delivery = Delivery(
+            self.db,
+            self.clock,
+            self.senders,
+            limiter=build_limiter(self.settings),
+            limits=channel_limits(self.settings),
+        )
 
     def add_sender(self, sender: Sender) -> None:
         self.senders[sender.channel] = sender
-        self.delivery = Delivery(self.db, self.clock, self.senders)
 
     def notify_outbox(self) -> None:
         self.delivery.notify()
 
     async def close(self) -> None:
+        close = getattr(self.delivery.limiter, "close", None)
+        if close is not None:
+            await close()
         await self.db.dispose()
+
+
+def build_limiter(settings: Settings) -> Limiter:
+    """Shared through Redis when several processes send with one token; in memory otherwise."""
+    if settings.redis_url:
+        return RedisLimiter(settings.redis_url, settings.redis_namespace)
+    return LocalLimiter()
+
+
+def channel_limits(settings: Settings) -> dict[str, ChannelLimits]:
+    base = LIMITS["telegram"]
+    return {
+        "telegram": ChannelLimits(
+            per_second=settings.telegram_rate_per_second,
+            chat_interval=base.chat_interval,
+            group_interval=base.group_interval,
+        )
+    }
 
 
 def build_app(settings: Settings, *, clock: Clock | None = None) -> App:

@@ -82,9 +82,9 @@ def main(argv: list[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     try:
         settings = load_settings()
-        logging.basicConfig(level=settings.log_level.upper(), format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        for noisy in ("alembic", "apscheduler", "aiogram.event", "httpx"):
-            logging.getLogger(noisy).setLevel(max(logging.WARNING, logging.getLogger().level))
+        from bot.logs import configure
+
+        configure(settings.log_level, settings.log_format)
         handler = COMMANDS[args.command]
         return asyncio.run(handler(settings, args))
     except (ConfigError, UserError) as exc:
@@ -219,6 +219,16 @@ async def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
 
 async def resolve_links(app: Any) -> None:
     """Ask the configured channels for their public names (t.me username, wa.me number)."""
+    if app.settings.telegram_enabled and not app.links.telegram_username:
+        from bot.channels.telegram import make_bot
+
+        bot = make_bot(app.settings)
+        try:
+            app.links.telegram_username = (await bot.get_me()).username
+        except Exception as exc:  # the code is still printed; the link needs the username
+            log.warning("could not ask Telegram for the bot's username: %s", type(exc).__name__)
+        finally:
+            await bot.session.close()
     try:
         from bot.channels import links
     except ImportError:

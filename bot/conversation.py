@@ -13,15 +13,16 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import select, text
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot import metrics
 from bot.channels.base import Button, EventKind, FileSpec, Inbound, Outbound, OutKind, PollSpec
 from bot.domain.text import InputError
 from bot.i18n import N_, Translator
 from bot.services.errors import Refused
 from bot.services.outbox import PRIORITY_REPLY, enqueue
-from bot.services.people import get_or_create_identity
+from bot.services.people import get_or_create_identity, load_identity
 from bot.services.sql import insert_ignore
 from bot.storage.models import ChannelIdentity, ChoiceToken, ConversationState, Person, ProcessedUpdate
 
@@ -248,37 +249,35 @@ class Conversations:
                 ):
                     log.info("update %s/%s already handled", event.channel, event.update_key)
                     return []
+                if session.bind is not None and session.bind.dialect.name == "postgresql":
+                    # One person's events are handled one at a time across every process.
+                    await session.execute(
+                        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+                        {"k": f"{event.channel}:{event.user_id}"},
+                    )
                 ctx = await self._context(session, event, now)
                 await self._dispatch(ctx)
             self.app.notify_outbox()
+            metrics.UPDATES.labels(event.channel, event.kind.value, "ok").inc()
             return ctx.sent
         except Exception:
             log.exception("handler failed for a %s event on %s", event.kind, event.channel)
+            metrics.UPDATES.labels(event.channel, event.kind.value, "error").inc()
             return await self._apologise(event, now)
 
     async def _context(self, session: AsyncSession, event: Inbound, now: datetime) -> Context:
-        if event.is_group:
-            # A group has an identity of its own for its chat; the sender's is looked up too.
-            sender = await get_or_create_identity(
-                session,
-                channel=event.channel,
-                external_id=event.user_id,
-                chat_id=event.user_id,
-                now=now,
-                locale_hint=event.language_hint,
-            )
-            identity = sender
-        else:
-            identity = await get_or_create_identity(
-                session,
-                channel=event.channel,
-                external_id=event.user_id,
-                chat_id=event.chat_id,
-                now=now,
-                locale_hint=event.language_hint,
-                phone=event.phone,
-            )
-        state = await session.get(ConversationState, identity.id)
+        # In a group the sender is still a person with their own (private) identity.
+        found, state = await load_identity(session, event.channel, event.user_id)
+        identity = await get_or_create_identity(
+            session,
+            channel=event.channel,
+            external_id=event.user_id,
+            chat_id=event.user_id if event.is_group else event.chat_id,
+            now=now,
+            locale_hint=event.language_hint,
+            phone=None if event.is_group else event.phone,
+            preloaded=found,
+        )
         return Context(
             app=self.app,
             session=session,

@@ -9,17 +9,14 @@ put back in the queue after a grace period: delivery is at least once.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
-import time
-from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from aiolimiter import AsyncLimiter
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import func, select, update
 
+from bot import metrics
 from bot.channels.base import (
     DeliveryError,
     Outbound,
@@ -29,6 +26,7 @@ from bot.channels.base import (
     SendResult,
     TransientError,
 )
+from bot.ratelimit import Limiter, LocalLimiter
 from bot.services.sql import insert_ignore
 from bot.storage.models import ChannelIdentity, ExternalRef, OutboxMessage
 
@@ -50,30 +48,10 @@ class ChannelLimits:
 
 
 LIMITS: dict[str, ChannelLimits] = {
-    "telegram": ChannelLimits(per_second=28.0, chat_interval=1.0, group_interval=3.1),
+    "telegram": ChannelLimits(per_second=29.0, chat_interval=1.0, group_interval=3.1),
     "whatsapp": ChannelLimits(per_second=70.0, chat_interval=6.0, group_interval=6.0),
     "console": ChannelLimits(per_second=1000.0, chat_interval=0.0, group_interval=0.0),
 }
-
-
-class ChatSpacing:
-    """When each chat may next receive a message (bounded LRU of chats)."""
-
-    def __init__(self, capacity: int = 100_000) -> None:
-        self._next: OrderedDict[str, float] = OrderedDict()
-        self._capacity = capacity
-
-    def wait_time(self, chat: str, now: float) -> float:
-        return max(0.0, self._next.get(chat, 0.0) - now)
-
-    def mark(self, chat: str, at: float, interval: float) -> None:
-        self._next[chat] = at + interval
-        self._next.move_to_end(chat)
-        while len(self._next) > self._capacity:
-            self._next.popitem(last=False)
-
-    def push_back(self, chat: str, until: float) -> None:
-        self._next[chat] = max(self._next.get(chat, 0.0), until)
 
 
 @dataclass
@@ -91,27 +69,30 @@ class Delivery:
         senders: dict[str, Sender],
         *,
         batch: int = 50,
-        owner: str = "local",
+        limiter: Limiter | None = None,
+        limits: dict[str, ChannelLimits] | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.senders = senders
         self.batch = batch
-        self.owner = owner
+        self.limiter: Limiter = limiter or LocalLimiter()
+        self.limits = {**LIMITS, **(limits or {})}
         self.wake = asyncio.Event()
+        self._wakes: list[asyncio.Event] = []
         self.stats = DeliveryStats()
-        self._limiters = {
-            name: AsyncLimiter(1, 1.0 / LIMITS.get(name, LIMITS["telegram"]).per_second) for name in senders
-        }
-        self._spacing = {name: ChatSpacing() for name in senders}
-        self._paused_until: dict[str, float] = {}
 
     def notify(self) -> None:
         self.wake.set()
+        for wake in self._wakes:
+            wake.set()
 
     # -- claiming -----------------------------------------------------------------------------
 
-    async def claim(self, limit: int | None = None) -> list[OutboxMessage]:
+    async def claim(
+        self, limit: int | None = None, *, replies: bool | None = None, busy_chats: set[str] | None = None
+    ) -> list[OutboxMessage]:
+        """Claim due rows: ``replies=True`` only replies, ``False`` only the rest, ``None`` all."""
         now = self.clock.now()
         channels = list(self.senders)
         if not channels:
@@ -136,6 +117,12 @@ class Delivery:
                 .order_by(OutboxMessage.priority, OutboxMessage.id)
                 .limit(limit or self.batch)
             )
+            if busy_chats:  # chats with messages still in flight here: keep each chat's order
+                stmt = stmt.where(OutboxMessage.chat_id.not_in(sorted(busy_chats)))
+            if replies is True:
+                stmt = stmt.where(OutboxMessage.priority == 0)
+            elif replies is False:
+                stmt = stmt.where(OutboxMessage.priority > 0)
             if self.db.dialect == "postgresql":
                 stmt = stmt.with_for_update(skip_locked=True)
             rows = list((await session.scalars(stmt)).all())
@@ -149,25 +136,17 @@ class Delivery:
 
     async def _send_one(self, row: OutboxMessage) -> None:
         sender = self.senders[row.channel]
-        limits = LIMITS.get(row.channel, LIMITS["telegram"])
-        spacing = self._spacing[row.channel]
+        limits = self.limits.get(row.channel, LIMITS["telegram"])
         interval = limits.group_interval if row.chat_id.startswith("-") else limits.chat_interval
         message = Outbound.from_json(row.payload)
-        while True:
-            pause = self._paused_until.get(row.channel, 0.0) - time.monotonic()
-            wait = max(pause, spacing.wait_time(row.chat_id, time.monotonic()))
-            if wait <= 0:
-                break
-            await asyncio.sleep(wait)
-        await self._limiters[row.channel].acquire()
-        spacing.mark(row.chat_id, time.monotonic(), interval)
+        await self.limiter.wait_for_chat(row.channel, row.chat_id, interval)
+        await self.limiter.wait_global(row.channel, limits.per_second)
         try:
             result = await sender.send(row.chat_id, message)
         except RetryAfter as exc:
-            until = time.monotonic() + exc.seconds
-            self._paused_until[row.channel] = max(self._paused_until.get(row.channel, 0.0), until)
-            spacing.push_back(row.chat_id, until)
+            await self.limiter.pause(row.channel, row.chat_id, exc.seconds)
             await self._requeue(row, timedelta(seconds=exc.seconds), f"retry_after {exc.seconds}", count=False)
+            metrics.RETRIED.labels(row.channel, "rate_limited").inc()
         except TransientError as exc:
             await self._retry_or_fail(row, str(exc))
         except PermanentError as exc:
@@ -204,6 +183,7 @@ class Delivery:
                     conflict=["channel", "kind", "external_id"],
                 )
         self.stats.sent += 1
+        metrics.SENT.labels(row.channel).inc()
 
     async def _requeue(self, row: OutboxMessage, delay: timedelta, reason: str, *, count: bool) -> None:
         now = self.clock.now()
@@ -221,6 +201,7 @@ class Delivery:
         self.stats.retried += 1
 
     async def _retry_or_fail(self, row: OutboxMessage, reason: str) -> None:
+        metrics.RETRIED.labels(row.channel, "transient").inc()
         if row.attempts >= MAX_ATTEMPTS:
             await self._fail(row, f"gave up: {reason}")
             return
@@ -235,10 +216,13 @@ class Delivery:
             )
             if unreachable and row.identity_id is not None:
                 await session.execute(
-                    update(ChannelIdentity).where(ChannelIdentity.id == row.identity_id).values(status="blocked")
+                    update(ChannelIdentity)
+                    .where(ChannelIdentity.id == row.identity_id, ChannelIdentity.chat_id == row.chat_id)
+                    .values(status="blocked")
                 )
         key = reason.split(":")[0][:40]
         self.stats.failed[key] = self.stats.failed.get(key, 0) + 1
+        metrics.FAILED.labels(row.channel, key).inc()
 
     async def _send_batch(self, rows: list[OutboxMessage]) -> None:
         by_chat: dict[tuple[str, str], list[OutboxMessage]] = {}
@@ -251,11 +235,11 @@ class Delivery:
 
         await asyncio.gather(*(chat_worker(r) for r in by_chat.values()))
 
-    async def drain(self, *, max_rounds: int = 1000) -> int:
+    async def drain(self, *, max_rounds: int = 1000, replies: bool | None = None) -> int:
         """Send everything due now; returns how many rows were handled."""
         handled = 0
         for _ in range(max_rounds):
-            rows = await self.claim()
+            rows = await self.claim(replies=replies)
             if not rows:
                 break
             await self._send_batch(rows)
@@ -263,29 +247,51 @@ class Delivery:
         return handled
 
     async def run(self, stop: asyncio.Event, *, idle: float = 1.0) -> None:
-        """Send until ``stop`` is set; wakes on :meth:`notify` or every ``idle`` seconds."""
-        while not stop.is_set():
-            try:
-                handled = await self.drain(max_rounds=20)
-            except Exception:
-                log.exception("delivery round failed; retrying")
-                handled = 0
-                await asyncio.sleep(idle)
-            if handled:
-                continue
-            self.wake.clear()
-            with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self.wake.wait(), timeout=idle)
+        """Send until ``stop`` is set, in two lanes: replies go out at once, bulk messages queue."""
+        await asyncio.gather(self._lane(stop, idle, replies=True), self._lane(stop, idle, replies=False))
+
+    async def _lane(self, stop: asyncio.Event, idle: float, *, replies: bool) -> None:
+        """Claim the next batch while the current one is still sending, so the pace never stalls."""
+        wake = asyncio.Event()
+        self._wakes.append(wake)
+        busy: set[str] = set()
+        batches: set[asyncio.Task[None]] = set()
+        try:
+            while not stop.is_set():
+                rows: list[OutboxMessage] = []
+                if len(batches) < 2:
+                    try:
+                        rows = await self.claim(replies=replies, busy_chats=busy)
+                    except Exception:
+                        log.exception("claiming from the outbox failed; retrying")
+                        await asyncio.sleep(idle)
+                if rows:
+                    chats = {row.chat_id for row in rows}
+                    busy.update(chats)
+                    task = asyncio.create_task(self._send_batch(rows))
+                    task.add_done_callback(lambda _t, c=chats: busy.difference_update(c))
+                    batches.add(task)
+                    task.add_done_callback(batches.discard)
+                    if len(batches) < 2:
+                        continue
+                wake.clear()
+                waiters: list[asyncio.Future[object]] = [*batches, asyncio.ensure_future(wake.wait())]
+                await asyncio.wait(waiters, timeout=idle, return_when=asyncio.FIRST_COMPLETED)
+                waiters[-1].cancel()
+        finally:
+            if batches:
+                await asyncio.gather(*batches, return_exceptions=True)
 
     async def queue_depth(self) -> tuple[int, datetime | None]:
-        from sqlalchemy import func
-
         async with self.db.sessions() as session:
             row = (
                 await session.execute(
                     select(func.count(), func.min(OutboxMessage.created_at)).where(
-                        or_(OutboxMessage.status == "queued", and_(OutboxMessage.status == "sending"))
+                        OutboxMessage.status.in_(("queued", "sending"))
                     )
                 )
             ).one()
-        return int(row[0]), row[1]
+        depth, oldest = int(row[0]), row[1]
+        metrics.OUTBOX_DEPTH.set(depth)
+        metrics.OUTBOX_OLDEST.set((self.clock.now() - oldest).total_seconds() if oldest else 0)
+        return depth, oldest

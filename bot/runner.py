@@ -41,14 +41,14 @@ def channel_starters(settings: Settings) -> list[ChannelStarter]:
     return starters
 
 
-async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
+async def run(settings: Settings, *, stop: asyncio.Event | None = None, install_signals: bool = True) -> int:
     from scheduler.clock import build_scheduler
 
     await upgrade_async(settings.effective_database_url)
     app = build_app(settings)
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
-    for sig in (signal.SIGINT, signal.SIGTERM):
+    for sig in (signal.SIGINT, signal.SIGTERM) if install_signals else ():
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
 
@@ -56,8 +56,12 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
     app.web = web
     tasks: list[asyncio.Task[None]] = []
     starters = channel_starters(settings)
-    for starter in starters:
-        tasks += await starter(app, stop)
+    try:
+        for starter in starters:
+            tasks += await starter(app, stop)
+    except Exception:
+        await app.close()
+        raise
     if not starters:
         print(
             NO_CHANNEL_HINT.format(
@@ -80,9 +84,12 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None) -> int:
     finally:
         scheduler.shutdown(wait=False)
         server.should_exit = True
-        for task in tasks:
-            if task.get_name() != "http":
-                task.cancel()
+        # Channels and delivery stop on `stop` by themselves; give them a moment, then cancel.
+        _done, pending = await asyncio.wait(tasks, timeout=10)
+        for task in pending:
+            task.cancel()
         await asyncio.gather(*tasks, return_exceptions=True)
+        stats = app.delivery.stats
+        log.info("delivery stats: sent=%d retried=%d failed=%s", stats.sent, stats.retried, stats.failed)
         await app.close()
     return 0

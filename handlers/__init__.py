@@ -6,6 +6,6 @@ from bot.conversation import Router
 
 
 def build_routers() -> list[Router]:
-    from handlers import core, keshet, registration, surveys
+    from handlers import core, groups, keshet, registration, surveys
 
-    return [registration.build(), core.build(), keshet.build(), surveys.build()]
+    return [registration.build(), core.build(), groups.build(), keshet.build(), surveys.build()]

@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import joinedload, selectinload
 
 from bot.domain.permissions import Standing
 from bot.domain.roles import get_role, lead_roles
@@ -53,6 +53,25 @@ class ForumSeat:
         return self.role in lead_roles(self.unit.tier, self.forum.kind)
 
 
+TOUCH_IDENTITY = timedelta(minutes=1)  # precise enough for WhatsApp's 24-hour window
+TOUCH_PERSON = timedelta(hours=1)  # activity, for the retention period
+
+
+async def load_identity(
+    session: AsyncSession, channel: str, external_id: str
+) -> tuple[ChannelIdentity | None, ConversationState | None]:
+    """An identity with its person and its conversation state, in one query."""
+    row = (
+        await session.execute(
+            select(ChannelIdentity, ConversationState)
+            .outerjoin(ConversationState, ConversationState.identity_id == ChannelIdentity.id)
+            .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
+            .options(joinedload(ChannelIdentity.person))
+        )
+    ).first()
+    return (row[0], row[1]) if row is not None else (None, None)
+
+
 async def get_or_create_identity(
     session: AsyncSession,
     *,
@@ -62,33 +81,30 @@ async def get_or_create_identity(
     now: datetime,
     locale_hint: str | None = None,
     phone: str | None = None,
+    preloaded: ChannelIdentity | None = None,
 ) -> ChannelIdentity:
-    identity = await session.scalar(
-        select(ChannelIdentity)
-        .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
-        .options(selectinload(ChannelIdentity.person))
-    )
+    identity = preloaded
+    if identity is None:
+        identity, _state = await load_identity(session, channel, external_id)
     if identity is None:
         identity = ChannelIdentity(
-            channel=channel,
-            external_id=external_id,
-            chat_id=chat_id,
-            created_at=now,
-            last_inbound_at=now,
-            locale_hint=locale_hint,
-            phone=phone,
-            status="active",
+            channel=channel, external_id=external_id, chat_id=chat_id, created_at=now,
+            last_inbound_at=now, locale_hint=locale_hint, phone=phone, status="active",
         )
         session.add(identity)
         await session.flush()
         await session.refresh(identity, ["person"])
         return identity
-    identity.last_inbound_at = now
-    identity.status = "active"
-    if phone and identity.person_id is not None:
+    # Writes are kept for when something changed: most events only read.
+    if identity.last_inbound_at is None or now - identity.last_inbound_at >= TOUCH_IDENTITY:
+        identity.last_inbound_at = now
+    if identity.status != "active":
+        identity.status = "active"
+    if phone and identity.person_id is not None and identity.phone != phone:
         identity.phone = phone
-    if identity.person is not None:
-        identity.person.last_active_at = now
+    person = identity.person
+    if person is not None and now - person.last_active_at >= TOUCH_PERSON:
+        person.last_active_at = now
     return identity
 
 
@@ -257,3 +273,16 @@ async def forget(session: AsyncSession, person: Person, *, now: datetime) -> Non
     person.consent_version = None
     person.is_admin = False
     audit.record(session, now=now, action="person.forget", subject=f"person:{person.id}")
+
+
+async def lead_locale(session: AsyncSession, channel: str, external_id: str) -> str | None:
+    """The language of the person behind an identity if they lead any forum, else None."""
+    identity = await session.scalar(
+        select(ChannelIdentity)
+        .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
+        .options(selectinload(ChannelIdentity.person))
+    )
+    if identity is None or identity.person is None:
+        return None
+    seats = await seats_of(session, identity.person.id)
+    return identity.person.locale if any(seat.is_lead for seat in seats) else None

@@ -19,9 +19,13 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
         database = parsed.database or ""
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_async_engine(
-            url, echo=echo, connect_args={"timeout": 30}, poolclass=NullPool if not database else None
-        )
+        if not database or database == ":memory:":
+            engine = create_async_engine(url, echo=echo, poolclass=NullPool)
+        else:
+            # Few connections: writers queue in the pool (fairly, without spinning on the file lock).
+            engine = create_async_engine(
+                url, echo=echo, connect_args={"timeout": 30}, pool_size=2, max_overflow=2, pool_timeout=120
+            )
         _configure_sqlite(engine)
         return engine
     return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10)

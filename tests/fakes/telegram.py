@@ -608,7 +608,7 @@ class FakeTelegram:
     async def wait_for(
         self,
         predicate: Callable[[RecordedRequest], bool],
-        timeout: float = 5.0,  # noqa: ASYNC109 - a plain timeout argument is the intended API
+        timeout: float = 5.0,
         *,
         method: str | None = None,
     ) -> RecordedRequest:
@@ -626,7 +626,7 @@ class FakeTelegram:
         self,
         n: int,
         method: str | None = None,
-        timeout: float = 5.0,  # noqa: ASYNC109
+        timeout: float = 5.0,
     ) -> list[RecordedRequest]:
         """Wait until at least ``n`` successful requests (of ``method``) were recorded; return them."""
 

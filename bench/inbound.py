@@ -1,0 +1,148 @@
+"""Inbound: updates/s and latency of the real handlers fed through aiogram's dispatcher, no network.
+
+    python -m bench.inbound [--updates 3000] [--concurrency 20] [--db sqlite,postgres]
+
+Beside it, in the same run, a bare aiogram echo handler is fed the same updates; the ratio shows
+what forumbot's own work (a transaction, the person, their seats, the outbox row) costs.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import tempfile
+import time
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from aiogram import Bot, Dispatcher, Router
+from aiogram.client.session.base import BaseSession
+from aiogram.methods import TelegramMethod
+from aiogram.types import Chat, Message, Update
+
+from bench.common import peak_rss_mb, scratch_database
+from bot.app import App
+from bot.channels.telegram import TelegramChannel
+from bot.clock import SystemClock
+from bot.config import Settings
+from bot.storage.db import Database
+from bot.storage.models import ChannelIdentity, Forum, Membership, Person
+
+
+class NoNetworkSession(BaseSession):
+    """Answers every Bot API call at once, as if Telegram said OK."""
+
+    async def make_request(self, bot: Bot, method: TelegramMethod[Any], timeout: int | None = None) -> Any:
+        chat_id = getattr(method, "chat_id", 1)
+        if method.__returning__ is Message:
+            return Message(message_id=1, date=datetime.now(UTC), chat=Chat(id=int(chat_id), type="private"),
+                           text=getattr(method, "text", None))
+        return True
+
+    async def close(self) -> None:
+        return None
+
+    async def stream_content(self, *args: Any, **kwargs: Any) -> Any:  # pragma: no cover - unused
+        raise NotImplementedError
+
+
+def make_updates(n: int, people: int) -> list[Update]:
+    updates = []
+    texts = ["/forums", "/help", "/forums", "hello"]
+    for i in range(n):
+        user_id = 900_000 + (i % people)
+        updates.append(Update.model_validate({
+            "update_id": 1_000_000 + i,
+            "message": {"message_id": i + 1, "date": 1764000000, "text": texts[i % len(texts)],
+                        "chat": {"id": user_id, "type": "private", "first_name": "M"},
+                        "from": {"id": user_id, "is_bot": False, "first_name": "M", "language_code": "he"}},
+        }))
+    return updates
+
+
+async def seed(app: App, people: int) -> None:
+    from tests.helpers import import_demo
+
+    await import_demo(app)
+    now = app.clock.now()
+    async with app.db.unit_of_work() as session:
+        forum = await session.scalar(__import__("sqlalchemy").select(Forum).where(Forum.code == "S-DEMO-210101"))
+        assert forum is not None
+        for i in range(people):
+            person = Person(display_name=f"חבר {i}", address_form="p", locale="he", consent_version="2026-11",
+                            consent_at=now, created_at=now, last_active_at=now)
+            session.add(person)
+            await session.flush()
+            session.add(ChannelIdentity(channel="telegram", external_id=str(900_000 + i), chat_id=str(900_000 + i),
+                                        person_id=person.id, status="active", created_at=now))
+            session.add(Membership(person_id=person.id, forum_id=forum.id, role="parent", created_at=now))
+
+
+async def measure(feed: Any, updates: list[Update], concurrency: int) -> tuple[float, list[float]]:
+    semaphore = asyncio.Semaphore(concurrency)
+    latencies: list[float] = []
+
+    async def one(update: Update) -> None:
+        async with semaphore:
+            started = time.perf_counter()
+            await feed(update)
+            latencies.append(time.perf_counter() - started)
+
+    started = time.perf_counter()
+    await asyncio.gather(*(one(u) for u in updates))
+    return len(updates) / (time.perf_counter() - started), latencies
+
+
+def pct(values: list[float], p: float) -> float:
+    return statistics.quantiles(values, n=100)[int(p) - 1] * 1000
+
+
+async def bench(kind: str, n: int, concurrency: int, people: int) -> dict[str, float]:
+    with tempfile.TemporaryDirectory() as folder:
+        async with scratch_database(kind, Path(folder)) as url:
+            settings = Settings(DATABASE_URL=url, FORUMBOT_DATA_DIR=folder, _env_file=None)  # type: ignore[call-arg]
+            app = App(settings=settings, db=Database(url), clock=SystemClock())
+            await seed(app, people)
+            bot = Bot(token="123456:" + "A" * 35, session=NoNetworkSession())
+            channel = TelegramChannel(app, bot)
+            channel.username = "forumbot_bench_bot"
+            rate, latencies = await measure(channel.feed, make_updates(n, people), concurrency)
+
+            echo = Dispatcher()
+            router = Router()
+
+            async def echo_handler(message: Message) -> None:
+                await message.answer(message.text or "")
+
+            router.message.register(echo_handler)
+            echo.include_router(router)
+            echo_rate, echo_latencies = await measure(
+                lambda u: echo.feed_update(bot, u), make_updates(n, people), concurrency
+            )
+            await app.close()
+    return {
+        "rate": rate, "p50": pct(latencies, 50), "p99": pct(latencies, 99),
+        "echo_rate": echo_rate, "echo_p50": pct(echo_latencies, 50), "echo_p99": pct(echo_latencies, 99),
+    }
+
+
+async def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--updates", type=int, default=3000)
+    parser.add_argument("--concurrency", type=int, default=20)
+    parser.add_argument("--people", type=int, default=1000)
+    parser.add_argument("--db", default="sqlite,postgres")
+    args = parser.parse_args()
+    print(f"inbound: {args.updates} updates, concurrency {args.concurrency}, {args.people} registered people")
+    print(f"{'database':<10} {'forumbot/s':>11} {'p50 ms':>8} {'p99 ms':>8} {'echo/s':>9} {'echo p99':>9} {'ratio':>7}")
+    for kind in args.db.split(","):
+        r = await bench(kind, args.updates, args.concurrency, args.people)
+        print(f"{kind:<10} {r['rate']:>11.0f} {r['p50']:>8.1f} {r['p99']:>8.1f} {r['echo_rate']:>9.0f} "
+              f"{r['echo_p99']:>9.2f} {r['echo_rate'] / r['rate']:>6.1f}x")
+    print(f"peak memory: {peak_rss_mb():.0f} MB; the delivery ceiling is 30 messages/s per bot")
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
