@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain import keshet as k
@@ -24,7 +24,7 @@ from bot.services import audit, notify, people
 from bot.services.errors import Forbidden, NotFound, Refused
 from bot.services.sql import insert_ignore
 from bot.services.upsert import upsert
-from bot.storage.models import Forum, Membership, OrgUnit, Person
+from bot.storage.models import Forum, Membership, Person
 from bot.storage.models_keshet import (
     KeshetAssessmentAnswer,
     KeshetAssessmentRound,
@@ -715,20 +715,3 @@ async def open_scheduled_round(
         return 0
     partnership.next_assessment_at = k.next_due(due, now, partnership.assessment_every_months)
     return await send_round(session, assessment, now=now, tz=tz)
-
-
-async def forum_unit(session: AsyncSession, forum: Forum) -> OrgUnit:
-    unit = await session.get(OrgUnit, forum.org_unit_id)
-    assert unit is not None
-    return unit
-
-
-async def round_count(session: AsyncSession, partnership_id: int) -> int:
-    return int(
-        await session.scalar(
-            select(func.count())
-            .select_from(KeshetAssessmentRound)
-            .where(KeshetAssessmentRound.partnership_id == partnership_id)
-        )
-        or 0
-    )
