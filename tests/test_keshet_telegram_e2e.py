@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 import pytest
@@ -78,7 +79,11 @@ async def test_three_partners_of_three_sectors_walk_the_self_assessment_and_see_
         assert "• 4. האם השותפות מרכזת משאבים מכל המגזרים המעורבים? (שותף אחד מתוך 3 אמר כן)" in verdict
         assert "• 5. האם התנהלותה מלמדת על מעורבות והשפעה של כל השותפים? (שותף אחד מתוך 3 אמר כן)" in verdict
         assert "• 2." not in verdict and "• 3." not in verdict
-        for user in (lead, third):  # every partner gets the verdict, once
+        for user in (lead, third):  # every partner gets the verdict ...
+            notice = await bot.next_message(user, 0, "כל השותפים ענו בסבב 1.", timeout=10)
+            assert plain(notice.text) == verdict
+        await asyncio.sleep(0.5)
+        for user in (lead, business, third):  # ... once
             assert len([m for m in fake.sent_messages(user.id) if "כל השותפים ענו" in plain(m.text)]) == 1
 
         details = plain((await bot.presses(third, "הצגת התוצאות", expect="סבב 1, נפתח")).text)
