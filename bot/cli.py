@@ -65,12 +65,27 @@ def _parser() -> argparse.ArgumentParser:
     due = jobs_sub.add_parser("run-due", help="run every scheduled step that is due, exactly once")
     due.add_argument("--now", help="the instant to run at (ISO 8601, default: now)")
 
-    export = sub.add_parser("export", help="export data")
-    export_sub = export.add_subparsers(dest="export_command", metavar="WHAT", required=True)
-    survey = export_sub.add_parser("survey", help="a survey's answers, one row per respondent")
-    survey.add_argument("--id", type=int, required=True, help="the survey's number")
-    survey.add_argument("--format", choices=["csv", "xlsx"], default="csv", help="csv (default) or xlsx")
-    survey.add_argument("--out", type=Path, help="the file to write (default: survey-ID.FORMAT here)")
+    wa = sub.add_parser("whatsapp", help="the WhatsApp channel")
+    wa_sub = wa.add_subparsers(dest="whatsapp_command", metavar="ACTION", required=True)
+    templates = wa_sub.add_parser(
+        "templates", help="print the message templates in the form Meta's template API takes, or submit them"
+    )
+    templates.add_argument(
+        "--submit", action="store_true", help="submit them for review (needs WHATSAPP_TOKEN and WHATSAPP_WABA_ID)"
+    )
+    exp = sub.add_parser(
+        "export", help="a forum's raised issues, agenda items or decisions, or a survey's answers, as a spreadsheet"
+    )
+    exp.add_argument("what", choices=["issues", "agenda", "decisions", "survey"])
+    exp.add_argument("--forum", help="the forum's code, for issues, agenda and decisions")
+    exp.add_argument("--id", type=int, help="the survey's number, for survey")
+    exp.add_argument("--format", choices=["csv", "xlsx"], default="csv", help="csv (UTF-8 with BOM, default) or xlsx")
+    exp.add_argument(
+        "--output",
+        "--out",
+        help="the file to write, - for standard output (default: WHAT-FORUM.FORMAT, survey-ID.FORMAT)",
+    )
+    exp.add_argument("--language", choices=["he", "ar", "en"], help="of headers and labels (default: the bot's)")
 
     i18n = sub.add_parser("i18n", help="translation catalogs")
     i18n_sub = i18n.add_subparsers(dest="i18n_command", metavar="ACTION", required=True)
@@ -219,20 +234,8 @@ async def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
 
 async def resolve_links(app: Any) -> None:
     """Ask the configured channels for their public names (t.me username, wa.me number)."""
-    if app.settings.telegram_enabled and not app.links.telegram_username:
-        from bot.channels.telegram import make_bot
+    from bot.channels import links
 
-        bot = make_bot(app.settings)
-        try:
-            app.links.telegram_username = (await bot.get_me()).username
-        except Exception as exc:  # the code is still printed; the link needs the username
-            log.warning("could not ask Telegram for the bot's username: %s", type(exc).__name__)
-        finally:
-            await bot.session.close()
-    try:
-        from bot.channels import links
-    except ImportError:
-        return
     await links.resolve(app)
 
 
@@ -298,24 +301,38 @@ async def cmd_jobs(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     from bot.i18n import Translator
-    from bot.services import surveys
+    from bot.services import exports, invites, surveys
     from bot.services.errors import Refused
 
+    t = Translator(args.language or settings.default_locale, "p", settings.tz)
+    if args.what == "survey" and args.id is None:
+        raise UserError("export survey needs --id N (the survey's number)")
+    if args.what != "survey" and not args.forum:
+        raise UserError(f"export {args.what} needs --forum CODE")
+
     async def go(app: Any) -> int:
-        t = Translator(settings.default_locale, "p", settings.tz)
         try:
             async with app.db.sessions() as session:
-                name, _mime, data = await surveys.export(
-                    session, survey_id=args.id, fmt=args.format, t=t, system=True
-                )
+                if args.what == "survey":
+                    made_survey = await surveys.export(session, survey_id=args.id, fmt=args.format, t=t, system=True)
+                    name, data, rows = made_survey.name, made_survey.data, made_survey.rows
+                else:
+                    forum = await invites.forum_by_code(session, args.forum)
+                    made = await exports.export(session, forum=forum, what=args.what, fmt=args.format, t=t)
+                    name, data, rows = made.name, made.data, made.rows
         except Refused as exc:
-            raise UserError(f"survey {args.id}: {exc.msgid.format(**exc.params)}") from None
-        out: Path = args.out or Path(name)
+            prefix = f"survey {args.id}: " if args.what == "survey" else ""
+            raise UserError(prefix + exc.msgid.format(**exc.params)) from None
+        if args.output == "-":
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+            return 0
+        path = Path(args.output or name)
         try:
-            await asyncio.to_thread(out.write_bytes, data)
+            await asyncio.to_thread(path.write_bytes, data)
         except OSError as exc:
-            raise UserError(f"cannot write {out}: {exc}") from None
-        print(out)
+            raise UserError(f"cannot write {path}: {exc}") from None
+        print(f"wrote {rows} rows to {path}")
         return 0
 
     return await _with_app(settings, go)
@@ -328,6 +345,38 @@ async def cmd_i18n(settings: Settings, args: argparse.Namespace) -> int:
     for line in problems:
         print(line)
     return 1 if problems else 0
+
+
+async def cmd_whatsapp(settings: Settings, args: argparse.Namespace) -> int:
+    import json
+
+    import httpx
+
+    from bot.channels.whatsapp import load_templates, submit_templates
+
+    if not args.submit:
+        print(json.dumps(load_templates(), ensure_ascii=False, indent=2))
+        return 0
+    if settings.whatsapp_token is None or not settings.whatsapp_token.get_secret_value():
+        raise UserError("setting WHATSAPP_TOKEN is needed to submit templates")
+    if not settings.whatsapp_waba_id:
+        raise UserError(
+            "setting WHATSAPP_WABA_ID is needed to submit templates "
+            "(Meta app dashboard → WhatsApp → API setup → WhatsApp Business Account ID)"
+        )
+    try:
+        results = await submit_templates(settings)
+    except httpx.HTTPError as exc:
+        raise UserError(f"cannot reach {settings.whatsapp_api_base}: {type(exc).__name__}") from None
+    refused = 0
+    for template, outcome in results:
+        label = f"{template['name']} [{template['language']}]"
+        if isinstance(outcome, str):
+            refused += 1
+            print(f"{label}: refused: {outcome}", file=sys.stderr)
+        else:
+            print(f"{label}: {outcome.get('status', '?')} (id {outcome.get('id', '?')})")
+    return 1 if refused else 0
 
 
 async def cmd_run(settings: Settings, args: argparse.Namespace) -> int:
@@ -346,6 +395,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Awaitable[int]]] = 
     "console": cmd_console,
     "admin": cmd_admin,
     "jobs": cmd_jobs,
+    "whatsapp": cmd_whatsapp,
     "export": cmd_export,
     "i18n": cmd_i18n,
 }

@@ -49,6 +49,9 @@ class Settings(BaseSettings):
     whatsapp_phone_id: str = Field(default="", alias="WHATSAPP_PHONE_ID")
     whatsapp_app_secret: SecretStr | None = Field(default=None, alias="WHATSAPP_APP_SECRET")
     whatsapp_verify_token: SecretStr | None = Field(default=None, alias="WHATSAPP_VERIFY_TOKEN")
+    whatsapp_api_base: str = Field(default="https://graph.facebook.com", alias="WHATSAPP_API_BASE")
+    whatsapp_display_number: str = Field(default="", alias="WHATSAPP_DISPLAY_NUMBER")
+    whatsapp_waba_id: str = Field(default="", alias="WHATSAPP_WABA_ID")
 
     http_host: str = Field(default="127.0.0.1", alias="FORUMBOT_HTTP_HOST")
     http_port: int = Field(default=8080, alias="FORUMBOT_HTTP_PORT", ge=0, le=65535)
@@ -77,6 +80,21 @@ class Settings(BaseSettings):
         if value and not value.startswith(("sqlite", "postgresql")):
             raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
         return value
+
+    @field_validator("whatsapp_api_base")
+    @classmethod
+    def _valid_api_base(cls, value: str) -> str:
+        if not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL such as https://graph.facebook.com")
+        return value.rstrip("/")
+
+    @field_validator("whatsapp_display_number")
+    @classmethod
+    def _valid_display_number(cls, value: str) -> str:
+        digits = "".join(ch for ch in value if ch.isdigit())
+        if value.strip() and (len(digits) < 8 or any(ch not in "+-() 0123456789" for ch in value)):
+            raise ValueError("must be the WhatsApp number in international form, e.g. 972501234567")
+        return digits
 
     @cached_property
     def tz(self) -> ZoneInfo:

@@ -139,12 +139,17 @@ class Delivery:
         limits = self.limits.get(row.channel, LIMITS["telegram"])
         interval = limits.group_interval if row.chat_id.startswith("-") else limits.chat_interval
         message = Outbound.from_json(row.payload)
-        await self.limiter.wait_for_chat(row.channel, row.chat_id, interval)
-        await self.limiter.wait_global(row.channel, limits.per_second)
+        try:
+            await self.limiter.wait_for_chat(row.channel, row.chat_id, interval)
+            await self.limiter.wait_global(row.channel, limits.per_second)
+        except Exception as exc:  # the limiter's store (Redis) failing must not strand the row
+            log.warning("rate limiter unavailable (%s); row %s goes back to the queue", type(exc).__name__, row.id)
+            await self._requeue(row, timedelta(seconds=2), f"limiter: {type(exc).__name__}", count=False)
+            return
         try:
             result = await sender.send(row.chat_id, message)
         except RetryAfter as exc:
-            await self.limiter.pause(row.channel, row.chat_id, exc.seconds)
+            await self.limiter.pause(row.channel, row.chat_id, exc.seconds, whole_channel=not exc.chat_only)
             await self._requeue(row, timedelta(seconds=exc.seconds), f"retry_after {exc.seconds}", count=False)
             metrics.RETRIED.labels(row.channel, "rate_limited").inc()
         except TransientError as exc:
@@ -231,7 +236,10 @@ class Delivery:
 
         async def chat_worker(chat_rows: list[OutboxMessage]) -> None:
             for row in chat_rows:  # one chat's messages go in order
-                await self._send_one(row)
+                try:
+                    await self._send_one(row)
+                except Exception:  # e.g. the database went away while marking; the row is re-queued later
+                    log.exception("delivering outbox row %s failed", row.id)
 
         await asyncio.gather(*(chat_worker(r) for r in by_chat.values()))
 

@@ -23,7 +23,7 @@ class Limiter(Protocol):
 
     async def wait_global(self, channel: str, per_second: float) -> None: ...
 
-    async def pause(self, channel: str, chat: str, seconds: float) -> None: ...
+    async def pause(self, channel: str, chat: str, seconds: float, *, whole_channel: bool = True) -> None: ...
 
 
 class LocalLimiter:
@@ -67,9 +67,10 @@ class LocalLimiter:
                 return
             await asyncio.sleep(window[0] + 1.0 - now)
 
-    async def pause(self, channel: str, chat: str, seconds: float) -> None:
+    async def pause(self, channel: str, chat: str, seconds: float, *, whole_channel: bool = True) -> None:
         until = time.monotonic() + seconds
-        self._paused[channel] = max(self._paused.get(channel, 0.0), until)
+        if whole_channel:
+            self._paused[channel] = max(self._paused.get(channel, 0.0), until)
         key = f"{channel}:{chat}"
         self._next[key] = max(self._next.get(key, 0.0), until)
 
@@ -120,9 +121,10 @@ class RedisLimiter:
     """Slots reserved in Redis, shared by every process sending with the same bot token."""
 
     def __init__(self, url: str, namespace: str = "forumbot") -> None:
-        from redis.asyncio import Redis
+        from redis.asyncio import BlockingConnectionPool, Redis
 
-        self.redis = Redis.from_url(url)
+        # Many sends wait on the limiter at once: they queue for a connection instead of failing.
+        self.redis = Redis(connection_pool=BlockingConnectionPool.from_url(url, max_connections=32, timeout=30))
         self.ns = namespace
         self._reserve = self.redis.register_script(_RESERVE)
         self._pause = self.redis.register_script(_PAUSE)

@@ -6,6 +6,16 @@ from bot.conversation import Router
 
 
 def build_routers() -> list[Router]:
-    from handlers import core, groups, keshet, registration, surveys
+    from handlers import agenda, channels, core, groups, issues, keshet, meeting, registration, surveys
 
-    return [registration.build(), core.build(), groups.build(), keshet.build(), surveys.build()]
+    return [
+        registration.build(),
+        core.build(),
+        groups.build(),
+        channels.build(),
+        agenda.build(),
+        issues.build(),
+        meeting.build(),
+        keshet.build(),
+        surveys.build(),
+    ]

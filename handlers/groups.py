@@ -7,6 +7,7 @@ from bot.conversation import Context, Router
 from bot.i18n import N_, Ltr, Raw
 from bot.services import groups, people
 from bot.storage.models import Forum
+from handlers.channels import link_accounts
 from handlers.common import forum_title
 
 
@@ -36,10 +37,10 @@ def build() -> Router:
             return
         await send_code(ctx, forum, edit=True)
 
-    @router.command("link", N_("Link this group to a forum with a code"), groups=True)
+    @router.command("link", N_("Link my Telegram and WhatsApp accounts, or a group to a forum"), groups=True)
     async def link(ctx: Context) -> None:
         if not ctx.event.is_group:
-            await ctx.reply(ctx.t._("Send /link with the code inside the group you want to link."))
+            await link_accounts(ctx)
             return
         if not ctx.event.args:
             await ctx.reply(ctx.t._("Send /link with the code you got from /group."))

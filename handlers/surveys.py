@@ -360,10 +360,8 @@ def build() -> Router:
     @router.action("svx")
     async def export(ctx: Context) -> None:
         survey_id, _, fmt = ctx.value.partition(":")
-        name, mime, data = await surveys.export(
-            ctx.session, survey_id=int(survey_id), fmt=fmt, t=ctx.t, person=ctx.person
-        )
-        await ctx.reply_file(name, mime, data, ctx.t._("The survey's answers, one row per respondent."))
+        made = await surveys.export(ctx.session, survey_id=int(survey_id), fmt=fmt, t=ctx.t, person=ctx.person)
+        await ctx.reply_file(made.name, made.mime, made.data, ctx.t._("The survey's answers, one row per respondent."))
 
     @router.action("svc")
     async def close(ctx: Context) -> None:

@@ -10,7 +10,10 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete
 
 from bot.app import App
-from bot.storage.models import ChoiceToken, ProcessedUpdate
+from bot.domain import agenda as agenda_rules
+from bot.services import agenda, meetings
+from bot.services.sql import insert_ignore
+from bot.storage.models import ChoiceToken, JobRun, ProcessedUpdate
 from scheduler.claims import claim, finish
 
 log = logging.getLogger(__name__)
@@ -34,6 +37,37 @@ async def housekeeping(app: App, now: datetime) -> int:
         await session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < now - timedelta(days=14)))
     await finish(app.db, key, now=now)
     return 1
+
+
+async def agenda_day_before(app: App, now: datetime) -> int:
+    """The day before a meeting, every member gets its agenda: once per meeting.
+
+    The claim is written in the same transaction as the messages, so a failure leaves it due.
+    """
+    async with app.db.unit_of_work() as session:
+        soon = await agenda.upcoming_meetings(session, now, now + timedelta(days=2))
+    sent = 0
+    for forum_id, meeting_at in soon:
+        if now < agenda_rules.agenda_send_at(meeting_at, app.settings.tz):
+            continue
+        async with app.db.unit_of_work() as session:
+            claimed = await insert_ignore(
+                session,
+                JobRun.__table__,  # type: ignore[arg-type]
+                {"key": f"agenda:send:f{forum_id}:{meeting_at.isoformat()}", "status": "done", "claimed_at": now,
+                 "finished_at": now},
+                conflict=["key"],
+            )
+            if claimed:
+                await agenda.send_agenda(session, forum_id, meeting_at, now)
+                sent += 1
+    return sent
+
+
+async def agenda_due_reminders(app: App, now: datetime) -> int:
+    """Owners hear of what they took on a few days before it is due: once per item per due date."""
+    async with app.db.unit_of_work() as session:
+        return await meetings.due_reminders(session, now, app.settings.tz)
 
 
 async def keshet_assessments(app: App, now: datetime) -> int:
@@ -99,6 +133,8 @@ def all_jobs() -> list[Job]:
     """Feature modules add their jobs here, in the order they should run in one tick."""
     return [
         Job("housekeeping", housekeeping),
+        Job("agenda_day_before", agenda_day_before),
+        Job("agenda_due_reminders", agenda_due_reminders),
         Job("keshet_assessments", keshet_assessments),
         Job("school_needs_surveys", school_needs_surveys),
         Job("survey_promotions", survey_promotions),

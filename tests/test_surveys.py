@@ -156,50 +156,78 @@ async def send_mapping_quick(app: App, lead: ConsoleUser) -> int:
         return survey.id
 
 
-async def test_a_free_text_answer_becomes_an_agenda_item_or_an_issue_with_one_action(
-    app: App, monkeypatch: pytest.MonkeyPatch
-) -> None:
+async def test_a_free_text_answer_becomes_an_agenda_item_or_an_issue_with_one_action(app: App) -> None:
+    from bot.storage.models_agenda import AgendaItem, RaisedIssue
+
     users = await partnership(app, ("public", "business"))
     lead, business = users["public"], users["business"]
     await send_mapping_quick(app, lead)
     await app.delivery.drain()
-    await answer_mapping(business, importance="3", text="הכשרת מדריכים מקומיים לתכניות ההעשרה")
+    answer = "הכשרת מדריכים מקומיים לתכניות ההעשרה\nכדאי להתחיל כבר בפיילוט, עם שני מדריכים מהשכונה"
+    await answer_mapping(business, importance="3", text=answer)
     await lead.text_of("/surveys")
     await press(lead, "תוצאות: מיפוי עירוני")
     await press(lead, "תשובות לסדר היום או להצפה")
-    assert last_text(lead).startswith("“הכשרת מדריכים מקומיים לתכניות ההעשרה”\n— דגשים ונקודות")
-    # no agenda feature in this build: the request is kept, pending, and said so
+    assert last_text(lead).startswith("“הכשרת מדריכים מקומיים לתכניות ההעשרה\nכדאי")
     first, second = await press_twice(lead, "לסדר היום")
-    assert first.endswith("נשמר לסדר היום: הנושא יתווסף ברגע שסדר היום יוכל לקבל אותו.")
+    assert first.endswith("נוסף לסדר היום של הפורום.")
     assert second.endswith("התשובה הזאת כבר הועברה לסדר היום.")
-    assert await count(app, SurveyPromotion) == 1
-
-    # the issues feature exists: the answer is raised at once
-    calls: list[dict[str, Any]] = []
-
-    async def raise_issue(session: Any, **kwargs: Any) -> Any:
-        calls.append(kwargs)
-        return types.SimpleNamespace(id=77)
-
-    monkeypatch.setitem(sys.modules, "bot.services.issues", types.SimpleNamespace(raise_issue=raise_issue))
     assert (await press(lead, "הצפה כסוגיה")).endswith("הוצף כסוגיה של הפורום.")
-    assert calls[0]["text"] == "הכשרת מדריכים מקומיים לתכניות ההעשרה"
-    assert calls[0]["forum"].code == PARTNERSHIP and calls[0]["person"].id == 1
+    async with app.db.sessions() as session:
+        items = (await session.scalars(select(AgendaItem))).all()
+        issues = (await session.scalars(select(RaisedIssue))).all()
+        promotions = (await session.scalars(select(SurveyPromotion).order_by(SurveyPromotion.id))).all()
+    assert [(i.title, i.details, i.status, i.origin) for i in items] == [
+        ("הכשרת מדריכים מקומיים לתכניות ההעשרה", answer, "accepted", "lead")
+    ]
+    assert [(i.title, i.details, i.kind, i.show_name, i.raiser_role) for i in issues] == [
+        ("הכשרת מדריכים מקומיים לתכניות ההעשרה", answer, "need", False, "public_sector_rep")
+    ]
+    assert [(p.target, p.status, p.target_ref) for p in promotions] == [
+        ("agenda", "delivered", str(items[0].id)),
+        ("issue", "delivered", str(issues[0].id)),
+    ]
+    assert await count(app, SurveyPromotion) == 2
 
-    # the agenda feature arrives later: the job hands the pending request over, once
-    async def propose_item(session: Any, **kwargs: Any) -> Any:
-        calls.append(kwargs)
-        return types.SimpleNamespace(id=5)
 
-    monkeypatch.setitem(sys.modules, "bot.services.agenda", types.SimpleNamespace(propose_item=propose_item))
+async def test_a_promotion_waits_while_the_feature_is_missing_and_is_handed_over_once(
+    app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bot.storage.models_agenda import AgendaItem
+
+    users = await partnership(app, ("public", "business"))
+    await send_mapping_quick(app, users["public"])
+    await app.delivery.drain()
+    await answer_mapping(users["business"], importance="3", text="שיתוף סטודנטים מלגאים ופר״ח")
+    monkeypatch.setitem(sys.modules, "bot.services.agenda", None)  # a build without the agenda feature
+    async with app.db.unit_of_work() as session:
+        answer_id = max(a.id for a in (await session.scalars(select(SurveyAnswer))).all())  # the written one
+        promotion, created = await surveys.promote_answer(
+            session, answer_id, "agenda", await session.get(Person, 1), app.clock.now()
+        )
+        assert created and promotion.status == "pending"
+    assert (await run_due(app, app.clock.now()))["survey_promotions"] == 0
+    monkeypatch.undo()  # the feature arrives
     assert (await run_due(app, app.clock.now()))["survey_promotions"] == 1
     assert (await run_due(app, app.clock.now()))["survey_promotions"] == 0
-    async with app.db.sessions() as session:
-        rows = (await session.scalars(select(SurveyPromotion).order_by(SurveyPromotion.id))).all()
-        assert [(p.target, p.status, p.target_ref) for p in rows] == [
-            ("agenda", "delivered", "5"),
-            ("issue", "delivered", "77"),
-        ]
+    assert await count(app, AgendaItem) == 1
+
+
+async def test_a_refusal_reaches_the_lead_and_keeps_nothing(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
+    users = await partnership(app, ("public", "business"))
+    await send_mapping_quick(app, users["public"])
+    await app.delivery.drain()
+    await answer_mapping(users["business"], importance="3", text="ברור הממשק בין בלתי פורמלי לפורמלי")
+
+    async def refuses(session: Any, **kwargs: Any) -> Any:
+        raise Refused("Only the forum's lead can do that.")
+
+    monkeypatch.setitem(sys.modules, "bot.services.issues", types.SimpleNamespace(raise_issue=refuses))
+    await users["public"].text_of("/surveys")
+    await press(users["public"], "תוצאות: מיפוי עירוני")
+    await press(users["public"], "תשובות לסדר היום או להצפה")
+    assert await press(users["public"], "הצפה כסוגיה") == "רק מי שמוביל את הפורום יכול לעשות זאת."
+    assert await count(app, SurveyPromotion) == 0
 
 
 async def test_a_failing_agenda_service_loses_nothing(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -264,7 +292,7 @@ async def test_export_survey_from_the_command_line(sqlite_app: App, sqlite_url: 
     env = {"DATABASE_URL": sqlite_url}
     done = forumbot(tmp_path, "export", "survey", "--id", "1", "--format", "xlsx", "--out", "mapping.xlsx", env=env)
     assert done.returncode == 0, done.stderr
-    assert done.stdout.strip() == "mapping.xlsx"
+    assert done.stdout.strip() == "wrote 1 rows to mapping.xlsx"
     sheet = load_workbook(tmp_path / "mapping.xlsx").active
     assert sheet is not None and sheet["K2"].value == "כתיבת תכנית תלת שנתית"
     csv_run = forumbot(tmp_path, "export", "survey", "--id", "1", env=env)
@@ -273,6 +301,10 @@ async def test_export_survey_from_the_command_line(sqlite_app: App, sqlite_url: 
     assert missing.returncode == 2 and "survey 99: There is no such survey." in missing.stderr
     assert "Traceback" not in missing.stderr
     assert forumbot(tmp_path, "export", "--help").returncode == 0
+    no_id = forumbot(tmp_path, "export", "survey", env=env)
+    assert no_id.returncode == 2 and "export survey needs --id N" in no_id.stderr
+    piped = forumbot(tmp_path, "export", "survey", "--id", "1", "--output", "-", "--language", "en", env=env)
+    assert piped.stdout.splitlines()[0].lstrip("\ufeff").startswith('Respondent,Role,Last answered,"1. How important')
 
 
 def test_every_keshet_plural_has_all_its_forms() -> None:

@@ -124,9 +124,12 @@ class DeliveryError(Exception):
 
 
 class RetryAfter(DeliveryError):
-    def __init__(self, seconds: float) -> None:
+    """Slow down: the whole channel (a bot-wide 429), or only this chat (WhatsApp's pair rate)."""
+
+    def __init__(self, seconds: float, *, chat_only: bool = False) -> None:
         super().__init__(f"retry after {seconds}s")
         self.seconds = seconds
+        self.chat_only = chat_only
 
 
 class TransientError(DeliveryError):

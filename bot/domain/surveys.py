@@ -297,3 +297,17 @@ def answer_cells(kind: QuestionKind, value: dict[str, Any] | None, options: Sequ
     if kind is QuestionKind.SCALE:
         return str(value.get("scale", ""))
     return str(value.get("text", ""))
+
+
+PROMOTED_TITLE_MAX = 120
+
+
+def promoted_title(text: str, max_length: int = PROMOTED_TITLE_MAX) -> str:
+    """An agenda item's or an issue's title from a written answer: its first line, cut at a word."""
+    first = text.strip().splitlines()[0].strip() if text.strip() else ""
+    if len(first) <= max_length:
+        return first
+    cut = first[: max_length - 1]
+    if " " in cut[max_length // 2 :]:
+        cut = cut[: cut.rindex(" ")]
+    return cut.rstrip(" ,;:-–") + "…"

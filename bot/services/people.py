@@ -16,6 +16,7 @@ from bot.domain.text import clean_name
 from bot.domain.tiers import Tier
 from bot.i18n import N_
 from bot.services import audit
+from bot.services.contributions import contributions_of, forget_contributions
 from bot.services.errors import Refused
 from bot.services.invites import usable_invite
 from bot.storage.models import (
@@ -251,6 +252,7 @@ async def export_person(session: AsyncSession, person: Person) -> dict[str, Any]
             for s in seats
         ],
         "conversation_state": states,
+        **await contributions_of(session, person.id),
     }
 
 
@@ -259,6 +261,7 @@ FORGOTTEN_NAME = "—"
 
 async def forget(session: AsyncSession, person: Person, *, now: datetime) -> None:
     """Erase a person's personal data; what they contributed stays, attributed to their role only."""
+    await forget_contributions(session, person.id)
     identities = (
         await session.scalars(select(ChannelIdentity).where(ChannelIdentity.person_id == person.id))
     ).all()

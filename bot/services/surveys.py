@@ -448,6 +448,14 @@ async def export_rows(session: AsyncSession, survey: Survey, forum: Forum, t: Tr
     return rows
 
 
+@dataclass(frozen=True)
+class SurveyFile:
+    name: str
+    mime: str
+    data: bytes
+    rows: int  # respondents
+
+
 FORMATS = {
     "csv": "text/csv",
     "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
@@ -462,8 +470,8 @@ async def export(
     t: Translator,
     person: Person | None = None,
     system: bool = False,
-) -> tuple[str, str, bytes]:
-    """(file name, MIME type, bytes) of a survey's answers as CSV (UTF-8 with BOM, for Excel) or XLSX."""
+) -> SurveyFile:
+    """A survey's answers as CSV (UTF-8 with BOM, for Excel) or XLSX, one row per respondent."""
     if fmt not in FORMATS:
         raise Refused(N_("Please choose one of the options."))
     survey, forum = await get_survey(session, survey_id)
@@ -474,7 +482,7 @@ async def export(
     if fmt == "csv":
         buffer = io.StringIO()
         csv.writer(buffer).writerows(rows)
-        return name, FORMATS[fmt], buffer.getvalue().encode("utf-8-sig")
+        return SurveyFile(name, FORMATS[fmt], buffer.getvalue().encode("utf-8-sig"), len(rows) - 1)
     book = Workbook()
     sheet = book.active
     assert sheet is not None
@@ -491,7 +499,7 @@ async def export(
     sheet.freeze_panes = "A2"
     buffer_b = io.BytesIO()
     book.save(buffer_b)
-    return name, FORMATS[fmt], buffer_b.getvalue()
+    return SurveyFile(name, FORMATS[fmt], buffer_b.getvalue(), len(rows) - 1)
 
 
 # --------------------------------------------------------------------------------------------
@@ -502,10 +510,11 @@ TARGETS: dict[str, tuple[str, str]] = {
     "agenda": ("bot.services.agenda", "propose_item"),
     "issue": ("bot.services.issues", "raise_issue"),
 }
+PROMOTED_ISSUE_KIND = "need"  # צורך: what a survey of needs brings up; the lead can reclassify it in /issues
 
 
 def _target_function(target: str) -> Any:
-    """The agenda / issues service function, or None while this build has no such feature."""
+    """The agenda / issues service function, or None in a build without that feature."""
     module_name, function_name = TARGETS[target]
     try:
         module = importlib.import_module(module_name)
@@ -516,41 +525,76 @@ def _target_function(target: str) -> Any:
     return getattr(module, function_name, None)
 
 
-async def _hand_over(session: AsyncSession, promotion: SurveyPromotion, now: datetime) -> None:
-    """Give a pending promotion to the agenda or issues service, if there is one; never raises.
+async def _call_target(
+    function: Any, session: AsyncSession, promotion: SurveyPromotion, forum: Forum, person: Person, now: datetime
+) -> object:
+    """Call ``propose_item`` / ``raise_issue``; returns the id of what they created (or found)."""
+    title = d.promoted_title(promotion.text)
+    details = promotion.text if promotion.text.strip() != title else None
+    submit_key = f"survey-answer:{promotion.answer_id}"  # their own once-only key: a retry finds the first
+    if promotion.target == "agenda":
+        proposal = await function(
+            session, forum=forum, person=person, title=title, details=details, now=now, submit_key=submit_key
+        )
+        return getattr(getattr(proposal, "item", proposal), "id", proposal)
+    raised = await function(
+        session,
+        forum=forum,
+        person=person,
+        kind=PROMOTED_ISSUE_KIND,
+        title=title,
+        details=promotion.text,
+        category=None,
+        show_name=False,
+        now=now,
+        submit_key=submit_key,
+    )
+    return getattr(getattr(raised, "issue", raised), "id", raised)
 
-    The call runs in a savepoint: if the other service refuses or fails, its changes are rolled
-    back, the error is kept on the promotion and it stays pending for the next try.
+
+async def _hand_over(session: AsyncSession, promotion: SurveyPromotion, now: datetime) -> None:
+    """Give a pending promotion to the agenda or issues service, if there is one.
+
+    The call runs in a savepoint, so whatever the other service wrote is undone if it fails. A
+    refusal (the person may no longer propose, say) is raised for the caller; any other failure is
+    kept on the promotion, which stays pending for the ``survey_promotions`` job to try again.
     """
     function = _target_function(promotion.target)
     if function is None:
         return
     forum = await session.get(Forum, promotion.forum_id)
     person = await session.get(Person, promotion.requested_by_person_id) if promotion.requested_by_person_id else None
+    if forum is None or person is None or person.forgotten_at is not None:
+        promotion.status, promotion.last_error = "refused", "the person who asked is no longer there"
+        return
     try:
         async with session.begin_nested():
-            created = await function(session, forum=forum, person=person, text=promotion.text, now=now)
-    except Exception as exc:  # another feature's refusal or bug must not lose the request
+            created = await _call_target(function, session, promotion, forum, person, now)
+    except Refused:
+        raise
+    except Exception as exc:  # another feature's bug must not lose the request
         log.warning("promotion %s to %s stays pending: %s", promotion.id, promotion.target, exc)
         promotion.last_error = f"{type(exc).__name__}: {exc}"[:500]
         return
     promotion.status = "delivered"
     promotion.delivered_at = now
-    promotion.target_ref = str(getattr(created, "id", created))[:48]
+    promotion.target_ref = str(created)[:48]
     promotion.last_error = None
 
 
 async def promote_answer(
     session: AsyncSession, answer_id: int, target: str, by_person: Person | None, now: datetime
 ) -> tuple[SurveyPromotion, bool]:
-    """Turn a survey answer into an agenda item (``"agenda"``) or a raised issue (``"issue"``), in one action.
+    """Turn a written survey answer into an agenda item (``"agenda"``) or a raised issue (``"issue"``), in one action.
 
-    The request is always recorded in ``survey_promotions`` (once per answer and target: a second
-    press returns the first record, ``created`` False). When ``bot.services.agenda.propose_item``
-    / ``bot.services.issues.raise_issue`` exist they are called at once as
-    ``await fn(session, forum=Forum, person=Person | None, text=str, now=datetime)`` and the record
-    becomes ``delivered``; otherwise it stays ``pending`` and the ``survey_promotions`` job hands
-    it over once the feature is there.
+    The request is recorded in ``survey_promotions``, once per answer and target (a second press
+    returns the first record with ``created`` False). It is handed at once to
+    ``bot.services.agenda.propose_item`` (the lead's item goes straight onto the coming agenda) or
+    ``bot.services.issues.raise_issue`` (kind "need", the raiser shown by role only), titled with
+    the answer's first line and carrying the whole answer as details, and becomes ``delivered``.
+    If that feature is missing from the build or fails, the record stays ``pending`` and the
+    ``survey_promotions`` job hands it over later; if it refuses, the refusal reaches the lead and
+    nothing is recorded.
     """
     if target not in TARGETS:
         raise Refused(N_("Please choose one of the options."))
@@ -583,7 +627,12 @@ async def promote_answer(
     )
     assert promotion is not None
     if created:
-        await _hand_over(session, promotion, now)
+        try:
+            await _hand_over(session, promotion, now)
+        except Refused:
+            await session.delete(promotion)
+            await session.flush()
+            raise
         audit.record(
             session,
             now=now,
@@ -606,7 +655,10 @@ async def deliver_pending(session: AsyncSession, *, now: datetime, limit: int = 
     ).all()
     delivered = 0
     for promotion in pending:
-        await _hand_over(session, promotion, now)
+        try:
+            await _hand_over(session, promotion, now)
+        except Refused as refusal:
+            promotion.status, promotion.last_error = "refused", refusal.msgid[:500]
         delivered += promotion.status == "delivered"
     return delivered
 

@@ -1,6 +1,8 @@
 """Import every module that defines tables, so the metadata is complete."""
 
-from bot.storage import (
-    models,  # noqa: F401
-    models_keshet,  # noqa: F401
+from bot.storage import (  # noqa: F401
+    models,
+    models_agenda,
+    models_keshet,
+    models_whatsapp,
 )

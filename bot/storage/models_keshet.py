@@ -189,8 +189,8 @@ class SurveyPromotion(Base):
     """An answer a lead turned into an agenda item or a raised issue.
 
     ``status`` is ``delivered`` once the agenda / issues service took it (``target_ref`` is its
-    id there) and ``pending`` while that service is not available: nothing is lost, and the
-    ``survey_promotions`` job hands pending ones over when it is.
+    id there), ``pending`` while that service is missing or failing (the ``survey_promotions`` job
+    hands it over later: nothing is lost), ``refused`` when it said no to a pending one.
     """
 
     __tablename__ = "survey_promotions"

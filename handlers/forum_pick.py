@@ -1,0 +1,45 @@
+"""Helpers shared by the agenda, issue, meeting and export conversations."""
+
+from __future__ import annotations
+
+from bot.conversation import Context
+from bot.i18n import N_
+from bot.services import agenda, people
+from bot.services.agenda import ONLY_LEAD
+from bot.services.agenda_text import forum_title
+from bot.storage.models import Forum
+
+NO_FORUM = N_("You are not a member of any forum yet. Ask your forum's lead for an invite.")
+
+
+async def pick_forum(ctx: Context, action: str, *, lead: bool = False) -> Forum | None:
+    """The forum to act on: the only one, or None after asking which (the answer comes to ``action``)."""
+    assert ctx.person is not None
+    seats = [s for s in await people.seats_of(ctx.session, ctx.person.id) if s.is_lead or not lead]
+    unique = list({s.forum.id: s for s in seats}.values())
+    if not unique:
+        await ctx.reply(ctx.t._(ONLY_LEAD if lead else NO_FORUM))
+        return None
+    if len(unique) == 1:
+        return await agenda.load_forum(ctx.session, unique[0].forum.id)
+    await ctx.reply(
+        ctx.t._("Which forum?"),
+        [[ctx.button(forum_title(ctx.t, s.forum, s.unit), f"{action}:{s.forum.id}")] for s in unique],
+    )
+    return None
+
+
+async def forum_from_value(ctx: Context, value: str | None = None) -> Forum:
+    """The forum a pressed button names (permission is checked by the service that acts on it)."""
+    return await agenda.load_forum(ctx.session, int((value if value is not None else ctx.value).split(":")[0]))
+
+
+def pick(text: str, values: list[str], labels: list[str]) -> str:
+    """A typed option number or label (for channels without buttons, or people who type)."""
+    text = text.strip().casefold()
+    if text.isdigit() and 1 <= int(text) <= len(values):
+        return values[int(text) - 1]
+    for value, label in zip(values, labels, strict=True):
+        if text in (label.casefold(), value):
+            return value
+    return ""
