@@ -396,3 +396,36 @@ async def test_a_lead_may_ask_every_three_months(app: App, clock: FixedClock) ->
         forum = await forum_by_code(session, PARTNERSHIP)
         partnership_row = await keshet.partnership_of(session, forum, now=clock.now())
         assert partnership_row.next_assessment_at == datetime(2027, 5, 22, 7, tzinfo=UTC)
+
+
+async def test_mydata_shows_what_a_partner_gave(app: App) -> None:
+    import json
+
+    from tests.helpers import console_sender
+
+    users = await partnership(app, ("public", "business"))
+    await add_field(users["public"], "חינוך")
+    await score(users["business"], "חינוך", [4])
+    await press_path(users["business"], ["מה כל שותף מביא", "רישום מה שאנחנו מביאים", "התנדבות"], then="מדריכים")
+    await press(users["business"], "דילוג")
+    await press_path(users["public"], ["האם השותפות שהקמנו – אכן שותפות?", "שליחת סבב לשותפים עכשיו"])
+    await press(users["business"], "כן")
+    from tests.test_surveys import send_mapping_quick
+
+    await send_mapping_quick(app, users["public"])
+    await app.delivery.drain()
+    await press(users["business"], "מילוי הסקר")
+    await press(users["business"], "5")
+    await users["business"].text_of("/mydata")
+    _name, body = console_sender(app).files[-1]
+    data = json.loads(body)
+    assert data["partnership_field_scores"][0] | {"scored_at": None} == {
+        "field": "education",
+        "field_id": 1,
+        "criterion": "strengthens",
+        "score": 4,
+        "scored_at": None,
+    }
+    assert [(i["kind"], i["description"]) for i in data["partnership_inputs"]] == [("volunteering", "מדריכים")]
+    assert [(a["round"], a["question"], a["yes"]) for a in data["partnership_self_assessment"]] == [(1, 1, True)]
+    assert [(a["survey"], a["question"], a["answer"]) for a in data["survey_answers"]] == [(1, 1, {"scale": 5})]
