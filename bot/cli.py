@@ -73,11 +73,18 @@ def _parser() -> argparse.ArgumentParser:
     templates.add_argument(
         "--submit", action="store_true", help="submit them for review (needs WHATSAPP_TOKEN and WHATSAPP_WABA_ID)"
     )
-    exp = sub.add_parser("export", help="a forum's raised issues, agenda items or decisions as a spreadsheet")
-    exp.add_argument("what", choices=["issues", "agenda", "decisions"])
-    exp.add_argument("--forum", required=True, help="the forum's code (a unit's main forum has the unit's code)")
+    exp = sub.add_parser(
+        "export", help="a forum's raised issues, agenda items or decisions, or a survey's answers, as a spreadsheet"
+    )
+    exp.add_argument("what", choices=["issues", "agenda", "decisions", "survey"])
+    exp.add_argument("--forum", help="the forum's code, for issues, agenda and decisions")
+    exp.add_argument("--id", type=int, help="the survey's number, for survey")
     exp.add_argument("--format", choices=["csv", "xlsx"], default="csv", help="csv (UTF-8 with BOM, default) or xlsx")
-    exp.add_argument("--output", help="the file to write, - for standard output (default: WHAT-FORUM.FORMAT)")
+    exp.add_argument(
+        "--output",
+        "--out",
+        help="the file to write, - for standard output (default: WHAT-FORUM.FORMAT, survey-ID.FORMAT)",
+    )
     exp.add_argument("--language", choices=["he", "ar", "en"], help="of headers and labels (default: the bot's)")
 
     i18n = sub.add_parser("i18n", help="translation catalogs")
@@ -294,28 +301,38 @@ async def cmd_jobs(settings: Settings, args: argparse.Namespace) -> int:
 
 async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     from bot.i18n import Translator
-    from bot.services import exports, invites
+    from bot.services import exports, invites, surveys
     from bot.services.errors import Refused
 
     t = Translator(args.language or settings.default_locale, "p", settings.tz)
+    if args.what == "survey" and args.id is None:
+        raise UserError("export survey needs --id N (the survey's number)")
+    if args.what != "survey" and not args.forum:
+        raise UserError(f"export {args.what} needs --forum CODE")
 
     async def go(app: Any) -> int:
         try:
             async with app.db.sessions() as session:
-                forum = await invites.forum_by_code(session, args.forum)
-                made = await exports.export(session, forum=forum, what=args.what, fmt=args.format, t=t)
+                if args.what == "survey":
+                    made_survey = await surveys.export(session, survey_id=args.id, fmt=args.format, t=t, system=True)
+                    name, data, rows = made_survey.name, made_survey.data, made_survey.rows
+                else:
+                    forum = await invites.forum_by_code(session, args.forum)
+                    made = await exports.export(session, forum=forum, what=args.what, fmt=args.format, t=t)
+                    name, data, rows = made.name, made.data, made.rows
         except Refused as exc:
-            raise UserError(exc.msgid.format(**exc.params)) from None
+            prefix = f"survey {args.id}: " if args.what == "survey" else ""
+            raise UserError(prefix + exc.msgid.format(**exc.params)) from None
         if args.output == "-":
-            sys.stdout.buffer.write(made.data)
+            sys.stdout.buffer.write(data)
             sys.stdout.buffer.flush()
             return 0
-        path = Path(args.output or made.name)
+        path = Path(args.output or name)
         try:
-            await asyncio.to_thread(path.write_bytes, made.data)
+            await asyncio.to_thread(path.write_bytes, data)
         except OSError as exc:
             raise UserError(f"cannot write {path}: {exc}") from None
-        print(f"wrote {made.rows} rows to {path}")
+        print(f"wrote {rows} rows to {path}")
         return 0
 
     return await _with_app(settings, go)

@@ -129,6 +129,65 @@ async def cadence_nudges(app: App, now: datetime) -> int:
         return await meetings.cadence_nudges(session, now=now, tz=app.settings.tz)
 
 
+async def keshet_assessments(app: App, now: datetime) -> int:
+    """Open each partnership's scheduled self-assessment round (default every six months), once.
+
+    The claim is the compare-and-set on the partnership's ``next_assessment_at`` inside
+    ``open_scheduled_round``: one process wins it, and a failure rolls it back for the next tick.
+    """
+    from bot.services import keshet
+
+    async with app.db.unit_of_work() as session:
+        await keshet.ensure_partnerships(session, now=now)
+        due = await keshet.due_assessments(session, now=now)
+    opened = 0
+    for partnership_id, due_at in due:
+        async with app.db.unit_of_work() as session:
+            asked = await keshet.open_scheduled_round(
+                session, partnership_id=partnership_id, due=due_at, now=now, tz=app.settings.tz
+            )
+        opened += asked > 0
+    return opened
+
+
+NEEDS_BATCH = 100
+NEEDS_BATCHES_PER_TICK = 20
+
+
+async def school_needs_surveys(app: App, now: datetime) -> int:
+    """Late August: each school forum with members gets its yearly needs survey, once a year."""
+    from bot.domain import surveys as survey_rules
+    from bot.domain.calendar import IsraeliCalendar
+    from bot.services import surveys
+
+    local = now.astimezone(app.settings.tz)
+    if not survey_rules.needs_due(local, IsraeliCalendar().is_working_day):
+        return 0
+    key = survey_rules.needs_key(local.date())
+    sent = 0
+    for _ in range(NEEDS_BATCHES_PER_TICK):
+        async with app.db.unit_of_work() as session:
+            forums = await surveys.school_forums_without(session, key, limit=NEEDS_BATCH)
+            for forum in forums:
+                survey = await surveys.create_from_template(
+                    session, forum=forum, template=survey_rules.NEEDS, now=now, request_key=key, system=True
+                )
+                if survey is not None:  # another process may have won this forum
+                    await surveys.send_survey(session, survey, now=now, tz=app.settings.tz)
+                    sent += 1
+        if len(forums) < NEEDS_BATCH:
+            break
+    return sent
+
+
+async def survey_promotions(app: App, now: datetime) -> int:
+    """Hand answers promoted while the agenda/issues feature was missing over to it, once it exists."""
+    from bot.services import surveys
+
+    async with app.db.unit_of_work() as session:
+        return await surveys.deliver_pending(session, now=now)
+
+
 def all_jobs() -> list[Job]:
     """Feature modules add their jobs here, in the order they should run in one tick."""
     return [
@@ -140,6 +199,9 @@ def all_jobs() -> list[Job]:
         Job("required_roles_answered", required_roles_answered),
         Job("meeting_reminders", meeting_reminders),
         Job("cadence_nudges", cadence_nudges),
+        Job("keshet_assessments", keshet_assessments),
+        Job("school_needs_surveys", school_needs_surveys),
+        Job("survey_promotions", survey_promotions),
     ]
 
 

@@ -33,6 +33,11 @@ class Action(StrEnum):
     EXPORT = "export"
     ANNOUNCE_DOWN = "announce_down"
     HANDLE_ESCALATED = "handle_escalated"
+    # KeShet partnerships and surveys
+    MANAGE_PARTNERSHIP = "manage_partnership"  # record stages, list fields, weigh criteria, open a self-assessment
+    CONTRIBUTE_PARTNERSHIP = "contribute_partnership"  # score fields, record inputs, answer the self-assessment
+    MANAGE_SURVEYS = "manage_surveys"  # send a survey, see its results, export them, promote an answer
+    ANSWER_SURVEY = "answer_survey"
 
 
 _L, _M, _C, _A = Standing.LEAD, Standing.MEMBER, Standing.COORDINATOR, Standing.ADMIN
@@ -52,6 +57,10 @@ TABLE: dict[Action, frozenset[Standing]] = {
     Action.EXPORT: frozenset({_L, _A}),
     Action.ANNOUNCE_DOWN: frozenset({_L, _A}),
     Action.HANDLE_ESCALATED: frozenset({_L, _C, _A}),
+    Action.MANAGE_PARTNERSHIP: frozenset({_L, _A}),
+    Action.CONTRIBUTE_PARTNERSHIP: frozenset({_L, _M}),
+    Action.MANAGE_SURVEYS: frozenset({_L, _A}),
+    Action.ANSWER_SURVEY: frozenset({_L, _M}),
 }
 
 

@@ -19,6 +19,7 @@ from bot.services import audit
 from bot.services.contributions import contributions_of, forget_contributions
 from bot.services.errors import Refused
 from bot.services.invites import usable_invite
+from bot.services.keshet_mydata import keshet_data_of
 from bot.storage.models import (
     ChannelIdentity,
     ConversationState,
@@ -253,6 +254,7 @@ async def export_person(session: AsyncSession, person: Person) -> dict[str, Any]
         ],
         "conversation_state": states,
         **await contributions_of(session, person.id),
+        **await keshet_data_of(session, person.id),
     }
 
 
