@@ -303,7 +303,7 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
         try:
             async with app.db.sessions() as session:
                 forum = await invites.forum_by_code(session, args.forum)
-                made = await exports.export(session, forum=forum, what=args.what, fmt=args.format, t=t)
+                made = await exports.export(session, forum=forum, what=args.what, fmt=args.format, t=t, operator=True)
         except Refused as exc:
             raise UserError(exc.msgid.format(**exc.params)) from None
         if args.output == "-":

@@ -236,10 +236,10 @@ BUILDERS = {What.ISSUES: issues_table, What.AGENDA: agenda_table, What.DECISIONS
 
 async def export(
     session: AsyncSession, *, forum: Forum, what: What | str, fmt: Format | str, t: Translator,
-    person: Person | None = None,
+    person: Person | None = None, operator: bool = False,
 ) -> ExportFile:
-    """A forum's issues, agenda or decisions as a file. ``person`` is checked; None is the operator's CLI."""
-    if person is not None:
+    """A forum's issues, agenda or decisions as a file: for ``person`` if they may, or the operator's CLI."""
+    if not operator:
         await require(session, person, forum, Action.EXPORT, ONLY_LEAD)
     what, fmt = What(what), Format(fmt)
     table = await BUILDERS[what](session, forum, t)
