@@ -52,9 +52,7 @@ def build() -> Router:
 
     @router.action("mbry")
     async def revoke(ctx: Context) -> None:
-        await membership.revoke(
-            ctx.session, person=ctx.person, membership_id=_int(ctx.value), now=ctx.now
-        )
+        await membership.revoke(ctx.session, person=ctx.person, membership_id=_int(ctx.value), now=ctx.now)
         await ctx.reply(ctx.t._("Done: the membership was ended and the person was told."), edit=True)
 
     @router.action("mbrn")

@@ -98,14 +98,25 @@ async def _manage_meetings(p: Probe) -> None:
 
 async def _vote(p: Probe) -> None:
     await polls.vote(
-        p.session, p.world.polls[p.code], p.person, chosen=set(), none_works=True, channel="console",
-        now=p.now, tz=p.tz,
+        p.session,
+        p.world.polls[p.code],
+        p.person,
+        chosen=set(),
+        none_works=True,
+        channel="console",
+        now=p.now,
+        tz=p.tz,
     )
 
 
 async def _propose(p: Probe) -> None:
     await agenda.propose_item(
-        p.session, forum=p.forum, person=p.person, title="נושא", details=None, now=p.now  # type: ignore[arg-type]
+        p.session,
+        forum=p.forum,
+        person=p.person,
+        title="נושא",
+        details=None,
+        now=p.now,  # type: ignore[arg-type]
     )
 
 
@@ -115,8 +126,15 @@ async def _manage_agenda(p: Probe) -> None:
 
 async def _raise_issue(p: Probe) -> None:
     await issues.raise_issue(
-        p.session, forum=p.forum, person=p.person, kind="need", title="חסר", details="פרטים",  # type: ignore[arg-type]
-        category=None, show_name=False, now=p.now,
+        p.session,
+        forum=p.forum,
+        person=p.person,
+        kind="need",
+        title="חסר",
+        details="פרטים",  # type: ignore[arg-type]
+        category=None,
+        show_name=False,
+        now=p.now,
     )
 
 
@@ -138,9 +156,7 @@ async def _announce_down(p: Probe) -> None:
     # From the walked forum down to the school below the authority (a school has nothing below:
     # its lead passes the table and is then told so, which is not a permission refusal).
     target = p.world.forums[OTHER_SCHOOL]
-    await agenda.suggest_from_above(
-        p.session, target, "מלמעלה", None, p.forum.id, p.now, by=p.person
-    )
+    await agenda.suggest_from_above(p.session, target, "מלמעלה", None, p.forum.id, p.now, by=p.person)
 
 
 PROBES: dict[Action, Callable[[Probe], Awaitable[None]]] = {
@@ -164,9 +180,7 @@ PROBES: dict[Action, Callable[[Probe], Awaitable[None]]] = {
 
 async def _person_id(app: App, name: str) -> int | None:
     async with app.db.sessions() as session:
-        return await session.scalar(
-            select(ChannelIdentity.person_id).where(ChannelIdentity.external_id == name)
-        )
+        return await session.scalar(select(ChannelIdentity.person_id).where(ChannelIdentity.external_id == name))
 
 
 async def build_world(app: App) -> World:
@@ -208,8 +222,12 @@ async def build_world(app: App) -> World:
             await polls.publish(session, draft.id, person=person, now=now, tz=app.settings.tz)
             world.polls[code] = draft.id
             meeting = Meeting(
-                forum_id=forum.id, starts_at=now + timedelta(days=40), status="confirmed",
-                ics_uid=f"{uuid.uuid4()}@test", created_at=now, updated_at=now,
+                forum_id=forum.id,
+                starts_at=now + timedelta(days=40),
+                status="confirmed",
+                ics_uid=f"{uuid.uuid4()}@test",
+                created_at=now,
+                updated_at=now,
             )
             session.add(meeting)
             await session.flush()

@@ -428,6 +428,8 @@ async def move_item(session: AsyncSession, *, item_id: int, person: Person, delt
     item, forum = await _lead_item(session, item_id, person)
     items = await items_for(session, forum, await next_meeting(session, forum.id, now))
     order = rules.moved([i.id for i in items], item.id, delta)
+    audit.record(session, now=now, action="agenda.reorder", actor_person_id=person.id,
+                 subject=f"agenda_item:{item.id}", details={"delta": delta})
     by_id = {i.id: i for i in items}
     for position, key in enumerate(order, 1):
         by_id[key].position = position
