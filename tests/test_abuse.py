@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from datetime import timedelta
+from pathlib import Path
 
+import pytest
 from sqlalchemy import select
 
 from bot.app import App
 from bot.clock import FixedClock
 from bot.flood import FloodControl, Verdict
 from bot.services.membership import CODE_ATTEMPTS_PER_HOUR
+from bot.storage.db import Database
 from bot.storage.models import AuditLog, Membership
-from tests.conftest import T0
+from tests.conftest import T0, make_settings
 from tests.helpers import ConsoleUser, console_sender, import_demo, make_invite, plain, register
 
 SCHOOL = "S-DEMO-210101"
@@ -34,8 +38,16 @@ def test_flood_control_warns_once_then_drops_then_lets_go() -> None:
     assert all(steady.check("k", T0 + timedelta(seconds=3 * i)) is Verdict.OK for i in range(100))
 
 
-async def test_a_flood_gets_one_polite_answer_and_no_work(sqlite_app: App) -> None:
-    app = sqlite_app
+@pytest.fixture
+async def flood_app(sqlite_url: str, tmp_path: Path, clock: FixedClock) -> AsyncIterator[App]:
+    app = App(settings=make_settings(sqlite_url, tmp_path, FORUMBOT_FLOOD_EVENTS=20), db=Database(sqlite_url),
+              clock=clock)
+    yield app
+    await app.close()
+
+
+async def test_a_flood_gets_one_polite_answer_and_no_work(flood_app: App) -> None:
+    app = flood_app
     await import_demo(app)
     dana = await register(app, "dana", await make_invite(app, SCHOOL, "principal"))
     before = len(dana.received)
