@@ -318,7 +318,9 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
                     name, data, rows = made_survey.name, made_survey.data, made_survey.rows
                 else:
                     forum = await invites.forum_by_code(session, args.forum)
-                    made = await exports.export(session, forum=forum, what=args.what, fmt=args.format, t=t)
+                    made = await exports.export(
+                        session, forum=forum, what=args.what, fmt=args.format, t=t, operator=True
+                    )
                     name, data, rows = made.name, made.data, made.rows
         except Refused as exc:
             prefix = f"survey {args.id}: " if args.what == "survey" else ""

@@ -57,6 +57,11 @@ class Settings(BaseSettings):
     http_port: int = Field(default=8080, alias="FORUMBOT_HTTP_PORT", ge=0, le=65535)
     scheduler_tick_seconds: float = Field(default=30.0, alias="FORUMBOT_TICK_SECONDS", gt=0)
     retention_days: int = Field(default=730, alias="FORUMBOT_RETENTION_DAYS", ge=30)
+    outbox_retention_days: int = Field(default=30, alias="FORUMBOT_OUTBOX_RETENTION_DAYS", ge=1)
+    audit_retention_days: int = Field(default=730, alias="FORUMBOT_AUDIT_RETENTION_DAYS", ge=30)
+    flood_events: int = Field(default=20, alias="FORUMBOT_FLOOD_EVENTS", ge=0)
+    flood_seconds: float = Field(default=10.0, alias="FORUMBOT_FLOOD_SECONDS", gt=0)
+    flood_quiet_seconds: float = Field(default=30.0, alias="FORUMBOT_FLOOD_QUIET_SECONDS", ge=0)
 
     @field_validator("timezone")
     @classmethod

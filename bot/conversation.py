@@ -6,7 +6,9 @@ reply (written to the outbox) commit together or not at all.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
+import re
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
@@ -19,6 +21,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import metrics
 from bot.channels.base import Button, EventKind, FileSpec, Inbound, Outbound, OutKind, PollSpec
 from bot.domain.text import InputError
+from bot.flood import FloodControl, Verdict
 from bot.i18n import N_, Translator
 from bot.services.errors import Refused
 from bot.services.outbox import PRIORITY_REPLY, enqueue
@@ -34,6 +37,36 @@ log = logging.getLogger(__name__)
 Handler = Callable[["Context"], Awaitable[None]]
 TOKEN_DAYS = 60
 MAX_TEXT = 4000
+# What a person can send is bounded here, before any handler sees it: longer than any messenger
+# allows is cut, NUL and lone surrogates (which PostgreSQL and UTF-8 refuse) are removed.
+MAX_INBOUND_TEXT = 4096
+MAX_INBOUND_FIELD = 64
+_UNSENDABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+def bounded(event: Inbound) -> Inbound | None:
+    """The event with its free-text fields cleaned and cut, or None if it cannot be from a real chat."""
+    ids = (event.channel, event.user_id, event.chat_id)
+    if not all(ids) or any(len(v) > MAX_INBOUND_FIELD or _UNSENDABLE.search(v) for v in ids):
+        return None
+
+    def cut(value: str, limit: int) -> str:
+        return _UNSENDABLE.sub("", value[: limit * 2])[:limit]
+
+    return dataclasses.replace(
+        event,
+        text=cut(event.text, MAX_INBOUND_TEXT),
+        args=cut(event.args, MAX_INBOUND_TEXT),
+        command=cut(event.command, MAX_INBOUND_FIELD).lower(),
+        token=cut(event.token, MAX_INBOUND_FIELD),
+        poll_ref=cut(event.poll_ref, MAX_INBOUND_FIELD),
+        update_key=cut(event.update_key, 96),
+        chat_title=cut(event.chat_title, 200),
+        option_ids=tuple(i for i in event.option_ids[:32] if isinstance(i, int) and 0 <= i < 1000),
+        language_hint=cut(event.language_hint, 8) if event.language_hint else None,
+        message_ref=cut(event.message_ref, MAX_INBOUND_FIELD) if event.message_ref else None,
+        phone=cut(event.phone, 32) if event.phone else None,
+    )
 
 INPUT_ERRORS: dict[str, str] = {
     "too_short": N_("That is too short."),
@@ -213,6 +246,8 @@ class Conversations:
         self.poll_handlers: list[Handler] = []
         self.group_handlers: list[Handler] = []
         self.text_handlers: list[Callable[[Context], Awaitable[bool]]] = []
+        settings = app.settings
+        self.flood = FloodControl(settings.flood_events, settings.flood_seconds, settings.flood_quiet_seconds)
         for router in routers:
             clash = (
                 {f"/{c}" for c in set(self.commands) & set(router.commands)}
@@ -240,6 +275,18 @@ class Conversations:
     async def handle(self, event: Inbound) -> list[Outbound]:
         """Handle one event; returns what was queued for sending (for tests and adapters)."""
         now = self.app.clock.now()
+        clean = bounded(event)
+        if clean is None:
+            log.warning("dropped a %s event on %s with impossible ids", event.kind, event.channel)
+            return []
+        event = clean
+        verdict = self.flood.check(f"{event.channel}:{event.user_id}", now)
+        if verdict is not Verdict.OK:
+            metrics.FLOOD.labels(event.channel, verdict.value).inc()
+            if verdict is Verdict.WARN:
+                log.info("flood control: slowing down one person on %s", event.channel)
+                return await self._say(event, now, SLOW_DOWN)
+            return []
         try:
             async with self.app.db.unit_of_work() as session:
                 if event.update_key and not await insert_ignore(
@@ -264,7 +311,8 @@ class Conversations:
         except Exception:
             log.exception("handler failed for a %s event on %s", event.kind, event.channel)
             metrics.UPDATES.labels(event.channel, event.kind.value, "error").inc()
-            return await self._apologise(event, now)
+            metrics.APOLOGIES.labels(event.channel).inc()
+            return await self._say(event, now, APOLOGY)
 
     async def _context(self, session: AsyncSession, event: Inbound, now: datetime) -> Context:
         # In a group the sender is still a person with their own (private) identity.
@@ -365,8 +413,8 @@ class Conversations:
         ctx.value = value
         await handler(ctx)
 
-    async def _apologise(self, event: Inbound, now: datetime) -> list[Outbound]:
-        """A short apology in the person's language, in a fresh transaction."""
+    async def _say(self, event: Inbound, now: datetime, msgid: str) -> list[Outbound]:
+        """A short message (the apology, "slow down") in the person's language, in a fresh transaction."""
         if event.is_group:
             return []
         try:
@@ -377,7 +425,7 @@ class Conversations:
                 t = self.translator(identity)
                 message = Outbound(
                     kind=OutKind.TEXT,
-                    text=t._("Something went wrong on our side. Nothing you sent was lost; please try again."),
+                    text=t._(msgid),
                     rtl=t.rtl,
                 )
                 await enqueue(
@@ -400,3 +448,5 @@ NOT_REGISTERED = N_(
     "invite from your forum's lead: open their link, or send me the invite code."
 )
 STALE_BUTTON = N_("This button is no longer active.")
+APOLOGY = N_("Something went wrong on our side. Nothing you sent was lost; please try again.")
+SLOW_DOWN = N_("You are sending me a lot at once. Please wait half a minute, then go on; I will answer again.")

@@ -8,7 +8,7 @@ import re
 from datetime import UTC, datetime
 
 _REDACTIONS = (
-    (re.compile(r"\b\d{6,12}:[A-Za-z0-9_-]{30,}\b"), "<telegram-token>"),  # bot tokens (also inside URLs)
+    (re.compile(r"(?<![0-9])\d{6,12}:[A-Za-z0-9_-]{30,}"), "<telegram-token>"),  # bot tokens (also inside URLs)
     (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9._-]{16,}"), r"\1<secret>"),
     (re.compile(r"(?i)((?:access_token|secret|token|password)=)[^&\s]+"), r"\1<secret>"),
     (re.compile(r"(?<!\d)(?:\+?972[- ]?|0)5\d[- ]?\d{3}[- ]?\d{4}(?!\d)"), "<phone>"),
@@ -27,6 +27,9 @@ class RedactingFilter(logging.Filter):
         clean = redact(message)
         if clean != message:
             record.msg, record.args = clean, ()
+        if record.exc_info and not record.exc_text:
+            # Formatters print exc_text when it is set: a traceback's messages are redacted too.
+            record.exc_text = redact(logging.Formatter().formatException(record.exc_info))
         return True
 
 
@@ -53,5 +56,7 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    for noisy in ("alembic", "apscheduler", "aiogram.event", "httpx", "httpcore", "uvicorn.access"):
+    noisy_loggers = ("aiosqlite", "sqlalchemy", "asyncpg", "alembic", "apscheduler", "aiogram.event", "httpx",
+                     "httpcore", "uvicorn.access")
+    for noisy in noisy_loggers:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

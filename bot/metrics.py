@@ -9,6 +9,12 @@ REGISTRY = CollectorRegistry(auto_describe=True)
 UPDATES = Counter(
     "forumbot_updates_handled_total", "Inbound events handled", ["channel", "kind", "outcome"], registry=REGISTRY
 )
+APOLOGIES = Counter(
+    "forumbot_apologies_total", "Events that failed inside forumbot and got the apology", ["channel"],
+    registry=REGISTRY,
+)
+FLOOD = Counter("forumbot_flood_total", "Events over the per-person flood limit", ["channel", "verdict"],
+                registry=REGISTRY)
 SENT = Counter("forumbot_messages_sent_total", "Messages delivered", ["channel"], registry=REGISTRY)
 FAILED = Counter(
     "forumbot_messages_failed_total", "Messages that failed for good", ["channel", "reason"], registry=REGISTRY

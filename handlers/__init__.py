@@ -6,7 +6,7 @@ from bot.conversation import Router
 
 
 def build_routers() -> list[Router]:
-    from handlers import agenda, channels, core, groups, issues, keshet, meeting, polls, registration, surveys
+    from handlers import agenda, channels, core, groups, issues, keshet, meeting, members, polls, registration, surveys
 
     return [
         registration.build(),
@@ -19,4 +19,5 @@ def build_routers() -> list[Router]:
         meeting.build(),
         keshet.build(),
         surveys.build(),
+        members.build(),
     ]

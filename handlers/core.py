@@ -9,7 +9,7 @@ from bot.conversation import Context, Router
 from bot.domain.permissions import Action, allowed
 from bot.domain.roles import roles_for
 from bot.i18n import LOCALES, N_, Ltr, Raw
-from bot.services import invites, people
+from bot.services import invites, membership, people
 from bot.services.errors import Forbidden
 from bot.storage.models import Forum
 from handlers.common import bullet_list, forum_title, role_name
@@ -162,8 +162,8 @@ def build() -> Router:
         forum_id, role, uses = ctx.value.split(":")
         forum = await lead_forum(ctx, int(forum_id))
         assert ctx.person is not None
-        invite_row = await invites.create_invite(
-            ctx.session, forum=forum, role=role, now=ctx.now, uses=int(uses), created_by=ctx.person.id
+        invite_row = await membership.invite_as(
+            ctx.session, person=ctx.person, forum=forum, role=role, now=ctx.now, uses=int(uses)
         )
         await ctx.reply(invite_text(ctx, forum, invite_row.code, role, int(uses), invite_row.expires_at), edit=True)
 

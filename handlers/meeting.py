@@ -142,7 +142,9 @@ def build() -> Router:
         assert ctx.person is not None
         forum_id, what, fmt = ctx.value.split(":")[:3]
         forum = await agenda.load_forum(ctx.session, int(forum_id))
-        made = await exports.export(ctx.session, forum=forum, what=what, fmt=fmt, t=ctx.t, person=ctx.person)
+        made = await exports.export(
+            ctx.session, forum=forum, what=what, fmt=fmt, t=ctx.t, person=ctx.person, now=ctx.now
+        )
         await ctx.reply_file(
             made.name, made.mime, made.data,
             ctx.t._("{what} of {forum}", what=ctx.t._(exports.SHEET_TITLES[exports.What(what)]),

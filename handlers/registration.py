@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.conversation import NOT_REGISTERED, Context, Router
 from bot.i18n import LOCALES, N_, Raw, Translator
-from bot.services import invites, people
+from bot.services import invites, membership, people
 from bot.services.errors import Refused
 from handlers.common import forum_title, role_name
 
@@ -113,7 +113,7 @@ def _pick(text: str, values: list[str], labels: list[str]) -> str:
 
 
 async def begin_join(ctx: Context, code: str) -> None:
-    invite = await invites.usable_invite(ctx.session, code, now=ctx.now)
+    invite = await membership.checked_invite(ctx.session, ctx.identity, code, now=ctx.now)
     forum, unit = invite.forum, invite.forum.org_unit
     if ctx.person is not None:
         seats = await people.seats_of(ctx.session, ctx.person.id)

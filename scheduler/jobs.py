@@ -11,7 +11,7 @@ from sqlalchemy import delete
 
 from bot.app import App
 from bot.domain import agenda as agenda_rules
-from bot.services import agenda, meetings, outcomes, polls
+from bot.services import agenda, meetings, outcomes, polls, privacy
 from bot.services.sql import insert_ignore
 from bot.storage.models import ChoiceToken, JobRun, ProcessedUpdate
 from scheduler.claims import claim, finish
@@ -37,6 +37,39 @@ async def housekeeping(app: App, now: datetime) -> int:
         await session.execute(delete(ProcessedUpdate).where(ProcessedUpdate.processed_at < now - timedelta(days=14)))
     await finish(app.db, key, now=now)
     return 1
+
+
+async def retention(app: App, now: datetime) -> int:
+    """Once a day: forget people inactive beyond FORUMBOT_RETENTION_DAYS; purge old personal rows.
+
+    Each person is forgotten in a transaction of their own, re-checked under a row lock, so a run
+    cut short (or racing another process) leaves nobody half-forgotten and forgets nobody twice.
+    """
+    key = f"retention:{now.date().isoformat()}"
+    if not await claim(app.db, key, now=now):
+        return 0
+    settings = app.settings
+    forgotten = 0
+    while True:
+        async with app.db.unit_of_work() as session:
+            batch = await privacy.inactive_people(session, now, settings.retention_days)
+        done = 0
+        for person_id in batch:
+            async with app.db.unit_of_work() as session:
+                done += await privacy.forget_inactive(session, person_id, now, settings.retention_days)
+        forgotten += done
+        if len(batch) < privacy.BATCH or not done:
+            break
+    async with app.db.unit_of_work() as session:
+        purged = await privacy.purge(
+            session, now, outbox_days=settings.outbox_retention_days, audit_days=settings.audit_retention_days
+        )
+    log.info(
+        "retention: %d people forgotten, %d outbox, %d audit, %d conversations, %d whatsapp rows purged",
+        forgotten, purged.outbox, purged.audit, purged.conversations, purged.whatsapp,
+    )
+    await finish(app.db, key, now=now)
+    return forgotten + purged.outbox + purged.audit + purged.conversations + purged.whatsapp
 
 
 async def agenda_day_before(app: App, now: datetime) -> int:
@@ -192,6 +225,7 @@ def all_jobs() -> list[Job]:
     """Feature modules add their jobs here, in the order they should run in one tick."""
     return [
         Job("housekeeping", housekeeping),
+        Job("retention", retention),
         Job("agenda_day_before", agenda_day_before),
         Job("agenda_due_reminders", agenda_due_reminders),
         Job("close_date_polls", close_date_polls),

@@ -108,6 +108,9 @@ def sqlite_url(sqlite_template: Path, tmp_path: Path) -> str:
 
 
 def make_settings(url: str, tmp_path: Path, **extra: object) -> Settings:
+    # The fixed clock never moves by itself, so a scripted conversation would look like a flood:
+    # flood control is off unless a test turns it on (tests/test_abuse.py).
+    extra.setdefault("FORUMBOT_FLOOD_EVENTS", 0)
     return Settings(DATABASE_URL=url, FORUMBOT_DATA_DIR=tmp_path, _env_file=None, **extra)  # type: ignore[call-arg]
 
 

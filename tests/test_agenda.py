@@ -275,7 +275,7 @@ async def export_rows(app: App, what: str) -> list[list[str]]:
 
     async with app.db.sessions() as session:
         forum = await invites.forum_by_code(session, SCHOOL)
-        made = await exports.export(session, forum=forum, what=what, fmt="csv", t=Translator("he"))
+        made = await exports.export(session, forum=forum, what=what, fmt="csv", t=Translator("he"), operator=True)
     assert made.data.startswith(b"\xef\xbb\xbf")
     return list(csv.reader(io.StringIO(made.data.decode("utf-8-sig"))))
 
@@ -386,7 +386,7 @@ async def test_topics_from_a_higher_tier_are_suggested_items(app: App) -> None:
         forum = await invites.forum_by_code(session, SCHOOL)
         district = await invites.forum_by_code(session, "D-HAIFA")
         await agenda.suggest_from_above(session, forum.id, "היערכות לחירום", "הנחיות חדשות", district.id,
-                                        app.clock.now())
+                                        app.clock.now(), system=True)
     await app.delivery.drain()
     notice = last_text(app, "dana")
     assert notice.startswith("הצעה מהמחוז: נושא לסדר היום של פורום השותפים של בית ספר יסודי אלונים (הדגמה)")

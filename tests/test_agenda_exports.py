@@ -107,7 +107,9 @@ def test_export_from_the_command_line(tmp_path: Path) -> None:
 
     async def fill() -> None:
         clock = FixedClock(T0)
-        settings = Settings(DATABASE_URL=url, FORUMBOT_DATA_DIR=tmp_path, _env_file=None)  # type: ignore[call-arg]
+        settings = Settings(  # type: ignore[call-arg]
+            DATABASE_URL=url, FORUMBOT_DATA_DIR=tmp_path, _env_file=None, FORUMBOT_FLOOD_EVENTS=0
+        )
         app = App(settings=settings, db=Database(url), clock=clock)
         try:
             await seed(app, clock)

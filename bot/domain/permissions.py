@@ -3,6 +3,10 @@
 A person's standing toward a forum is one of: ``lead`` (holds a leading role in it), ``member``
 (any other active role), ``coordinator`` (a lead of the forum one tier up, which sees what is
 escalated to it), ``admin`` (a system administrator), or ``none``.
+
+Every service that acts on a forum asks :func:`allowed` (usually through a ``require`` helper);
+``tests/test_permissions.py`` walks every action for every standing and fails if one does not.
+For ``ANNOUNCE_DOWN`` the standing is taken toward the *sending* (higher) forum.
 """
 
 from __future__ import annotations
@@ -20,10 +24,12 @@ class Standing(StrEnum):
 
 class Action(StrEnum):
     VIEW_FORUM = "view_forum"
+    VIEW_MEMBERS = "view_members"
     CREATE_INVITE = "create_invite"
     REVOKE_MEMBERSHIP = "revoke_membership"
     LINK_GROUP = "link_group"
     OPEN_POLL = "open_poll"
+    MANAGE_MEETINGS = "manage_meetings"
     VOTE = "vote"
     PROPOSE_AGENDA = "propose_agenda"
     MANAGE_AGENDA = "manage_agenda"
@@ -44,10 +50,12 @@ _L, _M, _C, _A = Standing.LEAD, Standing.MEMBER, Standing.COORDINATOR, Standing.
 
 TABLE: dict[Action, frozenset[Standing]] = {
     Action.VIEW_FORUM: frozenset({_L, _M, _A}),
+    Action.VIEW_MEMBERS: frozenset({_L, _A}),
     Action.CREATE_INVITE: frozenset({_L, _A}),
     Action.REVOKE_MEMBERSHIP: frozenset({_L, _A}),
     Action.LINK_GROUP: frozenset({_L, _A}),
     Action.OPEN_POLL: frozenset({_L, _A}),
+    Action.MANAGE_MEETINGS: frozenset({_L, _A}),
     Action.VOTE: frozenset({_L, _M}),
     Action.PROPOSE_AGENDA: frozenset({_L, _M}),
     Action.MANAGE_AGENDA: frozenset({_L, _A}),

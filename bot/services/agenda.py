@@ -263,13 +263,25 @@ async def suggest_from_above(
     details: str | None,
     origin_forum_id: int,
     now: datetime,
+    *,
+    by: Person | None = None,
+    system: bool = False,
 ) -> AgendaItem:
     """A higher tier suggests a topic for a forum's agenda; its lead accepts or declines it.
 
-    Called by the escalation/announcement feature; the caller checks that it may speak to this forum.
+    The table decides for the person ``by``: ``ANNOUNCE_DOWN`` on the sending forum, whose unit must
+    be above the receiving one. ``system=True`` is for a job that already checked (escalation).
     """
     forum = await load_forum(session, forum_id)
     origin = await load_forum(session, origin_forum_id)
+    if not system:
+        await require(session, by, origin, Action.ANNOUNCE_DOWN, ONLY_LEAD)
+        if not await _is_above(session, origin.org_unit_id, forum.org_unit_id):
+            raise Refused(N_("A forum can only send topics to the forums below it."))
+        audit.record(
+            session, now=now, action="agenda.suggest_down", actor_person_id=by.id if by else None,
+            subject=f"forum:{forum.id}", details={"from_forum": origin.id},
+        )
     item = AgendaItem(
         forum_id=forum.id,
         intake_at=now,
@@ -286,6 +298,15 @@ async def suggest_from_above(
     await session.flush()
     await _tell_leads_about(session, forum, item, now, origin=origin)
     return item
+
+
+async def _is_above(session: AsyncSession, upper_unit_id: int, unit_id: int) -> bool:
+    current = await session.get(OrgUnit, unit_id)
+    while current is not None and current.parent_id is not None:
+        if current.parent_id == upper_unit_id:
+            return True
+        current = await session.get(OrgUnit, current.parent_id)
+    return False
 
 
 async def _tell_leads_about(
@@ -407,6 +428,8 @@ async def move_item(session: AsyncSession, *, item_id: int, person: Person, delt
     item, forum = await _lead_item(session, item_id, person)
     items = await items_for(session, forum, await next_meeting(session, forum.id, now))
     order = rules.moved([i.id for i in items], item.id, delta)
+    audit.record(session, now=now, action="agenda.reorder", actor_person_id=person.id,
+                 subject=f"agenda_item:{item.id}", details={"delta": delta})
     by_id = {i.id: i for i in items}
     for position, key in enumerate(order, 1):
         by_id[key].position = position

@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from enum import StrEnum
 from zoneinfo import ZoneInfo
 
@@ -20,6 +20,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.agenda import ItemOrigin
 from bot.domain.permissions import Action
 from bot.i18n import N_, Translator
+from bot.services import audit
 from bot.services.agenda import ONLY_LEAD, people_by_id, require
 from bot.services.agenda_text import (
     category_label,
@@ -236,12 +237,17 @@ BUILDERS = {What.ISSUES: issues_table, What.AGENDA: agenda_table, What.DECISIONS
 
 async def export(
     session: AsyncSession, *, forum: Forum, what: What | str, fmt: Format | str, t: Translator,
-    person: Person | None = None,
+    person: Person | None = None, operator: bool = False, now: datetime | None = None,
 ) -> ExportFile:
-    """A forum's issues, agenda or decisions as a file. ``person`` is checked; None is the operator's CLI."""
-    if person is not None:
+    """A forum's issues, agenda or decisions as a file: for ``person`` if they may, or the operator's CLI."""
+    if not operator:
         await require(session, person, forum, Action.EXPORT, ONLY_LEAD)
     what, fmt = What(what), Format(fmt)
     table = await BUILDERS[what](session, forum, t)
     data = to_csv(table) if fmt is Format.CSV else to_xlsx(table, rtl=t.rtl)
+    if person is not None:  # who took the forum's data away, and what (access is audited)
+        audit.record(
+            session, now=now or datetime.now(UTC), action="forum.export", actor_person_id=person.id,
+            subject=f"forum:{forum.id}", details={"what": what.value, "format": fmt.value, "rows": len(table.rows)},
+        )
     return ExportFile(name=f"{what.value}-{forum.code}.{fmt.value}", mime=MIME[fmt], data=data, rows=len(table.rows))

@@ -98,12 +98,16 @@ async def load_forum(session: AsyncSession, forum_id: int) -> Forum:
     return forum
 
 
-async def may_lead(session: AsyncSession, person: Person | None, forum: Forum) -> bool:
-    return allowed(Action.OPEN_POLL, await people.standings(session, person, forum))
+async def may_lead(
+    session: AsyncSession, person: Person | None, forum: Forum, action: Action = Action.OPEN_POLL
+) -> bool:
+    return allowed(action, await people.standings(session, person, forum))
 
 
-async def require_lead(session: AsyncSession, person: Person | None, forum: Forum) -> None:
-    if not await may_lead(session, person, forum):
+async def require_lead(
+    session: AsyncSession, person: Person | None, forum: Forum, action: Action = Action.OPEN_POLL
+) -> None:
+    if not await may_lead(session, person, forum, action):
         raise Forbidden(NOT_A_LEAD)
 
 
@@ -273,7 +277,7 @@ async def move(
 ) -> Moved:
     meeting = await load_meeting(session, meeting_id, lock=True)
     forum = await load_forum(session, meeting.forum_id)
-    await require_lead(session, person, forum)
+    await require_lead(session, person, forum, Action.MANAGE_MEETINGS)
     if meeting.status != "confirmed":
         raise Refused(N_("Only a confirmed meeting can be moved."))
     if meeting.starts_at <= now:
@@ -300,7 +304,7 @@ async def move(
 async def cancel(session: AsyncSession, meeting_id: int, *, person: Person | None, now: datetime, tz: ZoneInfo) -> int:
     meeting = await load_meeting(session, meeting_id, lock=True)
     forum = await load_forum(session, meeting.forum_id)
-    await require_lead(session, person, forum)
+    await require_lead(session, person, forum, Action.MANAGE_MEETINGS)
     if meeting.status == "cancelled":
         raise Refused(N_("That meeting is already cancelled."))
     if meeting.status != "confirmed" or meeting.starts_at <= now:

@@ -255,13 +255,20 @@ async def export_person(session: AsyncSession, person: Person) -> dict[str, Any]
         "conversation_state": states,
         **await contributions_of(session, person.id),
         **await keshet_data_of(session, person.id),
+        **await privacy_extras(session, person),
     }
 
 
 FORGOTTEN_NAME = "—"
 
 
-async def forget(session: AsyncSession, person: Person, *, now: datetime) -> None:
+async def privacy_extras(session: AsyncSession, person: Person) -> dict[str, Any]:
+    from bot.services.privacy import export_extras  # privacy builds on this module
+
+    return await export_extras(session, person)
+
+
+async def forget(session: AsyncSession, person: Person, *, now: datetime, reason: str = "request") -> None:
     """Erase a person's personal data; what they contributed stays, attributed to their role only."""
     await forget_contributions(session, person.id)
     identities = (
@@ -277,7 +284,9 @@ async def forget(session: AsyncSession, person: Person, *, now: datetime) -> Non
     person.forgotten_at = now
     person.consent_version = None
     person.is_admin = False
-    audit.record(session, now=now, action="person.forget", subject=f"person:{person.id}")
+    audit.record(
+        session, now=now, action="person.forget", subject=f"person:{person.id}", details={"reason": reason}
+    )
 
 
 async def lead_locale(session: AsyncSession, channel: str, external_id: str) -> str | None:

@@ -27,9 +27,10 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.channels.base import Button, Outbound, OutKind, PollSpec
 from bot.domain import meeting_polls as rules
 from bot.domain.meeting_polls import DateInputError, OptionCount
+from bot.domain.permissions import Action, allowed
 from bot.domain.roles import lead_roles, required_roles
 from bot.i18n import N_, Raw, Translator
-from bot.services import audit, meetings
+from bot.services import audit, meetings, people
 from bot.services.errors import Forbidden, NotFound, Refused
 from bot.services.notify import forum_groups, lead_ids, member_ids, recipients
 from bot.services.outbox import PRIORITY_NOTICE, enqueue
@@ -495,8 +496,7 @@ async def vote(
     if poll.status == "draft":
         raise NotFound(N_("That poll no longer exists. Send /poll to start a new one."))
     forum = await meetings.load_forum(session, poll.forum_id)
-    members = await meetings.member_roles(session, forum.id)
-    if person is None or person.id not in members:
+    if person is None or not allowed(Action.VOTE, await people.standings(session, person, forum)):
         raise Forbidden(NOT_A_MEMBER)
     if poll.status != "open" or now >= poll.deadline:
         raise Refused(VOTING_CLOSED)
@@ -957,7 +957,7 @@ class Decided:
 async def _closed_poll(session: AsyncSession, poll_id: int, person: Person | None) -> tuple[DatePoll, Forum]:
     poll = await load_poll(session, poll_id, lock=True)
     forum = await meetings.load_forum(session, poll.forum_id)
-    await meetings.require_lead(session, person, forum)
+    await meetings.require_lead(session, person, forum, Action.MANAGE_MEETINGS)
     if poll.status == "decided":
         meeting = await meetings.meeting_of_poll(session, poll.id)
         if meeting is not None:

@@ -1,0 +1,136 @@
+"""Leads manage who is in their forum: invites made in the chat, the member list, revoking a seat.
+
+Also the limit on guessing invite codes: failed attempts are kept in the audit log (no table of
+their own) and counted per channel identity over the last hour.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import func, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.domain.permissions import Action, allowed
+from bot.i18n import N_, Raw
+from bot.services import audit, invites, notify, people
+from bot.services.agenda_text import forum_title
+from bot.services.errors import Forbidden, NotFound, Refused
+from bot.storage.models import AuditLog, ChannelIdentity, Forum, Invite, Membership, Person
+
+ONLY_LEAD_INVITES = N_("Only a forum's lead can create invites.")
+ONLY_LEAD = N_("Only the forum's lead can do that.")
+
+CODE_ATTEMPTS_PER_HOUR = 10
+FAILED_CODE = "invite.failed"
+TOO_MANY_CODES = N_(
+    "Too many wrong invite codes. Please wait an hour and try again, or ask your forum's lead for a link."
+)
+
+
+async def require(session: AsyncSession, person: Person | None, forum: Forum, action: Action, msgid: str) -> None:
+    if not allowed(action, await people.standings(session, person, forum)):
+        raise Forbidden(msgid)
+
+
+async def invite_as(
+    session: AsyncSession,
+    *,
+    person: Person | None,
+    forum: Forum,
+    role: str,
+    now: datetime,
+    uses: int = 1,
+    expires_days: int = 14,
+) -> Invite:
+    """An invite made by a person in the chat (operators use ``invites.create_invite`` directly)."""
+    await require(session, person, forum, Action.CREATE_INVITE, ONLY_LEAD_INVITES)
+    assert person is not None
+    return await invites.create_invite(
+        session, forum=forum, role=role, now=now, uses=uses, expires_days=expires_days, created_by=person.id
+    )
+
+
+# -- guessing codes ------------------------------------------------------------------------------
+
+
+async def failed_code_attempts(session: AsyncSession, identity: ChannelIdentity, now: datetime) -> int:
+    count = await session.scalar(
+        select(func.count())
+        .select_from(AuditLog)
+        .where(
+            AuditLog.action == FAILED_CODE,
+            AuditLog.subject == f"identity:{identity.id}",
+            AuditLog.at > now - timedelta(hours=1),
+        )
+    )
+    return int(count or 0)
+
+
+async def checked_invite(session: AsyncSession, identity: ChannelIdentity, code: str, *, now: datetime) -> Invite:
+    """``invites.usable_invite`` for a person typing a code, with wrong guesses limited per hour."""
+    if await failed_code_attempts(session, identity, now) >= CODE_ATTEMPTS_PER_HOUR:
+        raise Refused(TOO_MANY_CODES)
+    try:
+        return await invites.usable_invite(session, code, now=now)
+    except NotFound:
+        # Kept in this event's transaction: a refusal is a reply, not a rollback.
+        audit.record(session, now=now, action=FAILED_CODE, subject=f"identity:{identity.id}")
+        raise
+
+
+# -- members -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Member:
+    membership: Membership
+    person: Person
+
+
+async def members(session: AsyncSession, *, person: Person | None, forum: Forum) -> list[Member]:
+    await require(session, person, forum, Action.VIEW_MEMBERS, ONLY_LEAD)
+    rows = await session.execute(
+        select(Membership, Person)
+        .join(Person, Person.id == Membership.person_id)
+        .where(Membership.forum_id == forum.id, Membership.revoked_at.is_(None), Person.forgotten_at.is_(None))
+        .order_by(Person.display_name, Membership.id)
+    )
+    return [Member(m, p) for m, p in rows.all()]
+
+
+async def revoke(
+    session: AsyncSession, *, person: Person | None, membership_id: int, now: datetime
+) -> tuple[Membership, Forum]:
+    """A lead (or an admin) takes someone's seat in a forum away; the person is told."""
+    membership = await session.get(Membership, membership_id, with_for_update=True)
+    if membership is None:
+        raise NotFound(N_("That membership no longer exists."))
+    forum = await session.get(Forum, membership.forum_id)
+    assert forum is not None
+    await session.refresh(forum, ["org_unit"])
+    await require(session, person, forum, Action.REVOKE_MEMBERSHIP, ONLY_LEAD)
+    assert person is not None
+    if membership.person_id == person.id:
+        raise Refused(N_("You cannot revoke your own membership. Use /forget to leave forumbot."))
+    if membership.revoked_at is not None:
+        raise Refused(N_("That membership was already revoked."))
+    membership.revoked_at = now
+    audit.record(
+        session,
+        now=now,
+        action="membership.revoke",
+        actor_person_id=person.id,
+        subject=f"forum:{forum.id}",
+        details={"membership": membership.id, "person": membership.person_id, "role": membership.role},
+    )
+    await session.flush()
+    for r in await notify.recipients(session, [membership.person_id], now=now):
+        text = r.t._(
+            "Your membership in {forum} was ended by the forum's lead. "
+            "If you think this is a mistake, please contact them.",
+            forum=Raw(forum_title(r.t, forum, forum.org_unit)),
+        )
+        await r.send(r.message(text), dedup_key=f"membership:revoked:{membership.id}:{now.isoformat()}")
+    return membership, forum

@@ -1,0 +1,158 @@
+"""What forumbot keeps about a person beyond their profile, and how long anything is kept.
+
+``export_extras`` adds to /mydata what the other features store (date-poll ballots, invites the
+person made, administrative actions they took, revoked seats). ``retention`` forgets people who
+have been inactive longer than the retention period and purges rows with personal content once
+they have served their purpose.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services import people
+from bot.storage.models import AuditLog, ConversationState, Forum, Invite, Membership, OutboxMessage, Person
+from bot.storage.models_polls import DatePoll, DatePollBallot, DatePollOption
+from bot.storage.models_whatsapp import HeldMessage, WhatsAppInbox
+
+FAILED_CODES_KEPT = timedelta(days=1)  # guesses only matter for the hourly limit
+STALE_CONVERSATION = timedelta(days=30)  # a half-typed flow nobody came back to
+BATCH = 200
+
+
+def _count(result: Any) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def export_extras(session: AsyncSession, person: Person) -> dict[str, Any]:
+    ballots = await session.execute(
+        select(DatePollBallot, DatePoll, Forum.code)
+        .join(DatePoll, DatePoll.id == DatePollBallot.poll_id)
+        .join(Forum, Forum.id == DatePoll.forum_id)
+        .where(DatePollBallot.person_id == person.id)
+        .order_by(DatePollBallot.poll_id)
+    )
+    ballot_rows = ballots.all()
+    option_ids = {o for b, _, _ in ballot_rows for o in b.choices}
+    starts = (
+        {
+            o.id: o.starts_at
+            for o in await session.scalars(select(DatePollOption).where(DatePollOption.id.in_(option_ids)))
+        }
+        if option_ids
+        else {}
+    )
+    invites = await session.execute(
+        select(Invite, Forum.code)
+        .join(Forum, Forum.id == Invite.forum_id)
+        .where(Invite.created_by_person_id == person.id)
+    )
+    revoked = await session.execute(
+        select(Membership, Forum.code)
+        .join(Forum, Forum.id == Membership.forum_id)
+        .where(Membership.person_id == person.id, Membership.revoked_at.is_not(None))
+    )
+    actions = await session.scalars(
+        select(AuditLog).where(AuditLog.actor_person_id == person.id).order_by(AuditLog.at, AuditLog.id)
+    )
+    return {
+        "date_poll_ballots": [
+            {
+                "poll": b.poll_id,
+                "forum": code,
+                "dates_chosen": [starts[o].isoformat() for o in b.choices if o in starts],
+                "none_of_these_dates": b.none_works,
+                "channel": b.channel,
+                "updated_at": b.updated_at.isoformat(),
+            }
+            for b, _poll, code in ballot_rows
+        ],
+        "invites_created": [
+            {
+                "forum": code,
+                "role": i.role,
+                "uses": i.uses,
+                "max_uses": i.max_uses,
+                "expires_at": i.expires_at.isoformat(),
+                "created_at": i.created_at.isoformat(),
+            }
+            for i, code in invites.all()
+        ],
+        "past_memberships": [
+            {
+                "forum": code,
+                "role": m.role,
+                "from": m.created_at.isoformat(),
+                "until": m.revoked_at.isoformat() if m.revoked_at else None,
+            }
+            for m, code in revoked.all()
+        ],
+        "actions_recorded_in_audit_log": [
+            {"at": a.at.isoformat(), "action": a.action, "subject": a.subject} for a in actions.all()
+        ],
+    }
+
+
+@dataclass
+class Purged:
+    people_forgotten: int = 0
+    outbox: int = 0
+    audit: int = 0
+    conversations: int = 0
+    whatsapp: int = 0
+
+
+async def inactive_people(session: AsyncSession, now: datetime, days: int) -> list[int]:
+    rows = await session.scalars(
+        select(Person.id)
+        .where(Person.forgotten_at.is_(None), Person.last_active_at < now - timedelta(days=days))
+        .order_by(Person.id)
+        .limit(BATCH)
+    )
+    return list(rows.all())
+
+
+async def forget_inactive(session: AsyncSession, person_id: int, now: datetime, days: int) -> bool:
+    """Forget one person if they are (still) inactive: checked again under the row lock."""
+    person = await session.get(Person, person_id, with_for_update=True, populate_existing=True)
+    if person is None or person.forgotten_at is not None or person.last_active_at >= now - timedelta(days=days):
+        return False
+    await people.forget(session, person, now=now, reason="retention")
+    return True
+
+
+async def purge(session: AsyncSession, now: datetime, *, outbox_days: int, audit_days: int) -> Purged:
+    result = Purged()
+    # Delivered or failed-for-good messages carry names and texts: gone after the outbox period.
+    done = await session.execute(
+        delete(OutboxMessage).where(
+            OutboxMessage.status.in_(("sent", "failed")), OutboxMessage.created_at < now - timedelta(days=outbox_days)
+        )
+    )
+    result.outbox = _count(done)
+    old_audit = await session.execute(delete(AuditLog).where(AuditLog.at < now - timedelta(days=audit_days)))
+    guesses = await session.execute(
+        delete(AuditLog).where(AuditLog.action == "invite.failed", AuditLog.at < now - FAILED_CODES_KEPT)
+    )
+    result.audit = _count(old_audit) + _count(guesses)
+    stale = await session.execute(
+        delete(ConversationState).where(ConversationState.updated_at < now - STALE_CONVERSATION)
+    )
+    result.conversations = _count(stale)
+    inbox = await session.execute(
+        delete(WhatsAppInbox).where(
+            WhatsAppInbox.status == "done", WhatsAppInbox.received_at < now - timedelta(days=outbox_days)
+        )
+    )
+    held = await session.execute(
+        delete(HeldMessage).where(
+            HeldMessage.released_at.is_not(None), HeldMessage.created_at < now - timedelta(days=outbox_days)
+        )
+    )
+    result.whatsapp = _count(inbox) + _count(held)
+    return result

@@ -1,0 +1,130 @@
+"""Abuse: floods, guessing invite codes, and leads taking a membership away."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import select
+
+from bot.app import App
+from bot.clock import FixedClock
+from bot.flood import FloodControl, Verdict
+from bot.services.membership import CODE_ATTEMPTS_PER_HOUR
+from bot.storage.db import Database
+from bot.storage.models import AuditLog, Membership
+from tests.conftest import T0, make_settings
+from tests.helpers import ConsoleUser, console_sender, import_demo, make_invite, plain, register
+
+SCHOOL = "S-DEMO-210101"
+
+
+def test_flood_control_warns_once_then_drops_then_lets_go() -> None:
+    flood = FloodControl(limit=5, window=10, quiet=30)
+    now = T0
+    verdicts = []
+    for _ in range(12):
+        verdicts.append(flood.check("console:x", now))
+        now += timedelta(milliseconds=200)
+    assert verdicts[:5] == [Verdict.OK] * 5
+    assert verdicts[5] is Verdict.WARN
+    assert verdicts[6:] == [Verdict.DROP] * 6
+    assert flood.check("console:someone-else", now) is Verdict.OK  # per person
+    assert flood.check("console:x", now + timedelta(seconds=31)) is Verdict.OK  # quiet again: back
+    # A steady, human pace never trips it.
+    steady = FloodControl(limit=5, window=10, quiet=30)
+    assert all(steady.check("k", T0 + timedelta(seconds=3 * i)) is Verdict.OK for i in range(100))
+
+
+@pytest.fixture
+async def flood_app(sqlite_url: str, tmp_path: Path, clock: FixedClock) -> AsyncIterator[App]:
+    app = App(settings=make_settings(sqlite_url, tmp_path, FORUMBOT_FLOOD_EVENTS=20), db=Database(sqlite_url),
+              clock=clock)
+    yield app
+    await app.close()
+
+
+async def test_a_flood_gets_one_polite_answer_and_no_work(flood_app: App) -> None:
+    app = flood_app
+    await import_demo(app)
+    dana = await register(app, "dana", await make_invite(app, SCHOOL, "principal"))
+    before = len(dana.received)
+    limit = app.settings.flood_events
+    for _ in range(limit + 15):  # the fixed clock does not move: all within one second
+        await dana.say("/forums")
+    texts = [plain(m.text) for m in dana.received[before:]]
+    slow = [t for t in texts if "הרבה בבת אחת" in t]
+    assert len(slow) == 1
+    assert texts[-1] == slow[0]  # after the warning, silence
+    # Half a minute later the person is answered again.
+    assert isinstance(app.clock, FixedClock)
+    app.clock.advance(timedelta(seconds=app.settings.flood_quiet_seconds + 1))
+    assert "הפורומים שלך" in await dana.text_of("/forums")
+
+
+async def test_guessing_invite_codes_is_limited_per_hour(sqlite_app: App) -> None:
+    app = sqlite_app
+    await import_demo(app)
+    code = await make_invite(app, SCHOOL, "parent")
+    guesser = ConsoleUser(app, "guesser")
+    assert isinstance(app.clock, FixedClock)
+    for i in range(CODE_ATTEMPTS_PER_HOUR):
+        app.clock.advance(timedelta(seconds=5))
+        assert "לא מוכר" in await guesser.text_of(f"/start wrongcode{i:04d}x")
+    app.clock.advance(timedelta(seconds=5))
+    refused = await guesser.text_of(f"/start {code}")  # even the right code waits now
+    assert "יותר מדי קודים שגויים" in refused
+    assert "wrongcode" not in refused
+    async with app.db.sessions() as session:
+        failed = (await session.scalars(select(AuditLog).where(AuditLog.action == "invite.failed"))).all()
+    assert len(failed) == CODE_ATTEMPTS_PER_HOUR
+    assert all("wrongcode" not in str(a.details) for a in failed)  # the guesses themselves are not kept
+    app.clock.advance(timedelta(hours=1))
+    assert "בחרו שפה" in await guesser.text_of(f"/start {code}")
+
+
+async def test_a_lead_revokes_a_membership_and_the_person_is_told(sqlite_app: App) -> None:
+    app = sqlite_app
+    await import_demo(app)
+    dana = await register(app, "dana", await make_invite(app, SCHOOL, "principal"), display="דנה לוי")
+    avi = await register(app, "avi", await make_invite(app, SCHOOL, "parent"), form="m", display="אבי כהן")
+    assert isinstance(app.clock, FixedClock)
+    app.clock.advance(timedelta(minutes=1))
+    listing = await dana.text_of("/members")
+    assert "אבי כהן" in listing and "דנה לוי" in listing
+    labels = [plain(b.label) for b in dana.last.all_buttons]
+    assert labels == ["הסרת אבי כהן"]  # no button to remove herself
+    # A member cannot list or revoke.
+    assert "/members" not in await avi.text_of("/help")
+    assert "רק מי שמוביל" in await avi.text_of("/members")
+    confirm = await dana.text_of("1")
+    assert "אבי כהן" in confirm
+    done = await dana.text_of(str(dana.button_index("סיום החברות")))
+    assert "החברות הסתיימה" in done
+    await app.delivery.drain()
+    told = plain([m for chat, m in console_sender(app).sent if chat == "avi"][-1].text)
+    assert "החברות שלך" in told
+    async with app.db.sessions() as session:
+        membership = (await session.scalars(select(Membership).where(Membership.role == "parent"))).one()
+        assert membership.revoked_at is not None
+        audit = (await session.scalars(select(AuditLog).where(AuditLog.action == "membership.revoke"))).one()
+        assert audit.actor_person_id is not None and audit.details["membership"] == membership.id
+    assert "אינך חבר באף פורום" in await avi.text_of("/forums")
+    assert "אבי כהן" not in await dana.text_of("/members")
+
+
+async def test_revoke_is_checked_again_on_the_press(sqlite_app: App) -> None:
+    """A button minted for a lead is refused once they no longer lead (the service re-checks)."""
+    app = sqlite_app
+    await import_demo(app)
+    dana = await register(app, "dana", await make_invite(app, SCHOOL, "principal"))
+    await register(app, "avi", await make_invite(app, SCHOOL, "parent"), form="m", display="אבי כהן")
+    await dana.text_of("/members")
+    await dana.text_of("1")
+    async with app.db.unit_of_work() as session:
+        lead_seat = (await session.scalars(select(Membership).where(Membership.role == "principal"))).one()
+        lead_seat.revoked_at = app.clock.now()
+    refused = await dana.text_of(str(dana.button_index("סיום החברות")))
+    assert "רק מי שמוביל" in refused
