@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from datetime import timedelta
 from typing import Any
 
 from bot.channels.base import Sender
@@ -43,6 +44,7 @@ class App:
             self.senders,
             limiter=build_limiter(self.settings),
             limits=channel_limits(self.settings),
+            stale_after=timedelta(seconds=self.settings.sending_stale_seconds),
         )
 
     def add_sender(self, sender: Sender) -> None:

@@ -55,6 +55,7 @@ class Settings(BaseSettings):
 
     http_host: str = Field(default="127.0.0.1", alias="FORUMBOT_HTTP_HOST")
     http_port: int = Field(default=8080, alias="FORUMBOT_HTTP_PORT", ge=0, le=65535)
+    sending_stale_seconds: int = Field(default=300, alias="FORUMBOT_SENDING_STALE_SECONDS", ge=1)
     scheduler_tick_seconds: float = Field(default=30.0, alias="FORUMBOT_TICK_SECONDS", gt=0)
     retention_days: int = Field(default=730, alias="FORUMBOT_RETENTION_DAYS", ge=30)
     outbox_retention_days: int = Field(default=30, alias="FORUMBOT_OUTBOX_RETENTION_DAYS", ge=1)

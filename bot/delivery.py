@@ -72,7 +72,9 @@ class Delivery:
         batch: int = 50,
         limiter: Limiter | None = None,
         limits: dict[str, ChannelLimits] | None = None,
+        stale_after: timedelta = STALE_SENDING,
     ) -> None:
+        self.stale_after = stale_after
         self.db = db
         self.clock = clock
         self.senders = senders
@@ -103,7 +105,7 @@ class Delivery:
                 update(OutboxMessage)
                 .where(
                     OutboxMessage.status == "sending",
-                    OutboxMessage.claimed_at < now - STALE_SENDING,
+                    OutboxMessage.claimed_at < now - self.stale_after,
                     OutboxMessage.channel.in_(channels),
                 )
                 .values(status="queued")
