@@ -6,7 +6,7 @@ from bot.conversation import Router
 
 
 def build_routers() -> list[Router]:
-    from handlers import agenda, channels, core, groups, issues, meeting, polls, registration
+    from handlers import agenda, channels, core, escalation, groups, issues, meeting, polls, registration
 
     return [
         registration.build(),
@@ -17,4 +17,5 @@ def build_routers() -> list[Router]:
         agenda.build(),
         issues.build(),
         meeting.build(),
+        escalation.build(),
     ]
