@@ -209,8 +209,10 @@ def digest_lines(t: Translator, forum: Forum, digest: Digest, units: Mapping[int
     lines = [
         t._("Escalation digest of {forum}, {date}:", forum=Raw(forum_title(t, forum, forum.org_unit)),
             date=t.date(digest.slot, "medium")),
-        t.n_("One new item", "{n} new items", len(digest.new)) + " · "
-        + t.n_("one open in all", "{n} open in all", len(digest.all)),
+        " · ".join(
+            ([t.n_("One new item", "{n} new items", len(digest.new))] if digest.new else [])
+            + [t.n_("one open in all", "{n} open in all", len(digest.all))]
+        ),
     ]
     if digest.new:
         lines += ["", t._("New since the last digest:"), *_grouped(t, digest.new, units, forum, now)]
