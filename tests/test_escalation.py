@@ -106,7 +106,7 @@ async def test_auto_forwarding_at_the_window_edge_across_a_holiday(app: App) -> 
     await run_due(app, local(edge, 0, 5))
     assert await status_of(app, issue_id) == "escalated"
     await run_due(app, local(edge, 0, 10))  # a second tick (or process) does nothing more
-    (gap,) = await gaps(app)
+    (_gap,) = await gaps(app)
     async with app.db.sessions() as session:
         links = (await session.scalars(select(EscalationLink))).all()
         history = (await session.scalars(select(IssueHistory).where(IssueHistory.issue_id == issue_id))).all()
