@@ -80,7 +80,8 @@ async def test_a_district_manager_answers_a_schools_blocker_from_the_digest(tmp_
 
         # He opens it, answers, and the parent two tiers below is told, in the masculine Hebrew.
         card = await bot.presses(moshe, "#2", expect="אין הסעה לשכונה החדשה")
-        assert "הועלה בפורום אחד שמתחת:" in clean(card.text) and "בית ספר יסודי אלונים (הדגמה) — הורה" in clean(card.text)
+        assert "הועלה בפורום אחד שמתחת:" in clean(card.text)
+        assert "בית ספר יסודי אלונים (הדגמה) — הורה" in clean(card.text)
         await bot.presses(moshe, "מתן תשובה", expect="כתוב את התשובה")
         before_avi = len(fake.sent_messages(avi.id))
         reply = await bot.says(moshe, "ההסעה לשכונה תתחיל ביום ראשון הבא.", expect="התשובה נשלחה")
