@@ -33,7 +33,7 @@ async def test_the_lead_escalates_an_issue_at_the_meeting(app: App, clock: Fixed
 
 
 async def test_announce_from_a_district_to_its_schools(app: App, clock: FixedClock) -> None:
-    dana, avi, _ = await school(app)
+    dana, _avi, _ = await school(app)
     moshe = await register(app, "moshe", await make_invite(app, "D-HAIFA", "district_manager"), form="m",
                            display="משה פרץ")
     assert "רק מובילי הפורומים של המטה" in await dana.text_of("/announce")
