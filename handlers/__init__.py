@@ -6,7 +6,20 @@ from bot.conversation import Router
 
 
 def build_routers() -> list[Router]:
-    from handlers import agenda, channels, core, groups, issues, keshet, meeting, members, polls, registration, surveys
+    from handlers import (
+        agenda,
+        channels,
+        core,
+        escalation,
+        groups,
+        issues,
+        keshet,
+        meeting,
+        members,
+        polls,
+        registration,
+        surveys,
+    )
 
     return [
         registration.build(),
@@ -20,4 +33,5 @@ def build_routers() -> list[Router]:
         keshet.build(),
         surveys.build(),
         members.build(),
+        escalation.build(),
     ]

@@ -9,7 +9,7 @@ from bot.domain import agenda as rules
 from bot.domain.agenda import HistoryKind, IssueCategory, IssueKind
 from bot.domain.permissions import Action
 from bot.i18n import N_, Raw
-from bot.services import agenda, issues
+from bot.services import agenda, escalation, issues
 from bot.services.agenda import NOT_A_MEMBER
 from bot.services.agenda_text import (
     CATEGORY_LABELS,
@@ -26,6 +26,7 @@ from bot.services.agenda_text import (
     who,
 )
 from bot.storage.models import Forum
+from handlers.escalation import escalate_label
 from handlers.forum_pick import forum_from_value, pick, pick_forum
 
 FLOW = "issue"
@@ -157,7 +158,9 @@ def build() -> Router:
                 if h.note:
                     entry += f": {short(h.note, 200)}"
                 lines.append(entry)
-        await ctx.reply("\n".join(lines))
+        above = await escalation.can_escalate(ctx.session, ctx.person, issue)
+        buttons = [[ctx.button(escalate_label(ctx, above), f"escu:{issue.id}")]] if above is not None else None
+        await ctx.reply("\n".join(lines), buttons)
 
     return router
 

@@ -11,7 +11,7 @@ from bot.domain import agenda as rules
 from bot.domain.agenda import IssueStatus
 from bot.domain.permissions import Action
 from bot.i18n import N_, Raw
-from bot.services import agenda, exports, issues, outcomes
+from bot.services import agenda, escalation, exports, issues, outcomes
 from bot.services.agenda_text import (
     ISSUE_STATUS_LABELS,
     button_label,
@@ -26,6 +26,7 @@ from bot.services.agenda_text import (
 )
 from bot.services.errors import Refused
 from bot.storage.models import Forum
+from handlers.escalation import escalate_label
 from handlers.forum_pick import forum_from_value, pick_forum
 
 FLOW = "meeting"
@@ -58,6 +59,12 @@ def build() -> Router:
         elif verb == "status":
             issue_id, _, status = arg.partition(":")
             await ask_for_status(ctx, int(issue_id), IssueStatus(status))
+        elif verb == "escalate":
+            _forum_id, meeting_at, _ = _walk(ctx)
+            await outcomes.record_issue_escalation(ctx.session, issue_id=int(arg), person=ctx.person,
+                                                   meeting_at=meeting_at, now=ctx.now)
+            await ctx.reply(ctx.t._("Recorded."))
+            await next_subject(ctx)
         elif verb == "close":
             await close(ctx)
         elif verb == "later":
@@ -210,6 +217,9 @@ async def next_subject(ctx: Context) -> None:
     choices = rules.meeting_choices(IssueStatus(issue.status))
     rows = [[ctx.step_button(ctx.t._(ISSUE_STATUS_LABELS[s]), FLOW, "walk", f"status:{issue.id}:{s.value}")]
             for s in choices]
+    above = await escalation.can_escalate(ctx.session, ctx.person, issue) if ctx.person else None
+    if above is not None:
+        rows.append([ctx.step_button(escalate_label(ctx, above), FLOW, "walk", f"escalate:{issue.id}")])
     rows.append([ctx.step_button(ctx.t._("No change"), FLOW, "walk", f"skip:{subject.key}")])
     rows.append([stop])
     await ctx.reply("\n".join(lines), rows)

@@ -7,13 +7,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete
+from sqlalchemy import delete, select
 
 from bot.app import App
 from bot.domain import agenda as agenda_rules
-from bot.services import agenda, meetings, outcomes, polls, privacy
+from bot.domain import escalation as escalation_rules
+from bot.services import agenda, announcements, escalation, escalation_digest, meetings, outcomes, polls, privacy
 from bot.services.sql import insert_ignore
-from bot.storage.models import ChoiceToken, JobRun, ProcessedUpdate
+from bot.storage.models import ChoiceToken, Forum, JobRun, ProcessedUpdate
+from bot.storage.models_escalation import EscalatedGap
 from scheduler.claims import claim, finish
 
 log = logging.getLogger(__name__)
@@ -219,6 +221,76 @@ async def survey_promotions(app: App, now: datetime) -> int:
 
     async with app.db.unit_of_work() as session:
         return await surveys.deliver_pending(session, now=now)
+# -- escalation, digests and decisions down -------------------------------------------------------
+# Each issue or gap past its window is forwarded in its own transaction with its claim
+# ("esc:auto:i12"); each digest slot is claimed per forum ("esc:digest:f3:<slot>") in the
+# transaction that queues it; each forum an announcement reaches is a row written with its messages.
+
+
+async def escalation_auto_forward(app: App, now: datetime) -> int:
+    """Issues and gaps unresolved past their forum's window go up one tier: once each."""
+    async with app.db.sessions() as session:
+        issue_ids, gap_ids = await escalation.due_for_forwarding(session, now, app.settings.tz)
+    done = 0
+    for kind, ids, step in (("issue", issue_ids, escalation.auto_forward_issue),
+                            ("gap", gap_ids, escalation.auto_forward_gap)):
+        for ident in ids:
+            try:
+                async with app.db.unit_of_work() as session:
+                    done += int(await step(session, ident, now))
+            except Exception:
+                log.exception("forwarding %s %s failed; it will be tried at the next tick", kind, ident)
+    return done
+
+
+async def escalation_digests(app: App, now: datetime) -> int:
+    """Each forum with open gaps: its leads' digest for the latest slot of its schedule, once per slot."""
+    async with app.db.sessions() as session:
+        rows = (await session.execute(
+            select(Forum.id, Forum.settings).where(
+                Forum.id.in_(select(EscalatedGap.forum_id).where(
+                    EscalatedGap.status.in_([s.value for s in escalation_rules.OPEN_GAP])).distinct())
+            )
+        )).all()
+        slots = {fid: escalation_rules.digest_slot(now, app.settings.tz, settings) for fid, settings in rows}
+        keys = {fid: f"esc:digest:f{fid}:{slot.isoformat()}" for fid, slot in slots.items()}
+        taken = set((await session.scalars(select(JobRun.key).where(JobRun.key.in_(list(keys.values()))))).all())
+    sent = 0
+    for forum_id, slot in slots.items():
+        if keys[forum_id] in taken:
+            continue
+        try:
+            async with app.db.unit_of_work() as session:
+                digest = (await escalation_digest.build_digests(session, {forum_id: slot}, [forum_id])).get(forum_id)
+                if digest is None or digest.empty:
+                    continue  # nothing had arrived by this slot: no digest (and the slot stays unclaimed)
+                if not await escalation.claim_step(session, keys[forum_id], now):
+                    continue
+                forum = await agenda.load_forum(session, forum_id)
+                await escalation_digest.send_digest(session, forum, digest, now)
+                sent += 1
+        except Exception:
+            log.exception("the digest of forum %s failed; it will be tried at the next tick", forum_id)
+    return sent
+
+
+async def announcements_fanout(app: App, now: datetime) -> int:
+    """Decisions sent down: reach the forums below in batches, each forum once."""
+    async with app.db.sessions() as session:
+        due = await announcements.due_ids(session)
+    reached = 0
+    for announcement_id in due:
+        for _ in range(10_000):
+            try:
+                async with app.db.unit_of_work() as session:
+                    batch = await announcements.deliver_batch(session, announcement_id, now)
+            except Exception:
+                log.exception("announcement %s failed; it will be resumed at the next tick", announcement_id)
+                break
+            reached += batch.forums
+            if batch.done:
+                break
+    return reached
 
 
 def all_jobs() -> list[Job]:
@@ -236,6 +308,9 @@ def all_jobs() -> list[Job]:
         Job("keshet_assessments", keshet_assessments),
         Job("school_needs_surveys", school_needs_surveys),
         Job("survey_promotions", survey_promotions),
+        Job("escalation_auto_forward", escalation_auto_forward),
+        Job("escalation_digests", escalation_digests),
+        Job("announcements_fanout", announcements_fanout),
     ]
 
 

@@ -35,7 +35,7 @@ PERSONAS: dict[str, dict[str, Standing]] = {
     "authority_member": {SCHOOL: Standing.NONE, AUTHORITY: Standing.MEMBER},
 }
 # Actions no service performs yet: the escalation feature (another branch) adds the coordinator's.
-PENDING = {Action.HANDLE_ESCALATED}
+PENDING: set[Action] = set()
 
 
 @dataclass
@@ -194,7 +194,15 @@ async def _answer_survey(p: Probe) -> None:
     await surveys.respondent_seat(p.session, p.person, p.forum)
 
 
+async def _handle_escalated(p: Probe) -> None:
+    from bot.services import escalation
+
+    # The gate every action on a forwarded gap passes (acknowledge, assign, answer, forward up).
+    await agenda.require(p.session, p.person, p.forum, Action.HANDLE_ESCALATED, escalation.ONLY_COORDINATORS)
+
+
 PROBES: dict[Action, Callable[[Probe], Awaitable[None]]] = {
+    Action.HANDLE_ESCALATED: _handle_escalated,
     Action.MANAGE_PARTNERSHIP: _manage_partnership,
     Action.CONTRIBUTE_PARTNERSHIP: _contribute_partnership,
     Action.MANAGE_SURVEYS: _manage_surveys,

@@ -85,16 +85,21 @@ class HistoryKind(StrEnum):
 
 
 # Where an issue may go from each status. A status may repeat: "discussed again", "re-planned".
-# The escalation feature adds OPEN/DISCUSSED/IN_PROGRESS → ESCALATED and the way back down.
+# Escalation (bot.services.escalation): OPEN/DISCUSSED/IN_PROGRESS → ESCALATED when forwarded up, and
+# ESCALATED → RESOLVED/DECLINED when the answer comes back down.
 ISSUE_TRANSITIONS: dict[IssueStatus, frozenset[IssueStatus]] = {
     IssueStatus.OPEN: frozenset(
-        {IssueStatus.DISCUSSED, IssueStatus.IN_PROGRESS, IssueStatus.RESOLVED, IssueStatus.DECLINED}
+        {IssueStatus.DISCUSSED, IssueStatus.IN_PROGRESS, IssueStatus.RESOLVED, IssueStatus.DECLINED,
+         IssueStatus.ESCALATED}
     ),
     IssueStatus.DISCUSSED: frozenset(
-        {IssueStatus.DISCUSSED, IssueStatus.IN_PROGRESS, IssueStatus.RESOLVED, IssueStatus.DECLINED}
+        {IssueStatus.DISCUSSED, IssueStatus.IN_PROGRESS, IssueStatus.RESOLVED, IssueStatus.DECLINED,
+         IssueStatus.ESCALATED}
     ),
-    IssueStatus.IN_PROGRESS: frozenset({IssueStatus.IN_PROGRESS, IssueStatus.RESOLVED, IssueStatus.DECLINED}),
-    IssueStatus.ESCALATED: frozenset(),
+    IssueStatus.IN_PROGRESS: frozenset(
+        {IssueStatus.IN_PROGRESS, IssueStatus.RESOLVED, IssueStatus.DECLINED, IssueStatus.ESCALATED}
+    ),
+    IssueStatus.ESCALATED: frozenset({IssueStatus.RESOLVED, IssueStatus.DECLINED}),
     IssueStatus.RESOLVED: frozenset(),
     IssueStatus.DECLINED: frozenset(),
 }

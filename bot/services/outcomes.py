@@ -188,6 +188,20 @@ async def record_issue_outcome(
     )
 
 
+async def record_issue_escalation(
+    session: AsyncSession, *, issue_id: int, person: Person, meeting_at: datetime, now: datetime
+) -> MeetingDecision:
+    """The lead forwards an issue to the forum above at the meeting (bot.services.escalation)."""
+    from bot.services import escalation
+
+    done = await escalation.escalate_issue(session, issue_id=issue_id, person=person, now=now, meeting_at=meeting_at)
+    return await _upsert_decision(
+        session, forum_id=(await issues.get_issue(session, issue_id)).forum_id, meeting_at=meeting_at,
+        issue_id=issue_id, status=IssueStatus.ESCALATED, text=escalation.unit_name_he(done.target),
+        owner_person_id=None, due_date=None, person=person, now=now,
+    )
+
+
 @dataclass(frozen=True)
 class Closed:
     decisions: int
