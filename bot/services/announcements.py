@@ -137,7 +137,11 @@ async def deliver_batch(session: AsyncSession, announcement_id: int, now: dateti
         )
         if not won:
             continue
-        item = await agenda.suggest_from_above(session, forum_id, announcement.title, announcement.text, origin.id, now)
+        # The sender's right to announce down was checked when the announcement was made (/announce);
+        # the targets were computed from the tree below it.
+        item = await agenda.suggest_from_above(
+            session, forum_id, announcement.title, announcement.text, origin.id, now, system=True
+        )
         await session.execute(
             AnnouncementDelivery.__table__.update()  # type: ignore[attr-defined]
             .where(AnnouncementDelivery.announcement_id == announcement.id,
