@@ -1,9 +1,13 @@
 """The API's rate limits as a physical ceiling: a smooth global bucket and per-chat spacing.
 
-In one process the buckets live in memory (aiolimiter for the global rate). With ``REDIS_URL``
+In one process the schedule lives in memory. With ``REDIS_URL``
 every process reserves its slots in Redis, so a deployment of several processes stays under the
-one limit that belongs to the bot token. Reservations are smooth (a burst of one): measured
-against Telegram, smooth sending beats bursts that draw 429s.
+one limit that belongs to the bot token.
+
+The pace is a bucket that holds a little credit (``BURST`` sends): a sender woken a few
+milliseconds late, or held up by a commit, catches up instead of losing that time for good, which
+a bucket of one does on every send. A window guard on actual send times keeps any one second at
+the rate rounded down, so the credit can never add up to a burst over the ceiling.
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ import uuid
 from collections import OrderedDict, deque
 from typing import Protocol
 
-from aiolimiter import AsyncLimiter
+BURST = 1  # sends of credit the pace may hold after a stall
 
 
 class Limiter(Protocol):
@@ -30,7 +34,7 @@ class LocalLimiter:
     """In-process buckets (the embedded default)."""
 
     def __init__(self, capacity: int = 100_000) -> None:
-        self._global: dict[str, AsyncLimiter] = {}
+        self._tat: dict[str, float] = {}
         self._next: OrderedDict[str, float] = OrderedDict()
         self._paused: dict[str, float] = {}
         self._windows: dict[str, deque[float]] = {}
@@ -50,10 +54,15 @@ class LocalLimiter:
             self._next.popitem(last=False)
 
     async def wait_global(self, channel: str, per_second: float) -> None:
-        limiter = self._global.get(channel)
-        if limiter is None:
-            limiter = self._global[channel] = AsyncLimiter(1, 1.0 / per_second)
-        await limiter.acquire()
+        # Reserve the next slot on the schedule (GCRA, as in Redis): a sender woken late sends late,
+        # but the slots after it keep their times, so its lateness is not lost from the rate.
+        interval = 1.0 / per_second
+        now = time.monotonic()
+        tat = max(now, self._tat.get(channel, 0.0), self._paused.get(channel, 0.0))
+        self._tat[channel] = tat + interval
+        start = max(now, tat - (BURST - 1) * interval)
+        if start > now:
+            await asyncio.sleep(start - now)
         # The bucket paces the sends; a window guard makes sure a late wake-up never lets more than
         # the rate (rounded down) through in any one second.
         window = self._windows.setdefault(channel, deque())
@@ -71,19 +80,21 @@ class LocalLimiter:
         until = time.monotonic() + seconds
         if whole_channel:
             self._paused[channel] = max(self._paused.get(channel, 0.0), until)
+            self._tat[channel] = max(self._tat.get(channel, 0.0), until)
         key = f"{channel}:{chat}"
         self._next[key] = max(self._next.get(key, 0.0), until)
 
 
-# Reserve the next free slot of a key: returns how many microseconds the caller must wait.
-# KEYS[1] = the key; ARGV[1] = interval in microseconds; ARGV[2] = minimum start (µs, 0 = none).
+# Reserve the next free slot of a key (GCRA): returns how many microseconds the caller must wait.
+# The key holds the theoretical arrival time; a caller may go up to ARGV[2] µs ahead of it (credit).
+# KEYS[1] = the key; ARGV[1] = interval in microseconds; ARGV[2] = tolerance in microseconds.
 _RESERVE = """
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
-local nxt = tonumber(redis.call('GET', KEYS[1]) or '0')
-local start = math.max(now, nxt, tonumber(ARGV[2]))
+local tat = math.max(now, tonumber(redis.call('GET', KEYS[1]) or '0'))
 local interval = tonumber(ARGV[1])
-redis.call('SET', KEYS[1], tostring(start + interval), 'PX', math.floor((start + interval - now) / 1000) + 1000)
+local start = math.max(now, tat - tonumber(ARGV[2]))
+redis.call('SET', KEYS[1], tostring(tat + interval), 'PX', math.floor((tat + interval - now) / 1000) + 1000)
 return start - now
 """
 
@@ -132,8 +143,9 @@ class RedisLimiter:
         self._id = uuid.uuid4().hex[:8]
         self._sends = 0
 
-    async def _wait(self, key: str, interval: float) -> None:
-        delay_us = int(await self._reserve(keys=[key], args=[max(1, int(interval * 1_000_000)), 0]))
+    async def _wait(self, key: str, interval: float, burst: int = 1) -> None:
+        micros = max(1, int(interval * 1_000_000))
+        delay_us = int(await self._reserve(keys=[key], args=[micros, (burst - 1) * micros]))
         if delay_us > 0:
             await asyncio.sleep(delay_us / 1_000_000)
 
@@ -147,7 +159,7 @@ class RedisLimiter:
         await self._wait(f"{self.ns}:rl:{channel}:chat:{chat}", max(interval, 1e-6))
 
     async def wait_global(self, channel: str, per_second: float) -> None:
-        await self._wait(f"{self.ns}:rl:{channel}:global", 1.0 / per_second)
+        await self._wait(f"{self.ns}:rl:{channel}:global", 1.0 / per_second, BURST)
         cap = max(1, math.floor(per_second))
         while True:
             self._sends += 1
