@@ -70,6 +70,7 @@ def bounded(event: Inbound) -> Inbound | None:
         phone=cut(event.phone, 32) if event.phone else None,
     )
 
+
 INPUT_ERRORS: dict[str, str] = {
     "too_short": N_("That is too short."),
     "too_long": N_("That is too long: at most {max} characters."),
@@ -297,7 +298,10 @@ class Conversations:
                     # The whole event is one transaction (its processed mark included): run it again.
                     log.warning(
                         "database unavailable (%s) while handling a %s event on %s; retrying in %.1f s",
-                        type(exc).__name__, event.kind, event.channel, delay,
+                        type(exc).__name__,
+                        event.kind,
+                        event.channel,
+                        delay,
                     )
                     await asyncio.sleep(delay)
                     continue
