@@ -6,6 +6,7 @@ reply (written to the outbox) commit together or not at all.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import logging
 import re
@@ -27,6 +28,7 @@ from bot.services.errors import Refused
 from bot.services.outbox import PRIORITY_REPLY, enqueue
 from bot.services.people import get_or_create_identity, load_identity
 from bot.services.sql import insert_ignore
+from bot.storage.db import RETRY_DELAYS, database_unavailable
 from bot.storage.models import ChannelIdentity, ChoiceToken, ConversationState, Person, ProcessedUpdate
 
 if TYPE_CHECKING:
@@ -67,6 +69,7 @@ def bounded(event: Inbound) -> Inbound | None:
         message_ref=cut(event.message_ref, MAX_INBOUND_FIELD) if event.message_ref else None,
         phone=cut(event.phone, 32) if event.phone else None,
     )
+
 
 INPUT_ERRORS: dict[str, str] = {
     "too_short": N_("That is too short."),
@@ -287,32 +290,48 @@ class Conversations:
                 log.info("flood control: slowing down one person on %s", event.channel)
                 return await self._say(event, now, SLOW_DOWN)
             return []
-        try:
-            async with self.app.db.unit_of_work() as session:
-                if event.update_key and not await insert_ignore(
-                    session,
-                    ProcessedUpdate.__table__,  # type: ignore[arg-type]
-                    {"channel": event.channel, "update_key": event.update_key, "processed_at": now},
-                    conflict=["channel", "update_key"],
-                ):
-                    log.info("update %s/%s already handled", event.channel, event.update_key)
-                    return []
-                if session.bind is not None and session.bind.dialect.name == "postgresql":
-                    # One person's events are handled one at a time across every process.
-                    await session.execute(
-                        text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-                        {"k": f"{event.channel}:{event.user_id}"},
+        for delay in (*RETRY_DELAYS, None):
+            try:
+                return await self._handle_once(event, now)
+            except Exception as exc:
+                if delay is not None and database_unavailable(exc):
+                    # The whole event is one transaction (its processed mark included): run it again.
+                    log.warning(
+                        "database unavailable (%s) while handling a %s event on %s; retrying in %.1f s",
+                        type(exc).__name__,
+                        event.kind,
+                        event.channel,
+                        delay,
                     )
-                ctx = await self._context(session, event, now)
-                await self._dispatch(ctx)
-            self.app.notify_outbox()
-            metrics.UPDATES.labels(event.channel, event.kind.value, "ok").inc()
-            return ctx.sent
-        except Exception:
-            log.exception("handler failed for a %s event on %s", event.kind, event.channel)
-            metrics.UPDATES.labels(event.channel, event.kind.value, "error").inc()
-            metrics.APOLOGIES.labels(event.channel).inc()
-            return await self._say(event, now, APOLOGY)
+                    await asyncio.sleep(delay)
+                    continue
+                log.exception("handler failed for a %s event on %s", event.kind, event.channel)
+                metrics.UPDATES.labels(event.channel, event.kind.value, "error").inc()
+                metrics.APOLOGIES.labels(event.channel).inc()
+                return await self._say(event, now, APOLOGY)
+        return []
+
+    async def _handle_once(self, event: Inbound, now: datetime) -> list[Outbound]:
+        async with self.app.db.unit_of_work() as session:
+            if event.update_key and not await insert_ignore(
+                session,
+                ProcessedUpdate.__table__,  # type: ignore[arg-type]
+                {"channel": event.channel, "update_key": event.update_key, "processed_at": now},
+                conflict=["channel", "update_key"],
+            ):
+                log.info("update %s/%s already handled", event.channel, event.update_key)
+                return []
+            if session.bind is not None and session.bind.dialect.name == "postgresql":
+                # One person's events are handled one at a time across every process.
+                await session.execute(
+                    text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
+                    {"k": f"{event.channel}:{event.user_id}"},
+                )
+            ctx = await self._context(session, event, now)
+            await self._dispatch(ctx)
+        self.app.notify_outbox()
+        metrics.UPDATES.labels(event.channel, event.kind.value, "ok").inc()
+        return ctx.sent
 
     async def _context(self, session: AsyncSession, event: Inbound, now: datetime) -> Context:
         # In a group the sender is still a person with their own (private) identity.

@@ -29,6 +29,7 @@ from bot.channels.base import (
 )
 from bot.ratelimit import Limiter, LocalLimiter
 from bot.services.sql import insert_ignore
+from bot.storage.db import database_unavailable, retry_unavailable
 from bot.storage.models import ChannelIdentity, ExternalRef, OutboxMessage
 
 if TYPE_CHECKING:
@@ -165,7 +166,8 @@ class Delivery:
             log.exception("sender %s crashed on outbox row %s", row.channel, row.id)
             await self._retry_or_fail(row, f"{type(exc).__name__}")
         else:
-            await self._mark_sent(row, result, message)
+            # Sent: recording it must outlast a database restart, or the row would be sent again.
+            await retry_unavailable(lambda: self._mark_sent(row, result, message), what="recording a sent message")
 
     async def _mark_sent(self, row: OutboxMessage, result: SendResult, message: Outbound) -> None:
         now = self.clock.now()
@@ -273,8 +275,11 @@ class Delivery:
                 if len(batches) < 2:
                     try:
                         rows = await self.claim(replies=replies, busy_chats=busy)
-                    except Exception:
-                        log.exception("claiming from the outbox failed; retrying")
+                    except Exception as exc:
+                        if database_unavailable(exc):
+                            log.warning("database unavailable (%s); delivery waits for it", type(exc).__name__)
+                        else:
+                            log.exception("claiming from the outbox failed; retrying")
                         await asyncio.sleep(idle)
                 if rows:
                     chats = {row.chat_id for row in rows}

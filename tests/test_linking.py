@@ -9,7 +9,8 @@ from sqlalchemy import func, select
 
 from bot.app import App
 from bot.clock import FixedClock
-from bot.storage.models import ChannelIdentity, Person
+from bot.services.guesses import LINK_CODES
+from bot.storage.models import AuditLog, ChannelIdentity, Person
 from tests.helpers import ConsoleUser, import_demo, make_invite, plain, register
 
 SCHOOL = "S-DEMO-210101"
@@ -55,14 +56,42 @@ async def test_link_codes_expire_and_wrong_codes_are_limited(app: App, clock: Fi
     code = code_in(await dana.text_of("/link"))
     clock.advance(timedelta(minutes=11))
     stranger = ConsoleUser(app, "stranger")
-    assert "לא תקף או שפג תוקפו" in await stranger.text_of(f"/link {code}")
-    for _ in range(4):
-        await stranger.say("/link AAAAAA")
-    assert "יותר מדי קודים שגויים" in await stranger.text_of("/link AAAAAA")
+    assert "לא תקף או שפג תוקפו" in await stranger.text_of(f"/link {code}")  # an expired code counts too
+    for _ in range(LINK_CODES.attempts - 2):
+        clock.advance(timedelta(minutes=1))
+        assert "לא תקף" in await stranger.text_of("/link AAAAAA")
+    clock.advance(timedelta(minutes=1))
+    assert "לא תקף" in await stranger.text_of("/link AAAAAA")  # the fifth wrong code is still answered plainly
+    refused = await stranger.text_of("/link AAAAAA")
+    assert "יותר מדי קודי קישור שגויים" in refused and "רבע שעה" in refused
     fresh = code_in(await dana.text_of("/link"))
-    assert "יותר מדי" in await stranger.text_of(f"/link {fresh}")  # even a good code, for an hour
-    clock.advance(timedelta(minutes=61))
+    assert "יותר מדי" in await stranger.text_of(f"/link {fresh}")  # even a good code, until the window passes
+    async with app.db.sessions() as session:
+        kept = await session.scalar(
+            select(func.count()).select_from(AuditLog).where(AuditLog.action == LINK_CODES.action)
+        )
+        assert (
+            await session.scalar(select(ChannelIdentity.person_id).where(ChannelIdentity.external_id == "stranger"))
+            is None
+        )
+    assert kept == LINK_CODES.attempts  # refusals at the limit are not counted again (no lock-out for ever)
+    # Someone else on the same bot is not affected.
+    other = ConsoleUser(app, "dana-phone")
+    assert "מקושר עכשיו" in await other.text_of(f"/link {fresh}")
+    # Once the oldest wrong codes are more than a quarter of an hour old, trying again is allowed.
+    clock.advance(LINK_CODES.window - timedelta(minutes=3))
     assert "מקושר עכשיו" in await stranger.text_of(f"/link {code_in(await dana.text_of('/link'))}")
+
+
+async def test_too_many_link_codes_in_english_and_arabic(app: App) -> None:
+    await import_demo(app)
+    sam = await register(app, "sam", await make_invite(app, SCHOOL, "principal"), language="en", display="Sam")
+    rana = await register(app, "rana", await make_invite(app, SCHOOL, "counsellor"), language="ar", display="رنا")
+    for guesser in (sam, rana):
+        for _ in range(LINK_CODES.attempts):
+            await guesser.say("/link AAAAAA")
+    assert (await sam.text_of("/link AAAAAA")).startswith("Too many wrong linking codes")
+    assert "ربع ساعة" in await rana.text_of("/link AAAAAA")
 
 
 async def test_link_refuses_unregistered_source_and_a_second_registered_person(app: App) -> None:

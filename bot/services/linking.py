@@ -2,7 +2,8 @@
 
 `/link` on a channel where the person is registered gives a code valid for 10 minutes; sending
 `/link CODE` from another channel identity attaches that identity to the same person. Wrong codes
-are counted per identity (at most five an hour), so six characters from 32 are plenty.
+are counted per identity (``guesses.LINK_CODES``: five per quarter of an hour), so six characters
+from 32 (about 10⁹ codes, a handful valid at any moment) are plenty.
 """
 
 from __future__ import annotations
@@ -10,20 +11,18 @@ from __future__ import annotations
 import secrets
 from datetime import datetime, timedelta
 
-from sqlalchemy import func, select, update
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import N_
-from bot.services import audit
+from bot.services import audit, guesses
 from bot.services.errors import Refused
-from bot.storage.models import AuditLog, ChannelIdentity, Person
+from bot.storage.models import ChannelIdentity, Person
 from bot.storage.models_whatsapp import LinkCode
 
 ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZ23456789"  # no 0/O, 1/I: easy to read aloud and type
 CODE_LENGTH = 6
 VALID_FOR = timedelta(minutes=10)
-MAX_FAILURES_PER_HOUR = 5
-FAILED = "link.fail"
 
 BAD_CODE = N_("This code is not valid or has expired. Send /link again on your other messenger to get a new one.")
 
@@ -60,21 +59,11 @@ async def create_code(session: AsyncSession, identity: ChannelIdentity, *, now: 
 
 async def redeem(session: AsyncSession, identity: ChannelIdentity, code: str, *, now: datetime) -> Person:
     """Attach ``identity`` to the person who asked for ``code``; refusals say what to do."""
-    failures = await session.scalar(
-        select(func.count())
-        .select_from(AuditLog)
-        .where(
-            AuditLog.action == FAILED,
-            AuditLog.subject == f"identity:{identity.id}",
-            AuditLog.at > now - timedelta(hours=1),
-        )
-    )
-    if (failures or 0) >= MAX_FAILURES_PER_HOUR:
-        raise Refused(N_("Too many wrong codes. Please try again in an hour."))
+    await guesses.check(session, guesses.LINK_CODES, identity, now)
     row = await session.scalar(select(LinkCode).where(LinkCode.code == normalise(code)).with_for_update())
     person = await session.get(Person, row.person_id) if row is not None else None
     if row is None or row.used_at is not None or row.expires_at <= now or person is None or person.forgotten_at:
-        audit.record(session, now=now, action=FAILED, subject=f"identity:{identity.id}")
+        guesses.record_failure(session, guesses.LINK_CODES, identity, now)  # kept: a refusal is a reply
         raise Refused(BAD_CODE)
     if identity.person_id == person.id:
         raise Refused(N_("This account is already linked to you."))

@@ -1,32 +1,28 @@
 """Leads manage who is in their forum: invites made in the chat, the member list, revoking a seat.
 
-Also the limit on guessing invite codes: failed attempts are kept in the audit log (no table of
-their own) and counted per channel identity over the last hour.
+Also the limit on guessing invite codes (the mechanism is ``bot.services.guesses``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.permissions import Action, allowed
 from bot.i18n import N_, Raw
-from bot.services import audit, invites, notify, people
+from bot.services import audit, guesses, invites, notify, people
 from bot.services.agenda_text import forum_title
 from bot.services.errors import Forbidden, NotFound, Refused
-from bot.storage.models import AuditLog, ChannelIdentity, Forum, Invite, Membership, Person
+from bot.storage.models import ChannelIdentity, Forum, Invite, Membership, Person
 
 ONLY_LEAD_INVITES = N_("Only a forum's lead can create invites.")
 ONLY_LEAD = N_("Only the forum's lead can do that.")
 
-CODE_ATTEMPTS_PER_HOUR = 10
-FAILED_CODE = "invite.failed"
-TOO_MANY_CODES = N_(
-    "Too many wrong invite codes. Please wait an hour and try again, or ask your forum's lead for a link."
-)
+CODE_ATTEMPTS_PER_HOUR = guesses.INVITE_CODES.attempts
+TOO_MANY_CODES = guesses.INVITE_CODES.refusal
 
 
 async def require(session: AsyncSession, person: Person | None, forum: Forum, action: Action, msgid: str) -> None:
@@ -55,28 +51,13 @@ async def invite_as(
 # -- guessing codes ------------------------------------------------------------------------------
 
 
-async def failed_code_attempts(session: AsyncSession, identity: ChannelIdentity, now: datetime) -> int:
-    count = await session.scalar(
-        select(func.count())
-        .select_from(AuditLog)
-        .where(
-            AuditLog.action == FAILED_CODE,
-            AuditLog.subject == f"identity:{identity.id}",
-            AuditLog.at > now - timedelta(hours=1),
-        )
-    )
-    return int(count or 0)
-
-
 async def checked_invite(session: AsyncSession, identity: ChannelIdentity, code: str, *, now: datetime) -> Invite:
-    """``invites.usable_invite`` for a person typing a code, with wrong guesses limited per hour."""
-    if await failed_code_attempts(session, identity, now) >= CODE_ATTEMPTS_PER_HOUR:
-        raise Refused(TOO_MANY_CODES)
+    """``invites.usable_invite`` for a person typing a code, with wrong guesses limited (``guesses``)."""
+    await guesses.check(session, guesses.INVITE_CODES, identity, now)
     try:
         return await invites.usable_invite(session, code, now=now)
     except NotFound:
-        # Kept in this event's transaction: a refusal is a reply, not a rollback.
-        audit.record(session, now=now, action=FAILED_CODE, subject=f"identity:{identity.id}")
+        guesses.record_failure(session, guesses.INVITE_CODES, identity, now)
         raise
 
 

@@ -15,12 +15,11 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.services import people
+from bot.services import guesses, people
 from bot.storage.models import AuditLog, ConversationState, Forum, Invite, Membership, OutboxMessage, Person
 from bot.storage.models_polls import DatePoll, DatePollBallot, DatePollOption
 from bot.storage.models_whatsapp import HeldMessage, WhatsAppInbox
 
-FAILED_CODES_KEPT = timedelta(days=1)  # guesses only matter for the hourly limit
 STALE_CONVERSATION = timedelta(days=30)  # a half-typed flow nobody came back to
 BATCH = 200
 
@@ -136,10 +135,12 @@ async def purge(session: AsyncSession, now: datetime, *, outbox_days: int, audit
     )
     result.outbox = _count(done)
     old_audit = await session.execute(delete(AuditLog).where(AuditLog.at < now - timedelta(days=audit_days)))
-    guesses = await session.execute(
-        delete(AuditLog).where(AuditLog.action == "invite.failed", AuditLog.at < now - FAILED_CODES_KEPT)
+    wrong_codes = await session.execute(
+        delete(AuditLog).where(
+            AuditLog.action.in_([limit.action for limit in guesses.ALL]), AuditLog.at < now - guesses.KEPT
+        )
     )
-    result.audit = _count(old_audit) + _count(guesses)
+    result.audit = _count(old_audit) + _count(wrong_codes)
     stale = await session.execute(
         delete(ConversationState).where(ConversationState.updated_at < now - STALE_CONVERSATION)
     )
