@@ -119,12 +119,14 @@ from bot.channels.telegram import TelegramSender, make_bot
 from bot.config import load_settings
 from bot.storage.db import Database
 from bot.clock import SystemClock
+from bot.runner import freeze_startup_heap
 
 async def main():
     settings = load_settings()
     app = App(settings=settings, db=Database(settings.effective_database_url), clock=SystemClock())
     bot = make_bot(settings)
     app.add_sender(TelegramSender(bot))
+    freeze_startup_heap()  # as `forumbot run` does
     stop = asyncio.Event()
     asyncio.get_running_loop().add_signal_handler(15, stop.set)
     await app.delivery.run(stop)

@@ -57,6 +57,7 @@ class App:
         close = getattr(self.delivery.limiter, "close", None)
         if close is not None:
             await close()
+        await self.conversations.flood.close()
         await self.db.dispose()
 
 

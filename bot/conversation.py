@@ -22,7 +22,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import metrics
 from bot.channels.base import Button, EventKind, FileSpec, Inbound, Outbound, OutKind, PollSpec
 from bot.domain.text import InputError
-from bot.flood import FloodControl, Verdict
+from bot.flood import Verdict, build_flood
 from bot.i18n import N_, Translator
 from bot.services.errors import Refused
 from bot.services.outbox import PRIORITY_REPLY, enqueue
@@ -250,7 +250,7 @@ class Conversations:
         self.group_handlers: list[Handler] = []
         self.text_handlers: list[Callable[[Context], Awaitable[bool]]] = []
         settings = app.settings
-        self.flood = FloodControl(settings.flood_events, settings.flood_seconds, settings.flood_quiet_seconds)
+        self.flood = build_flood(settings)
         for router in routers:
             clash = (
                 {f"/{c}" for c in set(self.commands) & set(router.commands)}
@@ -283,7 +283,7 @@ class Conversations:
             log.warning("dropped a %s event on %s with impossible ids", event.kind, event.channel)
             return []
         event = clean
-        verdict = self.flood.check(f"{event.channel}:{event.user_id}", now)
+        verdict = await self.flood.verdict(f"{event.channel}:{event.user_id}", now)
         if verdict is not Verdict.OK:
             metrics.FLOOD.labels(event.channel, verdict.value).inc()
             if verdict is Verdict.WARN:

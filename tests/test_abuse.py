@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import uuid
 from collections.abc import AsyncIterator
 from datetime import timedelta
 from pathlib import Path
@@ -11,12 +13,14 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.clock import FixedClock
-from bot.flood import FloodControl, Verdict
+from bot.flood import FloodControl, RedisFloodControl, Verdict
 from bot.services.membership import CODE_ATTEMPTS_PER_HOUR
 from bot.storage.db import Database
 from bot.storage.models import AuditLog, Membership
 from tests.conftest import T0, make_settings
 from tests.helpers import ConsoleUser, console_sender, import_demo, make_invite, plain, register
+from tests.test_ratelimit import REDIS_URL, redis_or_skip
+from tests.wa_helpers import free_port
 
 SCHOOL = "S-DEMO-210101"
 
@@ -36,6 +40,35 @@ def test_flood_control_warns_once_then_drops_then_lets_go() -> None:
     # A steady, human pace never trips it.
     steady = FloodControl(limit=5, window=10, quiet=30)
     assert all(steady.check("k", T0 + timedelta(seconds=3 * i)) is Verdict.OK for i in range(100))
+
+
+async def test_flood_control_in_redis_is_shared_by_every_process() -> None:
+    await redis_or_skip()
+    namespace = f"flood-test-{uuid.uuid4().hex[:6]}"
+    one, two = (RedisFloodControl(REDIS_URL, namespace, limit=5, window=10, quiet=0.5) for _ in range(2))
+    try:
+        now = T0
+        verdicts = []
+        for i in range(8):  # the person's events land on either process
+            verdicts.append(await (one if i % 2 else two).verdict("telegram:42", now))
+            now += timedelta(milliseconds=200)
+        assert verdicts[:5] == [Verdict.OK] * 5
+        assert verdicts[5] is Verdict.WARN  # the sixth event, wherever it landed
+        assert verdicts[6:] == [Verdict.DROP] * 2
+        assert await one.verdict("telegram:43", now) is Verdict.OK  # per person
+        await asyncio.sleep(0.7)  # quiet for longer than the quiet period
+        assert await two.verdict("telegram:42", now + timedelta(seconds=1)) is Verdict.OK
+    finally:
+        await one.close()
+        await two.close()
+
+
+async def test_flood_control_lets_people_through_when_redis_is_away() -> None:
+    away = RedisFloodControl(f"redis://127.0.0.1:{free_port()}/0", "x", limit=1, window=10, quiet=30)
+    try:
+        assert [await away.verdict("telegram:1", T0) for _ in range(3)] == [Verdict.OK] * 3
+    finally:
+        await away.close()
 
 
 @pytest.fixture
