@@ -10,10 +10,8 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, select
 
 from bot.app import App
-from bot.domain import agenda as agenda_rules
 from bot.domain import escalation as escalation_rules
 from bot.services import agenda, announcements, escalation, escalation_digest, meetings, outcomes, polls, privacy
-from bot.services.sql import insert_ignore
 from bot.storage.models import ChoiceToken, Forum, JobRun, ProcessedUpdate
 from bot.storage.models_escalation import EscalatedGap
 from scheduler.claims import claim, finish
@@ -72,31 +70,6 @@ async def retention(app: App, now: datetime) -> int:
     )
     await finish(app.db, key, now=now)
     return forgotten + purged.outbox + purged.audit + purged.conversations + purged.whatsapp
-
-
-async def agenda_day_before(app: App, now: datetime) -> int:
-    """The day before a meeting, every member gets its agenda: once per meeting.
-
-    The claim is written in the same transaction as the messages, so a failure leaves it due.
-    """
-    async with app.db.unit_of_work() as session:
-        soon = await agenda.upcoming_meetings(session, now, now + timedelta(days=2))
-    sent = 0
-    for forum_id, meeting_at in soon:
-        if now < agenda_rules.agenda_send_at(meeting_at, app.settings.tz):
-            continue
-        async with app.db.unit_of_work() as session:
-            claimed = await insert_ignore(
-                session,
-                JobRun.__table__,  # type: ignore[arg-type]
-                {"key": f"agenda:send:f{forum_id}:{meeting_at.isoformat()}", "status": "done", "claimed_at": now,
-                 "finished_at": now},
-                conflict=["key"],
-            )
-            if claimed:
-                await agenda.send_agenda(session, forum_id, meeting_at, now)
-                sent += 1
-    return sent
 
 
 async def agenda_due_reminders(app: App, now: datetime) -> int:
@@ -298,7 +271,6 @@ def all_jobs() -> list[Job]:
     return [
         Job("housekeeping", housekeeping),
         Job("retention", retention),
-        Job("agenda_day_before", agenda_day_before),
         Job("agenda_due_reminders", agenda_due_reminders),
         Job("close_date_polls", close_date_polls),
         Job("date_poll_reminders", date_poll_reminders),

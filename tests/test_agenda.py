@@ -410,20 +410,24 @@ async def test_the_lead_reorders_the_agenda(app: App) -> None:
             await agenda.move_item(session, item_id=1, person=parent, delta=1, now=app.clock.now())
 
 
-async def test_the_agenda_goes_to_every_member_the_day_before_once(app: App, clock: FixedClock) -> None:
+async def test_the_day_before_one_message_reminds_and_carries_the_agenda(app: App, clock: FixedClock) -> None:
     dana, avi, rana = await school(app)
     await set_meeting(dana)
     await propose(dana, "תקציב שנתי")
-    clock.set(datetime(2026, 11, 30, 6, 59, tzinfo=UTC))  # 08:59 on Monday
-    assert (await run_due(app, clock.now()))["agenda_day_before"] == 0
-    clock.set(datetime(2026, 11, 30, 7, 0, tzinfo=UTC))
-    assert (await run_due(app, clock.now()))["agenda_day_before"] == 1
+    clock.set(datetime(2026, 11, 30, 7, 59, tzinfo=UTC))  # 09:59 on Monday, the day before
+    assert (await run_due(app, clock.now()))["meeting_reminders"] == 0
+    clock.set(datetime(2026, 11, 30, 8, 0, tzinfo=UTC))  # 10:00
+    before = {user.name: len(inbox(app, user.name)) for user in (dana, avi, rana)}
+    assert (await run_due(app, clock.now()))["meeting_reminders"] == 3
     await app.delivery.drain()
     for user in (dana, avi, rana):
+        assert len(inbox(app, user.name)) == before[user.name] + 1  # one message, not two
         text = last_text(app, user.name)
-        assert text.startswith("תזכורת לקראת הפגישה.\nסדר היום של פורום השותפים של בית ספר יסודי אלונים (הדגמה)")
+        assert text.startswith("⏰ תזכורת")
+        assert "מחר" in text
+        assert "סדר היום של פורום השותפים של בית ספר יסודי אלונים (הדגמה)" in text
         assert "1. תקציב שנתי" in text
-    assert (await run_due(app, clock.now() + timedelta(hours=1)))["agenda_day_before"] == 0
+    assert (await run_due(app, clock.now() + timedelta(hours=1)))["meeting_reminders"] == 0
 
 
 async def test_mydata_includes_issues_and_items(app: App) -> None:

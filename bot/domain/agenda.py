@@ -22,7 +22,6 @@ NOTE_MAX = 500  # a decision, a resolution, a reason
 DEFAULT_INTAKE_HOURS = 48
 INTAKE_CHOICES = (24, 48, 72, 168)
 REMIND_DAYS_BEFORE = 2
-AGENDA_SEND_HOUR = 9  # the agenda goes out at 09:00 local time on the day before the meeting
 MEETING_MAX_DAYS_AHEAD = 366
 DAY_STARTS, DAY_ENDS = 8, 20
 
@@ -178,12 +177,6 @@ def lead_intake_at(now: datetime, meeting_at: datetime | None, hours: int) -> da
     if meeting_at is None or now >= meeting_at:
         return now
     return min(now, intake_closes_at(meeting_at, hours))
-
-
-def agenda_send_at(meeting_at: datetime, tz: tzinfo) -> datetime:
-    """09:00 local time on the day before the meeting."""
-    local_day = meeting_at.astimezone(tz).date() - timedelta(days=1)
-    return datetime.combine(local_day, time(AGENDA_SEND_HOUR), tzinfo=tz)
 
 
 def reminder_due(due: date, today: date, days_before: int = REMIND_DAYS_BEFORE) -> bool:

@@ -25,7 +25,6 @@ from bot.i18n import N_, Raw
 from bot.services import audit, notify, people
 from bot.services.agenda_text import agenda_text, forum_title, from_tier_label, quoted, short, who
 from bot.services.errors import Forbidden, NotFound, Refused
-from bot.services.outbox import PRIORITY_BULK
 from bot.services.sql import insert_ignore
 from bot.storage.models import Forum, Membership, OrgUnit, Person
 from bot.storage.models_agenda import AgendaItem, RaisedIssue
@@ -84,16 +83,6 @@ async def store_next_meeting(
         session, forum=forum, starts_at=at, now=now, created_by=person.id if person else None
     )
     await meetings.confirm(session, meeting, forum, starts_at=at, person=person, now=now, tz=tz)
-
-
-async def upcoming_meetings(session: AsyncSession, now: datetime, until: datetime) -> list[tuple[int, datetime]]:
-    """(forum id, start) of every confirmed meeting that begins after ``now`` and no later than ``until``."""
-    rows = await session.execute(
-        select(Meeting.forum_id, Meeting.starts_at).where(
-            Meeting.status == "confirmed", Meeting.starts_at > now, Meeting.starts_at <= until
-        )
-    )
-    return [(forum_id, at) for forum_id, at in rows.all()]
 
 
 # -- forums and permissions ---------------------------------------------------------------------
@@ -493,18 +482,3 @@ async def origin_tiers(session: AsyncSession, items: Sequence[AgendaItem]) -> di
         select(Forum.id, OrgUnit.tier).join(OrgUnit, Forum.org_unit_id == OrgUnit.id).where(Forum.id.in_(ids))
     )
     return {forum_id: tier for forum_id, tier in rows.all()}
-
-
-async def send_agenda(session: AsyncSession, forum_id: int, meeting_at: datetime, now: datetime) -> int:
-    """Send the coming meeting's agenda to every member (once per meeting: the outbox de-duplicates)."""
-    forum = await load_forum(session, forum_id)
-    agenda = await coming_agenda(session, forum, now)
-    if agenda.meeting_at != meeting_at:
-        return 0
-    sent = 0
-    for r in await notify.recipients(session, await notify.member_ids(session, forum.id), now=now):
-        text = r.t._("A reminder before the meeting.") + "\n" + agenda.text(r.t, with_intake=False)
-        if await r.send(r.message(text), priority=PRIORITY_BULK,
-                        dedup_key=f"agenda:send:f{forum.id}:{meeting_at.isoformat()}"):
-            sent += 1
-    return sent

@@ -25,7 +25,7 @@ from bot.domain.permissions import Action, allowed
 from bot.domain.roles import lead_roles
 from bot.domain.tiers import Tier
 from bot.i18n import FSI, LRI, N_, PDI, RLM, Raw, Translator
-from bot.services import audit, people
+from bot.services import agenda, audit, people
 from bot.services.errors import Forbidden, NotFound, Refused
 from bot.services.notify import Recipient, forum_groups, lead_ids, member_ids, recipients
 from bot.services.outbox import PRIORITY_NOTICE, enqueue
@@ -456,9 +456,18 @@ async def send_reminder(session: AsyncSession, meeting_id: int, *, now: datetime
         return 0  # announced after the reminder's moment: the announcement was the reminder
     key = f"meeting:{meeting.id}:reminder:{meeting.starts_at.isoformat()}"
     tomorrow = meeting.starts_at.astimezone(tz).date() - now.astimezone(tz).date() == timedelta(days=1)
+    # One message the day before: the reminder, and under it the meeting's agenda if it has any.
+    coming = await agenda.coming_agenda(session, forum, now)
+
+    def text_for(t: Translator) -> str:
+        text = reminder_text(t, meeting, forum, tomorrow=tomorrow)
+        if coming.meeting_at == meeting.starts_at and (coming.items or coming.issues):
+            text += "\n\n" + coming.text(t, with_intake=False)
+        return text
+
     sent: set[int] = set()
     for r in await recipients(session, await member_ids(session, forum.id), now=now, tz=tz):
-        if await r.send(r.message(reminder_text(r.t, meeting, forum, tomorrow=tomorrow)), dedup_key=key):
+        if await r.send(r.message(text_for(r.t)), dedup_key=key):
             sent.add(r.person.id)
     t = Translator(group_locale(forum), "p", tz)
     for group in await forum_groups(session, forum.id):
@@ -466,7 +475,7 @@ async def send_reminder(session: AsyncSession, meeting_id: int, *, now: datetime
             session,
             channel=group.channel,
             chat_id=group.chat_id,
-            message=Outbound(kind=OutKind.TEXT, text=reminder_text(t, meeting, forum, tomorrow=tomorrow), rtl=t.rtl),
+            message=Outbound(kind=OutKind.TEXT, text=text_for(t), rtl=t.rtl),
             now=now,
             priority=PRIORITY_NOTICE,
             dedup_key=f"{key}:g{group.id}",
