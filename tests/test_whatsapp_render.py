@@ -163,3 +163,10 @@ def test_an_escalation_digest_with_many_gaps_pages_and_every_gap_is_reachable() 
         first = plan(message, LABELS)[-1]
         assert isinstance(first, ListPart) and [r.title for r in first.rows][:2] == [f"#{ids[0]}", f"#{ids[1]}"]
         assert first.button == "אפשרויות"
+
+
+def test_a_held_poll_is_announced_by_its_question_not_by_how_to_vote() -> None:
+    poll = PollSpec(question="מתי נפגשים? קובעים את מועד הפגישה הבאה של פורום השותפים", options=["א", "ב"])
+    message = Outbound(kind=OutKind.POLL, text="הקישו על כל מועד שמתאים לכם", poll=poll, buttons=menu(2).buttons)
+    assert subject_of(message) == "מתי נפגשים? קובעים את מועד הפגישה הבאה של פורום השותפים"
+    assert subject_of(Outbound(kind=OutKind.CHOICES, text="שורה ראשונה\nשנייה")) == "שורה ראשונה"
