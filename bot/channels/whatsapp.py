@@ -414,13 +414,14 @@ class WhatsAppSender:
 
     async def _who(self, chat_id: str) -> Who | None:
         async with self.app.db.sessions() as session:
-            row = (
-                await session.execute(
-                    select(ChannelIdentity, Person)
-                    .outerjoin(Person, ChannelIdentity.person_id == Person.id)
-                    .where(ChannelIdentity.channel == CHANNEL, ChannelIdentity.external_id == chat_id)
-                )
-            ).first()
+            stmt = (
+                select(ChannelIdentity, Person)
+                .outerjoin(Person, ChannelIdentity.person_id == Person.id)
+                .where(ChannelIdentity.channel == CHANNEL)
+            )
+            row = (await session.execute(stmt.where(ChannelIdentity.external_id == chat_id))).first()
+            if row is None:  # queued for the phone number before the identity moved to its business-scoped id
+                row = (await session.execute(stmt.where(ChannelIdentity.phone == chat_id).limit(1))).first()
         if row is None:
             return None
         identity, person = row
