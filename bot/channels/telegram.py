@@ -296,6 +296,8 @@ class TelegramChannel:
             lock = asyncio.Lock()
             self._locks[event.user_id] = lock
         async with lock:  # one person's updates are handled in order
+            if event.kind is EventKind.POLL_ANSWER:  # (waiting inside the lock keeps their answers in order)
+                await self._until_poll_recorded(event.poll_ref, event.chat_id)
             await self.app.conversations.handle(event)
         if not event.is_group and event.kind in (EventKind.COMMAND, EventKind.TEXT, EventKind.CHOICE):
             await self._scope_lead_commands(event)
@@ -311,8 +313,6 @@ class TelegramChannel:
         await self._handle(callback_event(query, event_update.update_id))
 
     async def _on_poll_answer(self, answer: PollAnswer, event_update: Update) -> None:
-        if answer.user is not None:
-            await self._until_poll_recorded(answer.poll_id, str(answer.user.id))
         await self._handle(poll_answer_event(answer, event_update.update_id))
 
     async def _until_poll_recorded(self, poll_id: str, chat_id: str) -> None:
