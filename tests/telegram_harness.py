@@ -1,4 +1,9 @@
-"""`forumbot run` in-process against the fake Bot API, for end-to-end tests."""
+"""`forumbot run` in-process against the fake Bot API, for end-to-end tests.
+
+With ``whatsapp=FakeWhatsApp()`` the same process also serves WhatsApp (both channels at once, as
+`forumbot run` does when both are configured): the fake Graph API's settings are added, its
+templates approved, and its deliveries POSTed to the one HTTP server's webhook.
+"""
 
 from __future__ import annotations
 
@@ -8,14 +13,19 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
+import aiohttp
+
 from bot.app import App
+from bot.channels.whatsapp import WEBHOOK_PATH, load_templates
 from bot.clock import SystemClock
 from bot.runner import run
 from bot.storage.db import Database
 from bot.storage.migrate import upgrade_async
 from tests.conftest import make_settings
 from tests.fakes.telegram import FakeTelegram, FakeUser, SentMessage
+from tests.fakes.whatsapp import FakeWhatsApp
 from tests.helpers import import_demo, make_invite
+from tests.wa_helpers import free_port
 
 
 @dataclass
@@ -24,6 +34,7 @@ class RunningBot:
     app: App  # a second App on the same database, for set-up and for reading results
     stop: asyncio.Event
     task: asyncio.Task[int]
+    whatsapp: FakeWhatsApp | None = None
 
     async def invite(self, forum: str, role: str, uses: int = 1) -> str:
         return await make_invite(self.app, forum, role, uses=uses)
@@ -69,16 +80,38 @@ class RunningBot:
         raise AssertionError(f"no message containing {expect!r} for {user.first_name}; chat:\n{log}")
 
 
+async def _http_up(url: str, timeout: float = 15) -> None:
+    """The HTTP server starts after the channels: wait until it answers (WhatsApp posts to it)."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    async with aiohttp.ClientSession() as http:
+        while True:
+            try:
+                async with http.get(url):
+                    return
+            except aiohttp.ClientConnectionError:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise
+                await asyncio.sleep(0.05)
+
+
 @asynccontextmanager
-async def running_bot(tmp_path: Path, fake: FakeTelegram, **env: object) -> AsyncIterator[RunningBot]:
+async def running_bot(
+    tmp_path: Path, fake: FakeTelegram, *, whatsapp: FakeWhatsApp | None = None, **env: object
+) -> AsyncIterator[RunningBot]:
     url = f"sqlite+aiosqlite:///{tmp_path / 'bot.sqlite3'}"
     await upgrade_async(url)
+    port = env.pop("FORUMBOT_HTTP_PORT", 0)
+    if whatsapp is not None:
+        port = port or free_port()  # the fake must know where to POST
+        env = {**whatsapp.settings(), **env}
+        whatsapp.approve_templates(load_templates())
+        whatsapp.webhook_url = f"http://127.0.0.1:{port}{WEBHOOK_PATH}"
     settings = make_settings(
         url,
         tmp_path,
         TELEGRAM_BOT_TOKEN=fake.token,
         TELEGRAM_API_SERVER=fake.base_url,
-        FORUMBOT_HTTP_PORT=env.pop("FORUMBOT_HTTP_PORT", 0),
+        FORUMBOT_HTTP_PORT=port,
         TELEGRAM_POLLING_TIMEOUT=1,
         TELEGRAM_REQUEST_TIMEOUT=5,
         **env,
@@ -90,7 +123,9 @@ async def running_bot(tmp_path: Path, fake: FakeTelegram, **env: object) -> Asyn
     method = "setWebhook" if settings.telegram_webhook_url else "getUpdates"
     try:
         await fake.wait_for(lambda r: True, method=method, timeout=30)
-        yield RunningBot(fake, setup, stop, task)
+        if whatsapp is not None:
+            await _http_up(f"http://127.0.0.1:{port}/healthz")
+        yield RunningBot(fake, setup, stop, task, whatsapp)
     finally:
         stop.set()
         try:

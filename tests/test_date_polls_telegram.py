@@ -133,3 +133,34 @@ async def test_open_vote_close_announce_on_telegram(tmp_path: Path) -> None:
         )
         arabic_caption = clean(next(m for m in fake.sent_messages(teacher.id) if m.document is not None).caption)
         assert arabic_caption.startswith("📅 اجتماع منتدى الشركاء في")
+
+
+async def test_an_answer_that_outruns_the_record_of_its_poll_still_counts(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The member answers before the delivery path has stored the poll's id (slow bookkeeping)."""
+    from bot.delivery import LIMITS, ChannelLimits, Delivery
+
+    monkeypatch.setitem(LIMITS, "telegram", ChannelLimits(per_second=29.0, chat_interval=0.05, group_interval=0.05))
+    mark_sent = Delivery._mark_sent
+
+    async def slow_mark_sent(self: Delivery, row: object, result: object, message: object) -> None:
+        if getattr(result, "poll_id", None):
+            await asyncio.sleep(1.0)
+        await mark_sent(self, row, result, message)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Delivery, "_mark_sent", slow_mark_sent)
+    async with FakeTelegram(per_chat_per_second=25) as fake, running_bot(tmp_path, fake) as bot:
+        lead = await join(bot, 6101, "דנה", "principal")
+        await bot.says(lead, "/poll", expect="סקר מועדים לפורום השותפים")
+        await bot.presses(lead, "📣 פרסום", expect="פורסם")
+        await fake.wait_for(lambda r: True, method="sendPoll", timeout=15)
+        fake.answer_poll(lead, poll_of(fake, lead).poll["id"], [1])  # type: ignore[index]
+
+        async def counted() -> bool:
+            async with bot.app.db.sessions() as session:
+                ballot = await session.scalar(select(DatePollBallot))
+                second = await session.scalar(select(DatePollOption.id).where(DatePollOption.position == 1))
+            return ballot is not None and ballot.choices == [second]
+
+        await eventually(counted, timeout=10)

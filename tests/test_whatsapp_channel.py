@@ -95,6 +95,25 @@ async def test_a_phone_keyed_identity_moves_to_its_business_scoped_id(app: App, 
     assert moved is not None and moved.id == identity.id and moved.chat_id == legacy.bsuid
 
 
+async def test_a_menu_queued_for_the_phone_number_before_the_move_still_pages(app: App, wa: InProcess) -> None:
+    await import_demo(app)
+    legacy = wa.fake.user("Eli", bsuid="")
+    await register_through_whatsapp(wa, legacy)
+    identity = await identity_of(app, legacy)
+    assert identity is not None and identity.chat_id == legacy.wa_id and identity.person_id is not None
+    labels = [f"אפשרות מספר {i}" for i in range(1, 14)]
+    async with app.db.unit_of_work() as session:  # queued, not yet sent, for the phone-keyed chat
+        for r in await notify.recipients(session, [identity.person_id], now=app.clock.now()):
+            await r.send(r.message("בחרו:", [[r.button(lab, "lang:en")] for lab in labels]))
+    legacy.bsuid = "IL.5550001112224"
+    wa.fake.users[legacy.bsuid] = legacy
+    await wa.say(legacy, "/forums")
+    page = next(m for m in reversed(wa.fake.messages_to(legacy)) if m.rows)
+    assert len(page.rows) == 10 and page.rows[-1][1] == "עוד…"  # the sender still knew who it was for
+    rest = await wa.press(legacy, "עוד…")
+    assert [t for _, t, _ in rest[0].rows] == labels[9:]
+
+
 async def register_through_whatsapp(wa: InProcess, user: FakeUser) -> None:
     code = await make_invite(wa.app, SCHOOL, "principal")
     assert "בחרו שפה" in (await wa.say(user, code))[0].text

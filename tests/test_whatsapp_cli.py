@@ -31,7 +31,9 @@ def test_templates_print_in_metas_form(tmp_path: Path) -> None:
     assert result.returncode == 0
     printed = json.loads(result.stdout)
     assert printed == load_templates()
-    assert {t["language"] for t in printed} == {"he", "ar", "en"}
+    assert {(t["name"], t["language"]) for t in printed} == {
+        (name, language) for name in ("forumbot_update", "forumbot_digest") for language in ("he", "ar", "en")
+    }
     assert all(t["category"] == "UTILITY" for t in printed)
     for template in printed:
         kinds = [c["type"] for c in template["components"]]
@@ -43,10 +45,11 @@ async def test_templates_submit_against_the_graph_api(tmp_path: Path) -> None:
     async with FakeWhatsApp(auto_approve=False) as fake:
         code, out, err = await aforumbot(tmp_path, "whatsapp", "templates", "--submit", env=fake.settings())
         assert code == 0, err
-        assert out.count("PENDING") == 3 and "forumbot_update [he]" in out
-        assert set(fake.templates) == {("forumbot_update", lang) for lang in ("he", "ar", "en")}
+        assert out.count("PENDING") == 6 and "forumbot_update [he]" in out and "forumbot_digest [ar]" in out
+        names = ("forumbot_update", "forumbot_digest")
+        assert set(fake.templates) == {(name, lang) for name in names for lang in ("he", "ar", "en")}
         code, out, err = await aforumbot(tmp_path, "whatsapp", "templates", "--submit", env=fake.settings())
-        assert code == 1 and err.count("refused") == 3 and "Traceback" not in err
+        assert code == 1 and err.count("refused") == 6 and "Traceback" not in err
 
 
 def test_templates_submit_needs_the_business_account(tmp_path: Path) -> None:

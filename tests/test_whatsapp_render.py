@@ -13,6 +13,7 @@ from bot.channels.whatsapp_render import (
     Labels,
     ListPart,
     TextPart,
+    next_page,
     numbered,
     plan,
     shorten,
@@ -124,3 +125,48 @@ def test_template_subject_is_one_short_line() -> None:
     message = Outbound(kind=OutKind.TEXT, text=text)
     subject = subject_of(message)
     assert "\n" not in subject and "  " not in subject and len(subject) <= 60 and subject.startswith("סיכום שבועי")
+
+
+def walk_pages(message: Outbound) -> list[list[str]]:
+    """Follow a menu's "More…" rows to the end, as the sender would; the tokens on each page."""
+    pages: list[list[str]] = []
+    while True:
+        parts = plan(message, LABELS)
+        assert all(isinstance(p, TextPart) for p in parts[:-1])
+        menu_part = parts[-1]
+        assert len(menu_part.body) <= MAX_BODY  # type: ignore[union-attr]
+        if isinstance(menu_part, ButtonsPart):  # a last page of up to three short options
+            return [*pages, [id_ for id_, _ in menu_part.buttons]]
+        assert isinstance(menu_part, ListPart)
+        more = 1 if menu_part.rest else 0  # the sender adds the "More…" row
+        assert len(menu_part.rows) + more <= 10
+        pages.append([r.id for r in menu_part.rows])
+        if not menu_part.rest:
+            return pages
+        message = next_page(message, menu_part.rest, LABELS)
+
+
+def test_an_escalation_digest_with_many_gaps_pages_and_every_gap_is_reachable() -> None:
+    from bot.services.escalation_digest import BUTTONS_PER_PART, gap_buttons
+
+    for count in (10, 11, 12, 14, 19, 23, BUTTONS_PER_PART):
+        ids = list(range(101, 101 + count))
+        text = "\n".join(f"#{i} · צורך · הסעות · אין הסעה לשכונה החדשה — בית ספר יסודי אלונים" for i in ids)
+        buttons = gap_buttons(lambda label, payload: Button(f"tok-{payload}", label), ids)
+        assert max(len(row) for row in buttons) == 5  # laid out in rows of five, as for Telegram
+        message = Outbound(kind=OutKind.CHOICES, text=text, rtl=True, buttons=buttons)
+        pages = walk_pages(message)
+        reached = [token for page in pages for token in page]
+        assert reached == [f"tok-escg:{i}" for i in ids], count  # each gap once, in order
+        assert all(len(page) == 9 for page in pages[:-1]) and 1 < len(pages[-1]) <= 10, count
+        assert len(pages) == 1 if count <= 10 else len(pages) > 1
+        first = plan(message, LABELS)[-1]
+        assert isinstance(first, ListPart) and [r.title for r in first.rows][:2] == [f"#{ids[0]}", f"#{ids[1]}"]
+        assert first.button == "אפשרויות"
+
+
+def test_a_held_poll_is_announced_by_its_question_not_by_how_to_vote() -> None:
+    poll = PollSpec(question="מתי נפגשים? קובעים את מועד הפגישה הבאה של פורום השותפים", options=["א", "ב"])
+    message = Outbound(kind=OutKind.POLL, text="הקישו על כל מועד שמתאים לכם", poll=poll, buttons=menu(2).buttons)
+    assert subject_of(message) == "מתי נפגשים? קובעים את מועד הפגישה הבאה של פורום השותפים"
+    assert subject_of(Outbound(kind=OutKind.CHOICES, text="שורה ראשונה\nשנייה")) == "שורה ראשונה"

@@ -47,6 +47,7 @@ from aiogram.types import (
     Update,
 )
 from fastapi import Request, Response
+from sqlalchemy import or_, select
 
 from bot.channels.base import (
     EventKind,
@@ -59,6 +60,7 @@ from bot.channels.base import (
     TransientError,
 )
 from bot.i18n import LOCALES, Translator
+from bot.storage.models import ExternalRef, OutboxMessage
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -72,6 +74,7 @@ ALLOWED_UPDATES = ["message", "callback_query", "poll_answer", "my_chat_member"]
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
 MAX_BUTTON_ROWS = 12
+POLL_REF_WAIT = 5.0  # seconds an answer waits for the poll it answers to be recorded as sent
 
 
 def make_bot(settings: Settings) -> Bot:
@@ -293,6 +296,8 @@ class TelegramChannel:
             lock = asyncio.Lock()
             self._locks[event.user_id] = lock
         async with lock:  # one person's updates are handled in order
+            if event.kind is EventKind.POLL_ANSWER:  # (waiting inside the lock keeps their answers in order)
+                await self._until_poll_recorded(event.poll_ref, event.chat_id)
             await self.app.conversations.handle(event)
         if not event.is_group and event.kind in (EventKind.COMMAND, EventKind.TEXT, EventKind.CHOICE):
             await self._scope_lead_commands(event)
@@ -309,6 +314,33 @@ class TelegramChannel:
 
     async def _on_poll_answer(self, answer: PollAnswer, event_update: Update) -> None:
         await self._handle(poll_answer_event(answer, event_update.update_id))
+
+    async def _until_poll_recorded(self, poll_id: str, chat_id: str) -> None:
+        """A person can answer a poll in the moment between Telegram's reply to sendPoll and the
+        delivery path recording its poll id (the answer would find no poll and be dropped). While a
+        message to them or to a group is still being sent, wait for that record, a few seconds at most."""
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + POLL_REF_WAIT
+        while True:
+            async with self.app.db.sessions() as session:
+                if await session.scalar(
+                    select(ExternalRef.id).where(
+                        ExternalRef.channel == CHANNEL, ExternalRef.kind == "poll", ExternalRef.external_id == poll_id
+                    )
+                ):
+                    return
+                in_flight = await session.scalar(
+                    select(OutboxMessage.id)
+                    .where(
+                        OutboxMessage.status == "sending",
+                        OutboxMessage.channel == CHANNEL,
+                        or_(OutboxMessage.chat_id == chat_id, OutboxMessage.chat_id.startswith("-")),
+                    )
+                    .limit(1)
+                )
+            if in_flight is None or loop.time() >= deadline:
+                return
+            await asyncio.sleep(0.05)
 
     async def _on_member(self, change: ChatMemberUpdated, event_update: Update) -> None:
         await self._handle(member_event(change, event_update.update_id))

@@ -129,6 +129,7 @@ RATE_LIMITS = {
 TRANSIENT = {1, 2, 190, 131000, 131016, 131057, 132001, 133004}
 NOT_THE_PERSON = {131031, 131042, 131049, 368}  # our account or Meta's choice: no one to tell
 INTERACTIVE_REFUSED = {100, 131009, 131051}  # numbered text is the last resort
+TEMPLATE_UNUSABLE = {132000, 132001, 132015, 132016}  # wrong parameters, missing/unapproved, paused, disabled
 
 
 def require(settings: Settings) -> None:
@@ -413,13 +414,14 @@ class WhatsAppSender:
 
     async def _who(self, chat_id: str) -> Who | None:
         async with self.app.db.sessions() as session:
-            row = (
-                await session.execute(
-                    select(ChannelIdentity, Person)
-                    .outerjoin(Person, ChannelIdentity.person_id == Person.id)
-                    .where(ChannelIdentity.channel == CHANNEL, ChannelIdentity.external_id == chat_id)
-                )
-            ).first()
+            stmt = (
+                select(ChannelIdentity, Person)
+                .outerjoin(Person, ChannelIdentity.person_id == Person.id)
+                .where(ChannelIdentity.channel == CHANNEL)
+            )
+            row = (await session.execute(stmt.where(ChannelIdentity.external_id == chat_id))).first()
+            if row is None:  # queued for the phone number before the identity moved to its business-scoped id
+                row = (await session.execute(stmt.where(ChannelIdentity.phone == chat_id).limit(1))).first()
         if row is None:
             return None
         identity, person = row
@@ -553,6 +555,27 @@ class WhatsAppSender:
             token = self._mint(session, who, "held:", now)
             held_id = row.id
         spec = message.template or {}
+        try:
+            try:
+                sent = await self._send_template(who, message, spec, token)
+            except WhatsAppError as exc:
+                if not spec.get("name") or spec.get("name") == TEMPLATE_NAME or exc.code not in TEMPLATE_UNUSABLE:
+                    raise
+                # A feature's own template not (yet) approved, paused or changed: the generic one still works.
+                log.warning(
+                    "WhatsApp template %s refused (%s); sending %s instead", spec.get("name"), exc.code, TEMPLATE_NAME
+                )
+                sent = await self._send_template(who, message, {}, token)
+        except WhatsAppError as exc:
+            raise await self._failure(exc, who) from None
+        except httpx.HTTPError as exc:
+            raise TransientError(f"{type(exc).__name__}: {exc}") from None
+        async with self.app.db.unit_of_work() as session:
+            await held.template_sent(session, held_id, now=self.app.clock.now())
+        return SendResult(message_id=str(sent.id))
+
+    async def _send_template(self, who: Who, message: Outbound, spec: dict[str, Any], token: str) -> Any:
+        """The template ``spec`` names (default: the generic update) with its quick reply releasing ``token``."""
         name = str(spec.get("name") or TEMPLATE_NAME)
         language = str(spec.get("language") or who.locale)
         body = [template_param(str(p)) for p in spec.get("body", [])] or [
@@ -568,17 +591,9 @@ class WhatsAppSender:
                 "parameters": [{"type": "payload", "payload": token}],
             },
         ]
-        try:
-            sent = await self.client.send_template(
-                to=who.chat_id, name=name, language=TemplateLanguage(language), params=params
-            )
-        except WhatsAppError as exc:
-            raise await self._failure(exc, who) from None
-        except httpx.HTTPError as exc:
-            raise TransientError(f"{type(exc).__name__}: {exc}") from None
-        async with self.app.db.unit_of_work() as session:
-            await held.template_sent(session, held_id, now=self.app.clock.now())
-        return SendResult(message_id=str(sent.id))
+        return await self.client.send_template(
+            to=who.chat_id, name=name, language=TemplateLanguage(language), params=params
+        )
 
 
 # -- the channel: routes, inbox, worker ------------------------------------------------------------------

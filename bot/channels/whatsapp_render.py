@@ -183,7 +183,11 @@ def template_param(text: str) -> str:
 
 
 def subject_of(message: Outbound) -> str:
-    """The first line worth showing of a message, for the "you have a message" template."""
+    """The first line worth showing of a message, for the "you have a message" template.
+
+    A poll's question says what it is about; its text is only how to vote."""
+    if message.kind is OutKind.POLL and message.poll is not None and clean_label(message.poll.question):
+        return template_param(message.poll.question)
     for line in message.text.split("\n"):
         if clean_label(line):
             return template_param(line)

@@ -37,6 +37,9 @@ from bot.storage.models_escalation import EscalatedGap, EscalationLink
 PART_LIMIT = 3500  # characters per message (Telegram allows 4096; WhatsApp text too)
 MAX_PARTS = 3  # more than this: a summary and the full list as a CSV file
 BUTTONS_PER_PART = 40
+# The approved WhatsApp utility template announcing a digest to someone whose 24-hour window is
+# closed (bot/channels/whatsapp_templates.json): {{1}} the reader's name, {{2}} the forum's title.
+DIGEST_TEMPLATE = "forumbot_digest"
 ORIGIN_NAMES_SHOWN = 3
 KIND_ORDER = {IssueKind.BLOCKER.value: 0, IssueKind.DIFFICULTY.value: 1, IssueKind.NEED.value: 2}
 
@@ -333,7 +336,9 @@ async def send_digest(session: AsyncSession, forum: Forum, digest: Digest, now: 
             chart = charts[r.t.locale] = digest_chart(r.t, forum, digest, units)
         messages.append(Outbound(kind=OutKind.FILE, text=r.t._("Open gaps by area and by unit below"), rtl=r.t.rtl,
                                  file=FileSpec.of(f"digest-{forum.code}.png", "image/png", chart)))
+        template = {"name": DIGEST_TEMPLATE, "body": [r.person.display_name, forum_title(r.t, forum, forum.org_unit)]}
         for n, message in enumerate(messages):
+            message.template = template  # used only where a channel needs one (WhatsApp, window closed)
             if await r.send(message, priority=PRIORITY_BULK, dedup_key=f"{key}:{n}"):
                 sent += 1
     await mark_seen(session, [g.id for g in digest.new], now)
