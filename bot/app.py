@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
@@ -75,6 +76,8 @@ def channel_limits(settings: Settings) -> dict[str, ChannelLimits]:
             per_second=settings.telegram_rate_per_second,
             chat_interval=base.chat_interval,
             group_interval=base.group_interval,
+            # Telegram's 30 a second, or the pace if a test or a raised limit asks for more.
+            ceiling=max(base.ceiling or 30, math.floor(settings.telegram_rate_per_second)),
         )
     }
 

@@ -44,13 +44,14 @@ STALE_SENDING = timedelta(minutes=5)
 
 @dataclass(frozen=True)
 class ChannelLimits:
-    per_second: float  # the bot's whole throughput
+    per_second: float  # the pace of the bot's whole throughput
     chat_interval: float  # seconds between two messages to one private chat
     group_interval: float  # seconds between two messages to one group
+    ceiling: int | None = None  # the API's hard limit: requests in any one second (default: the pace)
 
 
 LIMITS: dict[str, ChannelLimits] = {
-    "telegram": ChannelLimits(per_second=29.0, chat_interval=1.0, group_interval=3.1),
+    "telegram": ChannelLimits(per_second=29.0, chat_interval=1.0, group_interval=3.1, ceiling=30),
     "whatsapp": ChannelLimits(per_second=70.0, chat_interval=6.0, group_interval=6.0),
     "console": ChannelLimits(per_second=1000.0, chat_interval=0.0, group_interval=0.0),
 }
@@ -145,13 +146,16 @@ class Delivery:
         message = Outbound.from_json(row.payload)
         try:
             await self.limiter.wait_for_chat(row.channel, row.chat_id, interval)
-            await self.limiter.wait_global(row.channel, limits.per_second)
+            ticket = await self.limiter.wait_global(row.channel, limits.per_second, limits.ceiling)
         except Exception as exc:  # the limiter's store (Redis) failing must not strand the row
             log.warning("rate limiter unavailable (%s); row %s goes back to the queue", type(exc).__name__, row.id)
             await self._requeue(row, timedelta(seconds=2), f"limiter: {type(exc).__name__}", count=False)
             return
         try:
-            result = await sender.send(row.chat_id, message)
+            try:
+                result = await sender.send(row.chat_id, message)
+            finally:
+                await self._done(row.channel, ticket)
         except RetryAfter as exc:
             await self.limiter.pause(row.channel, row.chat_id, exc.seconds, whole_channel=not exc.chat_only)
             await self._requeue(row, timedelta(seconds=exc.seconds), f"retry_after {exc.seconds}", count=False)
@@ -168,6 +172,12 @@ class Delivery:
         else:
             # Sent: recording it must outlast a database restart, or the row would be sent again.
             await retry_unavailable(lambda: self._mark_sent(row, result, message), what="recording a sent message")
+
+    async def _done(self, channel: str, ticket: str) -> None:
+        try:
+            await self.limiter.done(channel, ticket)
+        except Exception as exc:  # Redis away: the send stops counting by itself after a while
+            log.warning("rate limiter unavailable (%s) when a send completed", type(exc).__name__)
 
     async def _mark_sent(self, row: OutboxMessage, result: SendResult, message: Outbound) -> None:
         now = self.clock.now()

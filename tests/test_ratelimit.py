@@ -32,8 +32,9 @@ async def send_times(limiter: LocalLimiter | RedisLimiter, n: int, rate: float, 
 
     async def one(i: int) -> None:
         await limiter.wait_for_chat("telegram", chat or f"c{i}", 0.0 if chat is None else 1.0)
-        await limiter.wait_global("telegram", rate)
+        ticket = await limiter.wait_global("telegram", rate)
         times.append(time.monotonic())
+        await limiter.done("telegram", ticket)
 
     await asyncio.gather(*(one(i) for i in range(n)))
     return sorted(times)
@@ -72,6 +73,39 @@ async def test_late_wake_ups_do_not_cost_the_rate() -> None:
         await blocker
     assert densest_second(times) <= 30
     assert times[-1] - times[0] <= 60 / 30 + 0.15  # a bucket of one: about 2.35 s
+
+
+async def arrivals(limiter: LocalLimiter | RedisLimiter, n: int, delays: list[float]) -> list[float]:
+    """Sends whose requests leave late (a stall after the limiter let them through): the API sees
+    each one when its request completes, the latest moment it can."""
+    seen: list[float] = []
+
+    async def one(i: int) -> None:
+        ticket = await limiter.wait_global("telegram", 40.0, 20)
+        await asyncio.sleep(delays[i % len(delays)])
+        seen.append(time.monotonic())
+        await limiter.done("telegram", ticket)
+
+    await asyncio.gather(*(one(i) for i in range(n)))
+    return sorted(seen)
+
+
+@pytest.mark.parametrize("kind", ["local", "redis"])
+async def test_no_second_at_the_api_holds_more_than_the_ceiling_however_late_requests_leave(kind: str) -> None:
+    if kind == "redis":
+        await redis_or_skip()
+        limiter: LocalLimiter | RedisLimiter = RedisLimiter(REDIS_URL, f"rl-test-{uuid.uuid4().hex[:6]}")
+    else:
+        limiter = LocalLimiter()
+    try:
+        # Every other request is held up for 0.3 s: counted from when they were let through, late
+        # ones would land on top of the next second's share.
+        seen = await arrivals(limiter, 70, [0.3, 0.0, 0.0, 0.25])
+    finally:
+        if isinstance(limiter, RedisLimiter):
+            await limiter.close()
+    assert densest_second(seen) <= 20
+    assert seen[-1] - seen[0] <= 70 / 20 * 1.5  # and it still moves at about the ceiling
 
 
 async def test_two_redis_limiters_share_one_ceiling() -> None:
