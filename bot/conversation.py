@@ -147,6 +147,11 @@ class Context:
     state: ConversationState | None = None
     value: str = ""  # the value of a pressed button (for steps) or action argument
     sent: list[Outbound] = field(default_factory=list)
+    committed: list[Callable[[], None]] = field(default_factory=list)
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` once this event's transaction has committed (never if it rolled back)."""
+        self.committed.append(fn)
 
     @property
     def person(self) -> Person | None:
@@ -275,8 +280,13 @@ class Conversations:
         hint = identity.locale_hint if identity.locale_hint in ("he", "ar", "en") else None
         return Translator(hint or self.app.settings.default_locale, "p", self.app.settings.tz)
 
-    async def handle(self, event: Inbound) -> list[Outbound]:
-        """Handle one event; returns what was queued for sending (for tests and adapters)."""
+    async def handle(self, event: Inbound, *, within: Handler | None = None) -> list[Outbound]:
+        """Handle one event; returns what was queued for sending (for tests and adapters).
+
+        ``within``, if given, runs after the handler inside the event's own transaction (an adapter's
+        read that needs the person, without a transaction of its own); it is not run for a
+        re-delivery, a flood-controlled event or when the handler failed.
+        """
         now = self.app.clock.now()
         clean = bounded(event)
         if clean is None:
@@ -292,7 +302,7 @@ class Conversations:
             return []
         for delay in (*RETRY_DELAYS, None):
             try:
-                return await self._handle_once(event, now)
+                return await self._handle_once(event, now, within)
             except Exception as exc:
                 if delay is not None and database_unavailable(exc):
                     # The whole event is one transaction (its processed mark included): run it again.
@@ -311,7 +321,7 @@ class Conversations:
                 return await self._say(event, now, APOLOGY)
         return []
 
-    async def _handle_once(self, event: Inbound, now: datetime) -> list[Outbound]:
+    async def _handle_once(self, event: Inbound, now: datetime, within: Handler | None = None) -> list[Outbound]:
         async with self.app.db.unit_of_work() as session:
             if event.update_key and not await insert_ignore(
                 session,
@@ -329,6 +339,10 @@ class Conversations:
                 )
             ctx = await self._context(session, event, now)
             await self._dispatch(ctx)
+            if within is not None:
+                await within(ctx)
+        for fn in ctx.committed:
+            fn()
         self.app.notify_outbox()
         metrics.UPDATES.labels(event.channel, event.kind.value, "ok").inc()
         return ctx.sent

@@ -8,7 +8,7 @@ from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import joinedload, selectinload
+from sqlalchemy.orm import joinedload
 
 from bot.domain.permissions import Standing
 from bot.domain.roles import get_role, lead_roles
@@ -289,14 +289,12 @@ async def forget(session: AsyncSession, person: Person, *, now: datetime, reason
     )
 
 
-async def lead_locale(session: AsyncSession, channel: str, external_id: str) -> str | None:
-    """The language of the person behind an identity if they lead any forum, else None."""
-    identity = await session.scalar(
-        select(ChannelIdentity)
-        .where(ChannelIdentity.channel == channel, ChannelIdentity.external_id == external_id)
-        .options(selectinload(ChannelIdentity.person))
+async def leads_a_forum(session: AsyncSession, person_id: int) -> bool:
+    """Whether the person holds a lead role in any forum (one query, three columns a seat)."""
+    rows = await session.execute(
+        select(Membership.role, OrgUnit.tier, Forum.kind)
+        .join(Forum, Membership.forum_id == Forum.id)
+        .join(OrgUnit, Forum.org_unit_id == OrgUnit.id)
+        .where(Membership.person_id == person_id, Membership.revoked_at.is_(None))
     )
-    if identity is None or identity.person is None:
-        return None
-    seats = await seats_of(session, identity.person.id)
-    return identity.person.locale if any(seat.is_lead for seat in seats) else None
+    return any(role in lead_roles(tier, kind) for role, tier, kind in rows.all())
