@@ -16,7 +16,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, text
+from sqlalchemy import func, literal, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics
@@ -323,20 +324,9 @@ class Conversations:
 
     async def _handle_once(self, event: Inbound, now: datetime, within: Handler | None = None) -> list[Outbound]:
         async with self.app.db.unit_of_work() as session:
-            if event.update_key and not await insert_ignore(
-                session,
-                ProcessedUpdate.__table__,  # type: ignore[arg-type]
-                {"channel": event.channel, "update_key": event.update_key, "processed_at": now},
-                conflict=["channel", "update_key"],
-            ):
+            if not await self._begin_event(session, event, now):
                 log.info("update %s/%s already handled", event.channel, event.update_key)
                 return []
-            if session.bind is not None and session.bind.dialect.name == "postgresql":
-                # One person's events are handled one at a time across every process.
-                await session.execute(
-                    text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-                    {"k": f"{event.channel}:{event.user_id}"},
-                )
             ctx = await self._context(session, event, now)
             await self._dispatch(ctx)
             if within is not None:
@@ -346,6 +336,29 @@ class Conversations:
         self.app.notify_outbox()
         metrics.UPDATES.labels(event.channel, event.kind.value, "ok").inc()
         return ctx.sent
+
+    async def _begin_event(self, session: AsyncSession, event: Inbound, now: datetime) -> bool:
+        """Record the event as processed (False if it was already) and, on PostgreSQL, take the person's lock.
+
+        On PostgreSQL one person's events are handled one at a time across every process: a
+        transaction-scoped advisory lock, taken in the same statement as the processed mark (one
+        round trip; the lock is held before the mark is written, and every later statement of the
+        event reads after it).
+        """
+        mark = {"channel": event.channel, "update_key": event.update_key, "processed_at": now}
+        if session.bind is None or session.bind.dialect.name != "postgresql":
+            return not event.update_key or await insert_ignore(
+                session, ProcessedUpdate.__table__, mark, conflict=["channel", "update_key"]  # type: ignore[arg-type]
+            )
+        lock = select(func.pg_advisory_xact_lock(func.hashtextextended(f"{event.channel}:{event.user_id}", 0)))
+        if not event.update_key:
+            await session.execute(lock)
+            return True
+        columns = ProcessedUpdate.__table__.c
+        values = select(*(literal(v, columns[k].type) for k, v in mark.items())).select_from(lock.subquery())
+        insert = pg_insert(ProcessedUpdate).from_select(list(mark), values)
+        result = await session.execute(insert.on_conflict_do_nothing(index_elements=["channel", "update_key"]))
+        return bool(getattr(result, "rowcount", 0))
 
     async def _context(self, session: AsyncSession, event: Inbound, now: datetime) -> Context:
         # In a group the sender is still a person with their own (private) identity.
