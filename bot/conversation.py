@@ -16,8 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import func, literal, select
+from sqlalchemy import String, Table, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics
@@ -28,7 +29,6 @@ from bot.i18n import N_, Translator
 from bot.services.errors import Refused
 from bot.services.outbox import PRIORITY_REPLY, enqueue
 from bot.services.people import get_or_create_identity, load_identity
-from bot.services.sql import insert_ignore
 from bot.storage.db import RETRY_DELAYS, database_unavailable
 from bot.storage.models import ChannelIdentity, ChoiceToken, ConversationState, Person, ProcessedUpdate
 
@@ -243,6 +243,22 @@ class Context:
         )
 
 
+# Built once (building a statement and its cache key costs more than running it): the processed
+# mark, and on PostgreSQL the person's transaction-scoped advisory lock taken in the same statement.
+_PROCESSED: Table = ProcessedUpdate.__table__  # type: ignore[assignment]
+_MARK_SQLITE = sqlite_insert(_PROCESSED).on_conflict_do_nothing(index_elements=["channel", "update_key"])
+_LOCK_PG = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("lock_key", type_=String), 0)))
+_LOCK_AND_MARK_PG = (
+    pg_insert(_PROCESSED)
+    .from_select(
+        ["channel", "update_key", "processed_at"],
+        select(*(bindparam(name, type_=_PROCESSED.c[name].type) for name in ("channel", "update_key", "processed_at")))
+        .select_from(_LOCK_PG.subquery()),
+    )
+    .on_conflict_do_nothing(index_elements=["channel", "update_key"])
+)
+
+
 class Conversations:
     """Dispatches inbound events to the routers' handlers, one unit of work per event."""
 
@@ -347,18 +363,12 @@ class Conversations:
         """
         mark = {"channel": event.channel, "update_key": event.update_key, "processed_at": now}
         if session.bind is None or session.bind.dialect.name != "postgresql":
-            return not event.update_key or await insert_ignore(
-                session, ProcessedUpdate.__table__, mark, conflict=["channel", "update_key"]  # type: ignore[arg-type]
-            )
-        lock = select(func.pg_advisory_xact_lock(func.hashtextextended(f"{event.channel}:{event.user_id}", 0)))
+            return not event.update_key or bool(getattr(await session.execute(_MARK_SQLITE, mark), "rowcount", 0))
+        key = {"lock_key": f"{event.channel}:{event.user_id}"}
         if not event.update_key:
-            await session.execute(lock)
+            await session.execute(_LOCK_PG, key)
             return True
-        columns = ProcessedUpdate.__table__.c
-        values = select(*(literal(v, columns[k].type) for k, v in mark.items())).select_from(lock.subquery())
-        insert = pg_insert(ProcessedUpdate).from_select(list(mark), values)
-        result = await session.execute(insert.on_conflict_do_nothing(index_elements=["channel", "update_key"]))
-        return bool(getattr(result, "rowcount", 0))
+        return bool(getattr(await session.execute(_LOCK_AND_MARK_PG, {**mark, **key}), "rowcount", 0))
 
     async def _context(self, session: AsyncSession, event: Inbound, now: datetime) -> Context:
         # In a group the sender is still a person with their own (private) identity.
