@@ -257,6 +257,7 @@ _LOCK_AND_MARK_PG = (
     )
     .on_conflict_do_nothing(index_elements=["channel", "update_key"])
 )
+_CHOICE_TOKEN = select(ChoiceToken).where(ChoiceToken.token == bindparam("token"))
 
 
 class Conversations:
@@ -445,7 +446,7 @@ class Conversations:
 
     async def _choice(self, ctx: Context) -> None:
         event = ctx.event
-        token = await ctx.session.scalar(select(ChoiceToken).where(ChoiceToken.token == event.token))
+        token = await ctx.session.scalar(_CHOICE_TOKEN, {"token": event.token})
         if token is None or token.expires_at <= ctx.now or token.channel != event.channel:
             await ctx.reply(ctx.t._(STALE_BUTTON))
             return

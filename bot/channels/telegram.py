@@ -47,7 +47,7 @@ from aiogram.types import (
     Update,
 )
 from fastapi import Request, Response
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 
 from bot.channels.base import (
     EventKind,
@@ -268,6 +268,21 @@ def member_event(change: ChatMemberUpdated, update_id: int) -> Inbound | None:
     )
 
 
+# Built once: a poll answer may ask these several times while it waits.
+_POLL_RECORDED = select(ExternalRef.id).where(
+    ExternalRef.channel == CHANNEL, ExternalRef.kind == "poll", ExternalRef.external_id == bindparam("poll_id")
+)
+_SENDING_TO = (
+    select(OutboxMessage.id)
+    .where(
+        OutboxMessage.status == "sending",
+        OutboxMessage.channel == CHANNEL,
+        or_(OutboxMessage.chat_id == bindparam("chat_id"), OutboxMessage.chat_id.startswith("-")),
+    )
+    .limit(1)
+)
+
+
 class TelegramChannel:
     """Wires aiogram's dispatcher to the core; one instance per running bot."""
 
@@ -333,21 +348,9 @@ class TelegramChannel:
         deadline = loop.time() + POLL_REF_WAIT
         while True:
             async with self.app.db.sessions() as session:
-                if await session.scalar(
-                    select(ExternalRef.id).where(
-                        ExternalRef.channel == CHANNEL, ExternalRef.kind == "poll", ExternalRef.external_id == poll_id
-                    )
-                ):
+                if await session.scalar(_POLL_RECORDED, {"poll_id": poll_id}):
                     return
-                in_flight = await session.scalar(
-                    select(OutboxMessage.id)
-                    .where(
-                        OutboxMessage.status == "sending",
-                        OutboxMessage.channel == CHANNEL,
-                        or_(OutboxMessage.chat_id == chat_id, OutboxMessage.chat_id.startswith("-")),
-                    )
-                    .limit(1)
-                )
+                in_flight = await session.scalar(_SENDING_TO, {"chat_id": chat_id})
             if in_flight is None or loop.time() >= deadline:
                 return
             await asyncio.sleep(0.05)
