@@ -16,7 +16,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select, text
+from sqlalchemy import String, Table, bindparam, func, select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics
@@ -27,7 +29,6 @@ from bot.i18n import N_, Translator
 from bot.services.errors import Refused
 from bot.services.outbox import PRIORITY_REPLY, enqueue
 from bot.services.people import get_or_create_identity, load_identity
-from bot.services.sql import insert_ignore
 from bot.storage.db import RETRY_DELAYS, database_unavailable
 from bot.storage.models import ChannelIdentity, ChoiceToken, ConversationState, Person, ProcessedUpdate
 
@@ -147,6 +148,11 @@ class Context:
     state: ConversationState | None = None
     value: str = ""  # the value of a pressed button (for steps) or action argument
     sent: list[Outbound] = field(default_factory=list)
+    committed: list[Callable[[], None]] = field(default_factory=list)
+
+    def after_commit(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` once this event's transaction has committed (never if it rolled back)."""
+        self.committed.append(fn)
 
     @property
     def person(self) -> Person | None:
@@ -237,6 +243,23 @@ class Context:
         )
 
 
+# Built once (building a statement and its cache key costs more than running it): the processed
+# mark, and on PostgreSQL the person's transaction-scoped advisory lock taken in the same statement.
+_PROCESSED: Table = ProcessedUpdate.__table__  # type: ignore[assignment]
+_MARK_SQLITE = sqlite_insert(_PROCESSED).on_conflict_do_nothing(index_elements=["channel", "update_key"])
+_LOCK_PG = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("lock_key", type_=String), 0)))
+_LOCK_AND_MARK_PG = (
+    pg_insert(_PROCESSED)
+    .from_select(
+        ["channel", "update_key", "processed_at"],
+        select(*(bindparam(name, type_=_PROCESSED.c[name].type) for name in ("channel", "update_key", "processed_at")))
+        .select_from(_LOCK_PG.subquery()),
+    )
+    .on_conflict_do_nothing(index_elements=["channel", "update_key"])
+)
+_CHOICE_TOKEN = select(ChoiceToken).where(ChoiceToken.token == bindparam("token"))
+
+
 class Conversations:
     """Dispatches inbound events to the routers' handlers, one unit of work per event."""
 
@@ -275,8 +298,13 @@ class Conversations:
         hint = identity.locale_hint if identity.locale_hint in ("he", "ar", "en") else None
         return Translator(hint or self.app.settings.default_locale, "p", self.app.settings.tz)
 
-    async def handle(self, event: Inbound) -> list[Outbound]:
-        """Handle one event; returns what was queued for sending (for tests and adapters)."""
+    async def handle(self, event: Inbound, *, within: Handler | None = None) -> list[Outbound]:
+        """Handle one event; returns what was queued for sending (for tests and adapters).
+
+        ``within``, if given, runs after the handler inside the event's own transaction (an adapter's
+        read that needs the person, without a transaction of its own); it is not run for a
+        re-delivery, a flood-controlled event or when the handler failed.
+        """
         now = self.app.clock.now()
         clean = bounded(event)
         if clean is None:
@@ -292,7 +320,7 @@ class Conversations:
             return []
         for delay in (*RETRY_DELAYS, None):
             try:
-                return await self._handle_once(event, now)
+                return await self._handle_once(event, now, within)
             except Exception as exc:
                 if delay is not None and database_unavailable(exc):
                     # The whole event is one transaction (its processed mark included): run it again.
@@ -311,27 +339,37 @@ class Conversations:
                 return await self._say(event, now, APOLOGY)
         return []
 
-    async def _handle_once(self, event: Inbound, now: datetime) -> list[Outbound]:
+    async def _handle_once(self, event: Inbound, now: datetime, within: Handler | None = None) -> list[Outbound]:
         async with self.app.db.unit_of_work() as session:
-            if event.update_key and not await insert_ignore(
-                session,
-                ProcessedUpdate.__table__,  # type: ignore[arg-type]
-                {"channel": event.channel, "update_key": event.update_key, "processed_at": now},
-                conflict=["channel", "update_key"],
-            ):
+            if not await self._begin_event(session, event, now):
                 log.info("update %s/%s already handled", event.channel, event.update_key)
                 return []
-            if session.bind is not None and session.bind.dialect.name == "postgresql":
-                # One person's events are handled one at a time across every process.
-                await session.execute(
-                    text("SELECT pg_advisory_xact_lock(hashtextextended(:k, 0))"),
-                    {"k": f"{event.channel}:{event.user_id}"},
-                )
             ctx = await self._context(session, event, now)
             await self._dispatch(ctx)
+            if within is not None:
+                await within(ctx)
+        for fn in ctx.committed:
+            fn()
         self.app.notify_outbox()
         metrics.UPDATES.labels(event.channel, event.kind.value, "ok").inc()
         return ctx.sent
+
+    async def _begin_event(self, session: AsyncSession, event: Inbound, now: datetime) -> bool:
+        """Record the event as processed (False if it was already) and, on PostgreSQL, take the person's lock.
+
+        On PostgreSQL one person's events are handled one at a time across every process: a
+        transaction-scoped advisory lock, taken in the same statement as the processed mark (one
+        round trip; the lock is held before the mark is written, and every later statement of the
+        event reads after it).
+        """
+        mark = {"channel": event.channel, "update_key": event.update_key, "processed_at": now}
+        if session.bind is None or session.bind.dialect.name != "postgresql":
+            return not event.update_key or bool(getattr(await session.execute(_MARK_SQLITE, mark), "rowcount", 0))
+        key = {"lock_key": f"{event.channel}:{event.user_id}"}
+        if not event.update_key:
+            await session.execute(_LOCK_PG, key)
+            return True
+        return bool(getattr(await session.execute(_LOCK_AND_MARK_PG, {**mark, **key}), "rowcount", 0))
 
     async def _context(self, session: AsyncSession, event: Inbound, now: datetime) -> Context:
         # In a group the sender is still a person with their own (private) identity.
@@ -408,7 +446,7 @@ class Conversations:
 
     async def _choice(self, ctx: Context) -> None:
         event = ctx.event
-        token = await ctx.session.scalar(select(ChoiceToken).where(ChoiceToken.token == event.token))
+        token = await ctx.session.scalar(_CHOICE_TOKEN, {"token": event.token})
         if token is None or token.expires_at <= ctx.now or token.channel != event.channel:
             await ctx.reply(ctx.t._(STALE_BUTTON))
             return

@@ -47,7 +47,7 @@ from aiogram.types import (
     Update,
 )
 from fastapi import Request, Response
-from sqlalchemy import or_, select
+from sqlalchemy import bindparam, or_, select
 
 from bot.channels.base import (
     EventKind,
@@ -60,12 +60,13 @@ from bot.channels.base import (
     TransientError,
 )
 from bot.i18n import LOCALES, Translator
+from bot.services.people import leads_a_forum
 from bot.storage.models import ExternalRef, OutboxMessage
 
 if TYPE_CHECKING:
     from bot.app import App
     from bot.config import Settings
-    from bot.conversation import Command
+    from bot.conversation import Command, Context
 
 log = logging.getLogger(__name__)
 
@@ -267,6 +268,21 @@ def member_event(change: ChatMemberUpdated, update_id: int) -> Inbound | None:
     )
 
 
+# Built once: a poll answer may ask these several times while it waits.
+_POLL_RECORDED = select(ExternalRef.id).where(
+    ExternalRef.channel == CHANNEL, ExternalRef.kind == "poll", ExternalRef.external_id == bindparam("poll_id")
+)
+_SENDING_TO = (
+    select(OutboxMessage.id)
+    .where(
+        OutboxMessage.status == "sending",
+        OutboxMessage.channel == CHANNEL,
+        or_(OutboxMessage.chat_id == bindparam("chat_id"), OutboxMessage.chat_id.startswith("-")),
+    )
+    .limit(1)
+)
+
+
 class TelegramChannel:
     """Wires aiogram's dispatcher to the core; one instance per running bot."""
 
@@ -295,12 +311,21 @@ class TelegramChannel:
         if lock is None:
             lock = asyncio.Lock()
             self._locks[event.user_id] = lock
+        lead_locale: list[str | None] = []  # filled once the event's transaction has committed
+
+        async def check_lead(ctx: Context) -> None:
+            # Read in the event's own transaction: the person is loaded already, and it costs no
+            # second transaction (on SQLite, no second turn at the write lock).
+            person = ctx.person
+            locale = person.locale if person is not None and await leads_a_forum(ctx.session, person.id) else None
+            ctx.after_commit(lambda: lead_locale.append(locale))
+
         async with lock:  # one person's updates are handled in order
             if event.kind is EventKind.POLL_ANSWER:  # (waiting inside the lock keeps their answers in order)
                 await self._until_poll_recorded(event.poll_ref, event.chat_id)
-            await self.app.conversations.handle(event)
-        if not event.is_group and event.kind in (EventKind.COMMAND, EventKind.TEXT, EventKind.CHOICE):
-            await self._scope_lead_commands(event)
+            await self.app.conversations.handle(event, within=check_lead if self._lead_check_due(event) else None)
+        if lead_locale:
+            await self._scope_lead_commands(int(event.chat_id), lead_locale[-1])
 
     async def _on_message(self, message: Message, event_update: Update) -> None:
         await self._handle(message_event(message, event_update.update_id, self.username))
@@ -323,21 +348,9 @@ class TelegramChannel:
         deadline = loop.time() + POLL_REF_WAIT
         while True:
             async with self.app.db.sessions() as session:
-                if await session.scalar(
-                    select(ExternalRef.id).where(
-                        ExternalRef.channel == CHANNEL, ExternalRef.kind == "poll", ExternalRef.external_id == poll_id
-                    )
-                ):
+                if await session.scalar(_POLL_RECORDED, {"poll_id": poll_id}):
                     return
-                in_flight = await session.scalar(
-                    select(OutboxMessage.id)
-                    .where(
-                        OutboxMessage.status == "sending",
-                        OutboxMessage.channel == CHANNEL,
-                        or_(OutboxMessage.chat_id == chat_id, OutboxMessage.chat_id.startswith("-")),
-                    )
-                    .limit(1)
-                )
+                in_flight = await session.scalar(_SENDING_TO, {"chat_id": chat_id})
             if in_flight is None or loop.time() >= deadline:
                 return
             await asyncio.sleep(0.05)
@@ -368,28 +381,30 @@ class TelegramChannel:
                     _menu(groups, t), scope=BotCommandScopeAllGroupChats(), language_code=lang or None
                 )
 
-    async def _scope_lead_commands(self, event: Inbound) -> None:
-        """Give a lead's private chat the full menu, once per process per chat."""
+    def _lead_check_due(self, event: Inbound) -> bool:
+        """Whether to check, with this event, if the person in a private chat leads a forum (for the menu)."""
+        if event.is_group or event.kind not in (EventKind.COMMAND, EventKind.TEXT, EventKind.CHOICE):
+            return False
         chat_id = int(event.chat_id)
         if chat_id in self._scoped_leads:
-            return
+            return False
         checked = self._not_leads.get(chat_id)
         # A person becomes a lead by pressing a button (registration, joining); otherwise re-check rarely.
-        if checked is not None and event.kind is not EventKind.CHOICE and time.monotonic() - checked < 300:
-            return
-        from bot.services.people import lead_locale
+        return checked is None or event.kind is EventKind.CHOICE or time.monotonic() - checked >= 300
 
+    async def _scope_lead_commands(self, chat_id: int, locale: str | None) -> None:
+        """Give a lead's private chat the full menu, once per process per chat."""
+        if locale is None:
+            self._not_leads[chat_id] = time.monotonic()
+            return
+        if chat_id in self._scoped_leads:
+            return
+        self._scoped_leads.add(chat_id)
+        self._not_leads.pop(chat_id, None)
         try:
-            async with self.app.db.sessions() as session:
-                locale = await lead_locale(session, CHANNEL, event.user_id)
-            if locale is None:
-                self._not_leads[chat_id] = time.monotonic()
-                return
-            self._scoped_leads.add(chat_id)
-            self._not_leads.pop(chat_id, None)
-            t = Translator(locale)
             await self.bot.set_my_commands(
-                _menu(list(self.app.conversations.commands.values()), t), scope=BotCommandScopeChat(chat_id=chat_id)
+                _menu(list(self.app.conversations.commands.values()), Translator(locale)),
+                scope=BotCommandScopeChat(chat_id=chat_id),
             )
         except TelegramAPIError:
             log.info("could not set a lead's command menu")
