@@ -141,7 +141,8 @@ async def test_injected_faults_and_template_creation(fake: FakeWhatsApp, wa: Wha
     for template in load_templates():
         created = await wa.api.create_template(waba_id=fake.waba_id, template=template)
         assert created["status"] == "APPROVED"
-    assert set(fake.templates) == {("forumbot_update", "he"), ("forumbot_update", "ar"), ("forumbot_update", "en")}
+    names = ("forumbot_update", "forumbot_digest")
+    assert set(fake.templates) == {(name, lang) for name in names for lang in ("he", "ar", "en")}
     again = wa.api.create_template(waba_id=fake.waba_id, template=load_templates()[0])
     assert await code_of(again) == 100
 
