@@ -6,7 +6,6 @@ reply (written to the outbox) commit together or not at all.
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import logging
 import re
@@ -29,7 +28,7 @@ from bot.i18n import N_, Translator
 from bot.services.errors import Refused
 from bot.services.outbox import PRIORITY_REPLY, enqueue
 from bot.services.people import get_or_create_identity, load_identity
-from bot.storage.db import RETRY_DELAYS, database_unavailable
+from bot.storage.db import retry_unavailable
 from bot.storage.models import ChannelIdentity, ChoiceToken, ConversationState, Person, ProcessedUpdate
 
 if TYPE_CHECKING:
@@ -252,8 +251,9 @@ _LOCK_AND_MARK_PG = (
     pg_insert(_PROCESSED)
     .from_select(
         ["channel", "update_key", "processed_at"],
-        select(*(bindparam(name, type_=_PROCESSED.c[name].type) for name in ("channel", "update_key", "processed_at")))
-        .select_from(_LOCK_PG.subquery()),
+        select(
+            *(bindparam(name, type_=_PROCESSED.c[name].type) for name in ("channel", "update_key", "processed_at"))
+        ).select_from(_LOCK_PG.subquery()),
     )
     .on_conflict_do_nothing(index_elements=["channel", "update_key"])
 )
@@ -318,26 +318,17 @@ class Conversations:
                 log.info("flood control: slowing down one person on %s", event.channel)
                 return await self._say(event, now, SLOW_DOWN)
             return []
-        for delay in (*RETRY_DELAYS, None):
-            try:
-                return await self._handle_once(event, now, within)
-            except Exception as exc:
-                if delay is not None and database_unavailable(exc):
-                    # The whole event is one transaction (its processed mark included): run it again.
-                    log.warning(
-                        "database unavailable (%s) while handling a %s event on %s; retrying in %.1f s",
-                        type(exc).__name__,
-                        event.kind,
-                        event.channel,
-                        delay,
-                    )
-                    await asyncio.sleep(delay)
-                    continue
-                log.exception("handler failed for a %s event on %s", event.kind, event.channel)
-                metrics.UPDATES.labels(event.channel, event.kind.value, "error").inc()
-                metrics.APOLOGIES.labels(event.channel).inc()
-                return await self._say(event, now, APOLOGY)
-        return []
+        try:
+            # The whole event is one transaction (its processed mark included): while the database
+            # is unreachable it is run again, about half a minute, before the person gets an apology.
+            return await retry_unavailable(
+                lambda: self._handle_once(event, now, within), what=f"handling a {event.kind} event on {event.channel}"
+            )
+        except Exception:
+            log.exception("handler failed for a %s event on %s", event.kind, event.channel)
+            metrics.UPDATES.labels(event.channel, event.kind.value, "error").inc()
+            metrics.APOLOGIES.labels(event.channel).inc()
+            return await self._say(event, now, APOLOGY)
 
     async def _handle_once(self, event: Inbound, now: datetime, within: Handler | None = None) -> list[Outbound]:
         async with self.app.db.unit_of_work() as session:

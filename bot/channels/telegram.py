@@ -47,7 +47,6 @@ from aiogram.types import (
     Update,
 )
 from fastapi import Request, Response
-from sqlalchemy import bindparam, or_, select
 
 from bot.channels.base import (
     EventKind,
@@ -61,7 +60,7 @@ from bot.channels.base import (
 )
 from bot.i18n import LOCALES, Translator
 from bot.services.people import leads_a_forum
-from bot.storage.models import ExternalRef, OutboxMessage
+from bot.services.polls import native_poll_pending
 
 if TYPE_CHECKING:
     from bot.app import App
@@ -268,21 +267,6 @@ def member_event(change: ChatMemberUpdated, update_id: int) -> Inbound | None:
     )
 
 
-# Built once: a poll answer may ask these several times while it waits.
-_POLL_RECORDED = select(ExternalRef.id).where(
-    ExternalRef.channel == CHANNEL, ExternalRef.kind == "poll", ExternalRef.external_id == bindparam("poll_id")
-)
-_SENDING_TO = (
-    select(OutboxMessage.id)
-    .where(
-        OutboxMessage.status == "sending",
-        OutboxMessage.channel == CHANNEL,
-        or_(OutboxMessage.chat_id == bindparam("chat_id"), OutboxMessage.chat_id.startswith("-")),
-    )
-    .limit(1)
-)
-
-
 class TelegramChannel:
     """Wires aiogram's dispatcher to the core; one instance per running bot."""
 
@@ -348,10 +332,8 @@ class TelegramChannel:
         deadline = loop.time() + POLL_REF_WAIT
         while True:
             async with self.app.db.sessions() as session:
-                if await session.scalar(_POLL_RECORDED, {"poll_id": poll_id}):
-                    return
-                in_flight = await session.scalar(_SENDING_TO, {"chat_id": chat_id})
-            if in_flight is None or loop.time() >= deadline:
+                pending = await native_poll_pending(session, CHANNEL, poll_id, chat_id)
+            if not pending or loop.time() >= deadline:
                 return
             await asyncio.sleep(0.05)
 

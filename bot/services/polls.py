@@ -21,7 +21,7 @@ from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import delete, select, update
+from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.channels.base import Button, Outbound, OutKind, PollSpec
@@ -576,6 +576,29 @@ async def native_poll(session: AsyncSession, channel: str, poll_ref: str) -> tup
     if prefix != CORRELATION or not poll_id.isdigit():
         return None
     return int(poll_id), ref
+
+
+# Built once: an early answer asks these several times while it waits.
+_POLL_RECORDED = select(ExternalRef.id).where(
+    ExternalRef.channel == bindparam("channel"), ExternalRef.kind == "poll", ExternalRef.external_id == bindparam("ref")
+)
+_SENDING_TO = (
+    select(OutboxMessage.id)
+    .where(
+        OutboxMessage.status == "sending",
+        OutboxMessage.channel == bindparam("channel"),
+        or_(OutboxMessage.chat_id == bindparam("chat_id"), OutboxMessage.chat_id.startswith("-")),
+    )
+    .limit(1)
+)
+
+
+async def native_poll_pending(session: AsyncSession, channel: str, poll_ref: str, chat_id: str) -> bool:
+    """Whether an answer to ``poll_ref`` may be early: the poll is not recorded as sent yet while a
+    message to the person (or to a group) is still being sent, so its record may be moments away."""
+    if await session.scalar(_POLL_RECORDED, {"channel": channel, "ref": poll_ref}):
+        return False
+    return await session.scalar(_SENDING_TO, {"channel": channel, "chat_id": chat_id}) is not None
 
 
 async def vote_native(
