@@ -15,7 +15,7 @@ from bot.services.agenda import NOT_A_MEMBER, ONLY_LEAD
 from bot.services.agenda_text import from_tier_label, quoted, short, when, who
 from bot.services.errors import Refused
 from bot.storage.models import Forum
-from handlers.forum_pick import forum_from_value, pick_forum
+from handlers.forum_pick import forum_command, forum_from_value
 
 FLOW = "agenda"
 
@@ -23,15 +23,9 @@ FLOW = "agenda"
 def build() -> Router:
     router = Router("agenda")
 
-    @router.command("agenda", N_("The agenda of the next meeting; propose an item"), audience="registered")
-    async def agenda_command(ctx: Context) -> None:
-        forum = await pick_forum(ctx, "agf")
-        if forum is not None:
-            await show(ctx, forum)
-
-    @router.action("agf")
-    async def agenda_forum(ctx: Context) -> None:
-        await show(ctx, await forum_from_value(ctx), edit=True)
+    forum_command(
+        router, "agenda", N_("The agenda of the next meeting; propose an item"), "agf", show, audience="registered"
+    )
 
     # -- proposing -------------------------------------------------------------------------
 

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
-from bot.conversation import Context
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from bot.conversation import Context, Router
 from bot.i18n import N_
 from bot.services import agenda, people
 from bot.services.agenda import ONLY_LEAD
@@ -27,6 +30,33 @@ async def pick_forum(ctx: Context, action: str, *, lead: bool = False) -> Forum 
         [[ctx.button(forum_title(ctx.t, s.forum, s.unit), f"{action}:{s.forum.id}")] for s in unique],
     )
     return None
+
+
+def forum_command(
+    router: Router,
+    name: str,
+    description: str,
+    action: str,
+    then: Callable[..., Awaitable[Any]],
+    *,
+    audience: str,
+    lead: bool = False,
+    edit: bool = True,
+) -> None:
+    """``/name`` acts on one of the person's forums: the only one at once, or the one they pick
+    from a list (its buttons come to ``action``). ``then(ctx, forum)`` does the work; after a pick,
+    with ``edit``, it replaces the list (``then(ctx, forum, edit=True)``)."""
+
+    @router.command(name, description, audience=audience)
+    async def command(ctx: Context) -> None:
+        forum = await pick_forum(ctx, action, lead=lead)
+        if forum is not None:
+            await then(ctx, forum)
+
+    @router.action(action)
+    async def picked(ctx: Context) -> None:
+        forum = await forum_from_value(ctx)
+        await (then(ctx, forum, edit=True) if edit else then(ctx, forum))
 
 
 async def forum_from_value(ctx: Context, value: str | None = None) -> Forum:

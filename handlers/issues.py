@@ -27,7 +27,7 @@ from bot.services.agenda_text import (
 )
 from bot.storage.models import Forum
 from handlers.escalation import escalate_label
-from handlers.forum_pick import forum_from_value, pick, pick_forum
+from handlers.forum_pick import forum_command, pick
 
 FLOW = "issue"
 
@@ -35,15 +35,9 @@ FLOW = "issue"
 def build() -> Router:
     router = Router("issues")
 
-    @router.command("issue", N_("Raise a need, a difficulty or a blocker"), audience="registered")
-    async def issue_command(ctx: Context) -> None:
-        forum = await pick_forum(ctx, "isf")
-        if forum is not None:
-            await begin(ctx, forum)
-
-    @router.action("isf")
-    async def issue_forum(ctx: Context) -> None:
-        await begin(ctx, await forum_from_value(ctx))
+    forum_command(
+        router, "issue", N_("Raise a need, a difficulty or a blocker"), "isf", begin, audience="registered", edit=False
+    )
 
     @router.step(FLOW, "kind")
     async def kind(ctx: Context) -> None:
@@ -119,15 +113,7 @@ def build() -> Router:
 
     # -- the list ------------------------------------------------------------------------------
 
-    @router.command("issues", N_("The open issues of my forum"), audience="registered")
-    async def list_command(ctx: Context) -> None:
-        forum = await pick_forum(ctx, "ilf")
-        if forum is not None:
-            await show_list(ctx, forum)
-
-    @router.action("ilf")
-    async def list_forum(ctx: Context) -> None:
-        await show_list(ctx, await forum_from_value(ctx), edit=True)
+    forum_command(router, "issues", N_("The open issues of my forum"), "ilf", show_list, audience="registered")
 
     @router.action("isv")
     async def view(ctx: Context) -> None:

@@ -27,7 +27,7 @@ from bot.services.agenda_text import (
 from bot.services.errors import Refused
 from bot.storage.models import Forum
 from handlers.escalation import escalate_label
-from handlers.forum_pick import forum_from_value, pick_forum
+from handlers.forum_pick import forum_command
 
 FLOW = "meeting"
 MAX_OWNERS = 30
@@ -36,15 +36,10 @@ MAX_OWNERS = 30
 def build() -> Router:
     router = Router("meeting")
 
-    @router.command("meeting", N_("Record the outcomes of a meeting (leads)"), audience="lead")
-    async def meeting_command(ctx: Context) -> None:
-        forum = await pick_forum(ctx, "mtf", lead=True)
-        if forum is not None:
-            await begin(ctx, forum)
-
-    @router.action("mtf")
-    async def meeting_forum(ctx: Context) -> None:
-        await begin(ctx, await forum_from_value(ctx))
+    forum_command(
+        router, "meeting", N_("Record the outcomes of a meeting (leads)"), "mtf", begin, audience="lead", lead=True,
+        edit=False,
+    )
 
     @router.step(FLOW, "walk")
     async def walk(ctx: Context) -> None:
@@ -124,15 +119,10 @@ def build() -> Router:
 
     # -- /export ---------------------------------------------------------------------------
 
-    @router.command("export", N_("Export issues, agenda or decisions as a spreadsheet (leads)"), audience="lead")
-    async def export_command(ctx: Context) -> None:
-        forum = await pick_forum(ctx, "exf", lead=True)
-        if forum is not None:
-            await ask_what(ctx, forum)
-
-    @router.action("exf")
-    async def export_forum(ctx: Context) -> None:
-        await ask_what(ctx, await forum_from_value(ctx), edit=True)
+    forum_command(
+        router, "export", N_("Export issues, agenda or decisions as a spreadsheet (leads)"), "exf", ask_what,
+        audience="lead", lead=True,
+    )
 
     @router.action("exw")
     async def export_what(ctx: Context) -> None:

@@ -8,7 +8,7 @@ from bot.services import membership
 from bot.services.errors import NotFound
 from bot.storage.models import Forum, Membership
 from handlers.common import bullet_list, forum_title, role_name
-from handlers.forum_pick import forum_from_value, pick_forum
+from handlers.forum_pick import forum_command, forum_from_value
 
 PAGE = 30
 
@@ -16,15 +16,7 @@ PAGE = 30
 def build() -> Router:
     router = Router("members")
 
-    @router.command("members", N_("The members of my forum (leads)"), audience="lead")
-    async def members_(ctx: Context) -> None:
-        forum = await pick_forum(ctx, "mbf", lead=True)
-        if forum is not None:
-            await show(ctx, forum)
-
-    @router.action("mbf")
-    async def members_of_forum(ctx: Context) -> None:
-        await show(ctx, await forum_from_value(ctx), edit=True)
+    forum_command(router, "members", N_("The members of my forum (leads)"), "mbf", show, audience="lead", lead=True)
 
     @router.action("mbr")
     async def ask_revoke(ctx: Context) -> None:
