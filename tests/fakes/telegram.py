@@ -28,7 +28,6 @@ import json
 import math
 import mimetypes
 import re
-import socket
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -36,6 +35,8 @@ from html.parser import HTMLParser
 from typing import TYPE_CHECKING, Any, Literal, TypeVar
 
 from aiohttp import ClientError, ClientResponse, ClientSession, ClientTimeout, MultipartReader, web
+
+from tests.fakes.loopback import serve
 
 if TYPE_CHECKING:
     from aiogram import Bot
@@ -529,12 +530,7 @@ class FakeTelegram:
     async def start(self) -> None:
         app = web.Application(client_max_size=60 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
+        self._runner, self.port = await serve(app)
 
     async def stop(self) -> None:
         self._closing.set()

@@ -30,13 +30,14 @@ import hmac
 import itertools
 import json
 import re
-import socket
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, web
+
+from tests.fakes.loopback import serve
 
 JSONDict = dict[str, Any]
 
@@ -266,12 +267,7 @@ class FakeWhatsApp:
     async def start(self) -> None:
         app = web.Application(client_max_size=100 * 1024 * 1024)
         app.router.add_route("*", "/{version}/{node}/{edge}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None, shutdown_timeout=1.0)
-        await self._runner.setup()
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
-        sock.bind(("127.0.0.1", 0))
-        self.port = sock.getsockname()[1]
-        await web.SockSite(self._runner, sock).start()
+        self._runner, self.port = await serve(app)
 
     async def stop(self) -> None:
         if self._runner is not None:
