@@ -89,10 +89,13 @@ async def test_open_vote_close_announce_on_telegram(tmp_path: Path) -> None:
         async def three_ballots() -> bool:
             async with bot.app.db.sessions() as session:
                 ballots = (await session.scalars(select(DatePollBallot))).all()
+                second = await session.scalar(select(DatePollOption.id).where(DatePollOption.position == 1))
             return (
                 len(ballots) == 3
                 and all(len(b.choices) > 0 for b in ballots)
                 and sorted(len(b.choices) for b in ballots) == [1, 2, 2]
+                # the committee's change of mind has landed too (its first answer alone also fits [1, 2, 2])
+                and [b.choices for b in ballots if len(b.choices) == 1] == [[second]]
             )
 
         await eventually(three_ballots)
