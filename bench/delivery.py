@@ -25,10 +25,10 @@ from pathlib import Path
 
 from bench.common import peak_rss_mb, scratch_database
 from bot.app import App
-from bot.channels.base import Outbound, OutKind
 from bot.channels.telegram import TelegramSender
 from bot.clock import SystemClock
 from bot.config import Settings
+from bot.core.messages import Outbound, OutKind
 from bot.services.outbox import PRIORITY_BULK, enqueue
 from bot.storage.db import Database
 from tests.fakes.telegram import FakeTelegram

@@ -7,21 +7,14 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from bot.channels.base import Sender
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.conversation import Conversations
+from bot.core.host import Links
+from bot.core.messages import Sender
 from bot.delivery import LIMITS, ChannelLimits, Delivery
 from bot.ratelimit import Limiter, LocalLimiter, RedisLimiter
 from bot.storage.db import Database
-
-
-@dataclass
-class Links:
-    """Public addresses the bot can hand out (filled in by the channels at start-up)."""
-
-    telegram_username: str | None = None
-    whatsapp_number: str | None = None
 
 
 @dataclass

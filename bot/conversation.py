@@ -21,7 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics
-from bot.channels.base import Button, EventKind, FileSpec, Inbound, Outbound, OutKind, PollSpec
+from bot.core.messages import Button, EventKind, FileSpec, Inbound, Outbound, OutKind, PollSpec
 from bot.domain.text import InputError
 from bot.flood import Verdict, build_flood
 from bot.i18n import N_, Translator
@@ -32,7 +32,7 @@ from bot.storage.db import retry_unavailable
 from bot.storage.models import ChannelIdentity, ChoiceToken, ConversationState, Person, ProcessedUpdate
 
 if TYPE_CHECKING:
-    from bot.app import App
+    from bot.core.host import Host
 
 log = logging.getLogger(__name__)
 
@@ -138,7 +138,8 @@ class Router:
 
 @dataclass
 class Context:
-    app: App
+    app: Host
+    conversations: Conversations
     session: AsyncSession
     event: Inbound
     identity: ChannelIdentity
@@ -263,7 +264,7 @@ _CHOICE_TOKEN = select(ChoiceToken).where(ChoiceToken.token == bindparam("token"
 class Conversations:
     """Dispatches inbound events to the routers' handlers, one unit of work per event."""
 
-    def __init__(self, app: App, routers: list[Router]) -> None:
+    def __init__(self, app: Host, routers: list[Router]) -> None:
         self.app = app
         self.routers = routers
         self.commands: dict[str, Command] = {}
@@ -377,6 +378,7 @@ class Conversations:
         )
         return Context(
             app=self.app,
+            conversations=self,
             session=session,
             event=event,
             identity=identity,

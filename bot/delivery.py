@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING
 from sqlalchemy import func, select, update
 
 from bot import metrics
-from bot.channels.base import (
+from bot.core.messages import (
     DeliveryError,
     Outbound,
     PermanentError,

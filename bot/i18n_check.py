@@ -44,7 +44,7 @@ def catalog_entries(locale: str) -> dict[tuple[str | None, str], object]:
         for message in catalog:
             if not message.id:
                 continue
-            msgid = message.id[0] if isinstance(message.id, tuple) else message.id
+            msgid = str(message.id[0] if isinstance(message.id, tuple | list) else message.id)
             entries[(message.context, msgid)] = message
     return entries
 

@@ -7,7 +7,7 @@ import contextlib
 import gc
 import logging
 import signal
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 
 import uvicorn
 
@@ -40,6 +40,15 @@ def channel_starters(settings: Settings) -> list[ChannelStarter]:
 
         starters.append(start_whatsapp)
     return starters
+
+
+class QuietServer(uvicorn.Server):
+    """uvicorn without its own signal handling: SIGINT/SIGTERM set `stop`, and `run` shuts every part
+    down in order (uvicorn would otherwise take the signals over while it serves)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        yield
 
 
 def freeze_startup_heap() -> None:
@@ -79,10 +88,9 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None, install_
             flush=True,
         )
 
-    server = uvicorn.Server(
+    server = QuietServer(
         uvicorn.Config(web, host=settings.http_host, port=settings.http_port, log_level="warning", lifespan="off")
     )
-    server.install_signal_handlers = lambda: None  # type: ignore[method-assign]
     tasks.append(asyncio.create_task(server.serve(), name="http"))
     tasks.append(asyncio.create_task(app.delivery.run(stop), name="delivery"))
     scheduler = build_scheduler(app)

@@ -10,7 +10,7 @@ from bot.conversation import Context, Router
 from bot.domain import agenda as rules
 from bot.domain.permissions import Action, allowed
 from bot.i18n import N_, Raw
-from bot.services import agenda, people
+from bot.services import agenda, meetings, people
 from bot.services.agenda import NOT_A_MEMBER, ONLY_LEAD
 from bot.services.agenda_text import from_tier_label, quoted, short, when, who
 from bot.services.errors import Refused
@@ -171,7 +171,7 @@ def build() -> Router:
                                     example=example_time(ctx)))
             return
         forum = await agenda.load_forum(ctx.session, ctx.state.data["forum_id"])
-        await agenda.set_meeting_date(ctx.session, forum=forum, person=ctx.person, at=at, now=ctx.now)
+        await meetings.set_meeting_date(ctx.session, forum=forum, person=ctx.person, at=at, now=ctx.now)
         await ctx.clear_state()
         closes = rules.intake_closes_at(at, agenda.intake_hours(forum))
         lines = [ctx.t._("The next meeting is on {when}.", when=Raw(when(ctx.t, at)))]

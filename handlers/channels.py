@@ -38,7 +38,7 @@ async def link_accounts(ctx: Context) -> None:
     if code:
         person = await linking.redeem(ctx.session, ctx.identity, code, now=ctx.now)
         await ctx.clear_state()
-        ctx.use_translator(ctx.app.conversations.translator(ctx.identity))
+        ctx.use_translator(ctx.conversations.translator(ctx.identity))
         await ctx.reply(
             ctx.t._(
                 "Done: this account is now linked to {name}. Your forums and roles are the same here.",

@@ -9,7 +9,7 @@ from bot.conversation import Context, Router
 from bot.domain.permissions import Action, allowed
 from bot.domain.roles import roles_for
 from bot.i18n import LOCALES, N_, Ltr, Raw
-from bot.services import invites, membership, people
+from bot.services import invites, membership, people, privacy
 from bot.services.errors import Forbidden
 from bot.storage.models import Forum
 from handlers.common import bullet_list, forum_title, role_name
@@ -21,7 +21,7 @@ def build() -> Router:
 
     @router.command("help", N_("What I can do"))
     async def help_(ctx: Context) -> None:
-        commands = ctx.app.conversations.commands.values()
+        commands = ctx.conversations.commands.values()
         is_lead = False
         if ctx.person is not None:
             is_lead = any(s.is_lead for s in await people.seats_of(ctx.session, ctx.person.id))
@@ -65,7 +65,7 @@ def build() -> Router:
         if ctx.person is None:
             return
         await people.set_locale(ctx.session, ctx.person, ctx.value)
-        ctx.use_translator(ctx.app.conversations.translator(ctx.identity))
+        ctx.use_translator(ctx.conversations.translator(ctx.identity))
         await ctx.reply(ctx.t._("From now on I will write to you in English."), edit=True)
 
     @router.command("address", N_("Change how I address you"), audience="registered")
@@ -86,13 +86,13 @@ def build() -> Router:
         if ctx.person is None:
             return
         await people.set_address_form(ctx.session, ctx.person, ctx.value)
-        ctx.use_translator(ctx.app.conversations.translator(ctx.identity))
+        ctx.use_translator(ctx.conversations.translator(ctx.identity))
         await ctx.reply(ctx.t._("Saved. This is how I will address you from now on."), edit=True)
 
     @router.command("mydata", N_("Everything stored about me"), audience="registered")
     async def mydata(ctx: Context) -> None:
         assert ctx.person is not None
-        data = await people.export_person(ctx.session, ctx.person)
+        data = await privacy.export_person(ctx.session, ctx.person)
         body = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
         await ctx.reply_file(
             "forumbot-mydata.json", "application/json", body, ctx.t._("Here is everything forumbot stores about you.")

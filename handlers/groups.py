@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from bot.channels.base import EventKind
 from bot.conversation import Context, Router
+from bot.core.messages import EventKind
 from bot.i18n import N_, Ltr, Raw
 from bot.services import groups, people
 from bot.storage.models import Forum
@@ -53,7 +53,7 @@ def build() -> Router:
             title=ctx.event.chat_title,
             now=ctx.now,
         )
-        t = ctx.app.conversations.translator(ctx.identity)
+        t = ctx.conversations.translator(ctx.identity)
         await ctx.reply(
             t._(
                 "This group is now linked to {forum}. Announcements and date polls will come here; "
@@ -74,7 +74,7 @@ def build() -> Router:
             active=joined,
         )
         if joined:
-            t = ctx.app.conversations.translator(ctx.identity)
+            t = ctx.conversations.translator(ctx.identity)
             await ctx.reply(
                 t._(
                     "Hello! I am forumbot. A forum lead can link this group to their forum: /group in a private "

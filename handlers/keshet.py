@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from bot.channels.base import Button
 from bot.conversation import Context, Router
+from bot.core.messages import Button
 from bot.domain import keshet as k
 from bot.domain.permissions import Action, allowed
 from bot.i18n import N_, Raw, Translator

@@ -11,8 +11,8 @@ import logging
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from bot.channels.base import Button
 from bot.conversation import Context, Handler, Router
+from bot.core.messages import Button
 from bot.i18n import N_, Raw
 from bot.services import meetings, people, polls
 from bot.services.errors import Forbidden, NotFound, Refused

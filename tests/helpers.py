@@ -7,8 +7,8 @@ import itertools
 from dataclasses import dataclass, field
 
 from bot.app import App
-from bot.channels.base import Outbound
 from bot.channels.console import CHANNEL, ConsoleSender, parse_line
+from bot.core.messages import Outbound
 from bot.i18n import FSI, LRI, PDI, RLM
 from bot.services.orgs import import_org_rows, parse_org_csv
 from tests.conftest import DEMO_ORG

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from bot.app import App
-from bot.channels.base import Outbound
+from bot.core.messages import Outbound
 from bot.domain.tiers import ForumKind
 from bot.services.orgs import create_forum
 from tests.helpers import ConsoleUser, console_sender, import_demo, make_invite, plain, register
@@ -57,8 +57,8 @@ async def press_twice(user: ConsoleUser, label: str) -> tuple[str, str]:
     """A double click: the same button pressed twice before anything else happens."""
     import itertools
 
-    from bot.channels.base import EventKind, Inbound
     from bot.channels.console import CHANNEL
+    from bot.core.messages import EventKind, Inbound
 
     message = next(m for m in reversed(inbox(user)) if m.all_buttons)
     token = next(b.token for b in message.all_buttons if plain(b.label) == label)

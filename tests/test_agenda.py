@@ -8,8 +8,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import App
-from bot.channels.base import EventKind, Inbound, Outbound
 from bot.clock import FixedClock
+from bot.core.messages import EventKind, Inbound, Outbound
 from bot.domain.agenda import IssueStatus
 from bot.services import agenda, invites, issues, outcomes
 from bot.services.errors import Forbidden, Refused

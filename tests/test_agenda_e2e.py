@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.services import agenda, invites
+from bot.services import invites, meetings
 from bot.storage.models import OutboxMessage
 from bot.storage.models_agenda import IssueHistory, RaisedIssue
 from tests.fakes.telegram import FakeTelegram
@@ -49,7 +49,7 @@ async def test_a_parent_raises_a_blocker_and_hears_it_is_in_progress(tmp_path: P
         now = datetime.now(UTC)
         async with bot.app.db.unit_of_work() as session:
             forum = await invites.forum_by_code(session, SCHOOL)
-            await agenda.store_next_meeting(session, forum, now + timedelta(seconds=2), now)
+            await meetings.store_next_meeting(session, forum, now + timedelta(seconds=2), now)
         await asyncio.sleep(2.5)
 
         # The principal records the blocker as in progress, with herself in charge, due in a week.

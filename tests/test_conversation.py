@@ -8,7 +8,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 
 from bot.app import App
-from bot.channels.base import EventKind, Inbound
+from bot.core.messages import EventKind, Inbound
 from bot.storage.db import Database
 from bot.storage.models import OutboxMessage, ProcessedUpdate
 from tests.conftest import make_settings

@@ -18,8 +18,8 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import func, insert, select
 
-from bot.channels.base import Outbound, OutKind
 from bot.clock import SystemClock
+from bot.core.messages import Outbound, OutKind
 from bot.services.outbox import PRIORITY_BULK, enqueue
 from bot.storage.db import Database
 from bot.storage.migrate import upgrade_async

@@ -19,10 +19,10 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import App
-from bot.channels.base import EventKind, Inbound, Outbound, OutKind, SendResult
 from bot.channels.console import ConsoleSender
 from bot.cli import main
 from bot.clock import FixedClock
+from bot.core.messages import EventKind, Inbound, Outbound, OutKind, SendResult
 from bot.storage.db import Database
 from bot.storage.models import ExternalRef, Forum, GroupChat, Membership, OutboxMessage, Person
 from bot.storage.models_polls import DatePoll, DatePollBallot, DatePollOption, Meeting

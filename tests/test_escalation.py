@@ -8,7 +8,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 
 from bot.app import App
-from bot.channels.base import Outbound, OutKind
+from bot.core.messages import Outbound, OutKind
 from bot.domain.calendar import IsraeliCalendar
 from bot.domain.escalation import GapStatus, digest_slot, normalise, similar, split_lines
 from bot.services import escalation, invites, issues

@@ -135,7 +135,7 @@ async def test_stale_and_foreign_buttons(app: App) -> None:
     await user.say(f"/start {code}")
     language_token = user.last.all_buttons[0].token
     await user.say("1")
-    from bot.channels.base import EventKind, Inbound
+    from bot.core.messages import EventKind, Inbound
 
     stale = Inbound(channel="console", user_id="a", chat_id="a", kind=EventKind.CHOICE, token=language_token)
     [reply] = await app.conversations.handle(stale)

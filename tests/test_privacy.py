@@ -11,8 +11,8 @@ from sqlalchemy import select
 
 from bot import logs
 from bot.app import App
-from bot.channels.base import EventKind, Inbound, Outbound, OutKind
 from bot.clock import FixedClock
+from bot.core.messages import EventKind, Inbound, Outbound, OutKind
 from bot.services import invites, meetings, polls
 from bot.services.outbox import enqueue
 from bot.services.people import CONSENT_VERSION, FORGOTTEN_NAME

@@ -17,8 +17,8 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from bot.channels.base import Outbound, OutKind
 from bot.clock import SystemClock
+from bot.core.messages import Outbound, OutKind
 from bot.services.outbox import PRIORITY_BULK, enqueue
 from bot.storage.db import Database
 from bot.storage.models import OutboxMessage, ProcessedUpdate

@@ -14,8 +14,8 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import App
-from bot.channels.base import FileSpec, Outbound, OutKind, PermanentError, PollSpec, RetryAfter
 from bot.clock import FixedClock
+from bot.core.messages import FileSpec, Outbound, OutKind, PermanentError, PollSpec, RetryAfter
 from bot.services import notify
 from bot.storage.models import ChannelIdentity, OutboxMessage, ProcessedUpdate
 from bot.storage.models_whatsapp import HeldMessage, WhatsAppInbox

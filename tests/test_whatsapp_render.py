@@ -5,7 +5,6 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.channels.base import Button, FileSpec, Outbound, OutKind, PollSpec
 from bot.channels.whatsapp_render import (
     MAX_BODY,
     ButtonsPart,
@@ -21,6 +20,7 @@ from bot.channels.whatsapp_render import (
     subject_of,
     unique_titles,
 )
+from bot.core.messages import Button, FileSpec, Outbound, OutKind, PollSpec
 
 LABELS = Labels(options="אפשרויות", vote="הצבעה", more="עוד…", more_body="אפשרויות נוספות:", choose="בחירה:")
 

@@ -12,7 +12,7 @@ import sys
 from collections.abc import Callable
 from typing import TextIO
 
-from bot.channels.base import EventKind, Inbound, Outbound, OutKind, SendResult
+from bot.core.messages import EventKind, Inbound, Outbound, OutKind, SendResult
 from bot.i18n import LRI, PDI, RLM
 
 CHANNEL = "console"

@@ -48,7 +48,7 @@ from aiogram.types import (
 )
 from fastapi import Request, Response
 
-from bot.channels.base import (
+from bot.core.messages import (
     EventKind,
     Inbound,
     Outbound,

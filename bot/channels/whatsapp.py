@@ -63,17 +63,6 @@ from pywa_async.types import (
 from pywa_async.types.templates import TemplateLanguage
 from sqlalchemy import delete, select, update
 
-from bot.channels.base import (
-    DeliveryError,
-    EventKind,
-    Inbound,
-    Outbound,
-    OutKind,
-    PermanentError,
-    RetryAfter,
-    SendResult,
-    TransientError,
-)
 from bot.channels.whatsapp_render import (
     MAX_SECTION_TITLE,
     ButtonsPart,
@@ -91,6 +80,17 @@ from bot.channels.whatsapp_render import (
     template_param,
 )
 from bot.config import ConfigError, Settings
+from bot.core.messages import (
+    DeliveryError,
+    EventKind,
+    Inbound,
+    Outbound,
+    OutKind,
+    PermanentError,
+    RetryAfter,
+    SendResult,
+    TransientError,
+)
 from bot.i18n import Translator
 from bot.services import held, reachability
 from bot.services.outbox import PRIORITY_NOTICE, enqueue
@@ -257,7 +257,7 @@ def message_item(
     }
     raw = RawUpdate(json.dumps(single).encode("utf-8"), hmac_header=None, update_hash=str(message.get("id")))
     kind = message.get("type")
-    update: Message | CallbackButton | CallbackSelection
+    update: Message | CallbackButton[str] | CallbackSelection[str]
     if kind == "text":
         update = Message.from_update(client, raw)
         text = (update.text or "").strip()

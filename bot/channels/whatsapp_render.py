@@ -18,7 +18,7 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
-from bot.channels.base import Button, FileSpec, Outbound, OutKind
+from bot.core.messages import Button, FileSpec, Outbound, OutKind
 
 MAX_TEXT = 4096
 MAX_BODY = 1024

@@ -9,9 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
-from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -59,30 +58,6 @@ async def last_meeting(session: AsyncSession, forum_id: int, now: datetime) -> d
         )
     )
     return result
-
-
-async def store_next_meeting(
-    session: AsyncSession, forum: Forum, at: datetime, now: datetime, *, person: Person | None = None,
-    tz: ZoneInfo | None = None,
-) -> None:
-    """Set the next meeting: the upcoming confirmed one moves, or a new one is confirmed and announced."""
-    from bot.services import meetings
-
-    tz = tz or ZoneInfo("Asia/Jerusalem")
-    upcoming = await session.scalar(
-        select(Meeting)
-        .where(Meeting.forum_id == forum.id, Meeting.status == "confirmed", Meeting.starts_at > now)
-        .order_by(Meeting.starts_at)
-        .limit(1)
-    )
-    if upcoming is not None:
-        if upcoming.starts_at != at:
-            await meetings.move(session, upcoming.id, starts_at=at, person=person, now=now, tz=tz)
-        return
-    meeting = await meetings.create_meeting(
-        session, forum=forum, starts_at=at, now=now, created_by=person.id if person else None
-    )
-    await meetings.confirm(session, meeting, forum, starts_at=at, person=person, now=now, tz=tz)
 
 
 # -- forums and permissions ---------------------------------------------------------------------
@@ -144,18 +119,6 @@ async def set_intake_hours(session: AsyncSession, *, forum: Forum, person: Perso
     forum.settings = {**(forum.settings or {}), INTAKE_KEY: hours}
     audit.record(session, now=now, action="agenda.intake", actor_person_id=person.id, subject=f"forum:{forum.id}",
                  details={"hours": hours})
-
-
-async def set_meeting_date(session: AsyncSession, *, forum: Forum, person: Person, at: datetime, now: datetime) -> None:
-    """The lead sets the date of the next meeting (until the polls feature sets it)."""
-    await require(session, person, forum, Action.MANAGE_AGENDA, ONLY_LEAD)
-    if at <= now:
-        raise Refused(N_("That time has already passed. Please send a future date and time."))
-    if at > now + timedelta(days=rules.MEETING_MAX_DAYS_AHEAD):
-        raise Refused(N_("That is more than a year away. Please send a nearer date."))
-    await store_next_meeting(session, forum, at, now, person=person)
-    audit.record(session, now=now, action="agenda.meeting_date", actor_person_id=person.id,
-                 subject=f"forum:{forum.id}", details={"at": at.isoformat()})
 
 
 # -- items ---------------------------------------------------------------------------------------

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
-from bot.channels.base import Button, FileSpec, Outbound, OutKind
+from bot.core.messages import Button, FileSpec, Outbound, OutKind
 from bot.domain import escalation as rules
 from bot.domain.agenda import IssueKind
 from bot.domain.escalation import OPEN_GAP, GapStatus

@@ -16,7 +16,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import delete, exists, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels.base import Outbound
+from bot.core.messages import Outbound
 from bot.storage.models_whatsapp import HeldMessage
 
 WINDOW = "window"

@@ -18,7 +18,8 @@ from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import selectinload
 
-from bot.channels.base import FileSpec, Outbound, OutKind
+from bot.core.messages import FileSpec, Outbound, OutKind
+from bot.domain import agenda as agenda_rules
 from bot.domain import meeting_polls as rules
 from bot.domain.calendar import Cadence, IsraeliCalendar, Observance
 from bot.domain.permissions import Action, allowed
@@ -567,3 +568,40 @@ def nudge_text(r: Recipient, forum: Forum, unit: OrgUnit, period: tuple[date, da
 
 def _rowcount(result: Any) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
+
+
+# -- the next meeting, set by hand (agenda) or by a closed poll ----------------------------------
+
+
+async def store_next_meeting(
+    session: AsyncSession, forum: Forum, at: datetime, now: datetime, *, person: Person | None = None,
+    tz: ZoneInfo | None = None,
+) -> None:
+    """Set the next meeting: the upcoming confirmed one moves, or a new one is confirmed and announced."""
+    tz = tz or ZoneInfo("Asia/Jerusalem")
+    upcoming = await session.scalar(
+        select(Meeting)
+        .where(Meeting.forum_id == forum.id, Meeting.status == "confirmed", Meeting.starts_at > now)
+        .order_by(Meeting.starts_at)
+        .limit(1)
+    )
+    if upcoming is not None:
+        if upcoming.starts_at != at:
+            await move(session, upcoming.id, starts_at=at, person=person, now=now, tz=tz)
+        return
+    meeting = await create_meeting(
+        session, forum=forum, starts_at=at, now=now, created_by=person.id if person else None
+    )
+    await confirm(session, meeting, forum, starts_at=at, person=person, now=now, tz=tz)
+
+
+async def set_meeting_date(session: AsyncSession, *, forum: Forum, person: Person, at: datetime, now: datetime) -> None:
+    """The lead sets the date of the next meeting (until the polls feature sets it)."""
+    await agenda.require(session, person, forum, Action.MANAGE_AGENDA, agenda.ONLY_LEAD)
+    if at <= now:
+        raise Refused(N_("That time has already passed. Please send a future date and time."))
+    if at > now + timedelta(days=agenda_rules.MEETING_MAX_DAYS_AHEAD):
+        raise Refused(N_("That is more than a year away. Please send a nearer date."))
+    await store_next_meeting(session, forum, at, now, person=person)
+    audit.record(session, now=now, action="agenda.meeting_date", actor_person_id=person.id,
+                 subject=f"forum:{forum.id}", details={"at": at.isoformat()})

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels.base import Button, Outbound, OutKind
+from bot.core.messages import Button, Outbound, OutKind
 from bot.domain.roles import lead_roles
 from bot.i18n import Translator
 from bot.services.outbox import PRIORITY_NOTICE, enqueue

@@ -6,7 +6,7 @@ from datetime import datetime
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels.base import Outbound
+from bot.core.messages import Outbound
 from bot.services.sql import insert_ignore
 from bot.storage.models import OutboxMessage
 

@@ -222,8 +222,8 @@ async def set_address_form(session: AsyncSession, person: Person, form: str) -> 
     person.address_form = form
 
 
-async def export_person(session: AsyncSession, person: Person) -> dict[str, Any]:
-    """Everything stored about a person, for /mydata."""
+async def export_profile(session: AsyncSession, person: Person) -> dict[str, Any]:
+    """The person's profile, channels, seats and contributions (the rest of /mydata is `privacy.export_person`)."""
     identities = (await session.scalars(select(ChannelIdentity).where(ChannelIdentity.person_id == person.id))).all()
     seats = await seats_of(session, person.id)
     states = []
@@ -265,17 +265,10 @@ async def export_person(session: AsyncSession, person: Person) -> dict[str, Any]
         "conversation_state": states,
         **await contributions_of(session, person.id),
         **await keshet_data_of(session, person.id),
-        **await privacy_extras(session, person),
     }
 
 
 FORGOTTEN_NAME = "—"
-
-
-async def privacy_extras(session: AsyncSession, person: Person) -> dict[str, Any]:
-    from bot.services.privacy import export_extras  # privacy builds on this module
-
-    return await export_extras(session, person)
 
 
 async def forget(session: AsyncSession, person: Person, *, now: datetime, reason: str = "request") -> None:

@@ -24,7 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.channels.base import Button, Outbound, OutKind, PollSpec
+from bot.core.messages import Button, Outbound, OutKind, PollSpec
 from bot.domain import meeting_polls as rules
 from bot.domain.meeting_polls import DateInputError, OptionCount
 from bot.domain.permissions import Action, allowed

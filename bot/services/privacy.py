@@ -28,6 +28,12 @@ def _count(result: Any) -> int:
     return int(getattr(result, "rowcount", 0) or 0)
 
 
+async def export_person(session: AsyncSession, person: Person) -> dict[str, Any]:
+    """Everything stored about the person (/mydata): the profile and seats, then what the other
+    features keep about them."""
+    return {**await people.export_profile(session, person), **await export_extras(session, person)}
+
+
 async def export_extras(session: AsyncSession, person: Person) -> dict[str, Any]:
     ballots = await session.execute(
         select(DatePollBallot, DatePoll, Forum.code)

@@ -1,0 +1,151 @@
+"""The one inbound event type and the one outbound message type every channel speaks.
+
+Adapters turn native updates into :class:`Inbound` and render :class:`Outbound` natively:
+Telegram inline keyboards and polls, WhatsApp buttons and lists, numbered options on a console.
+Buttons carry only an opaque token that the server resolves; nothing a client sends back is
+trusted as an id of a forum or a person.
+"""
+
+from __future__ import annotations
+
+import base64
+from dataclasses import asdict, dataclass, field
+from enum import StrEnum
+from typing import Any, Protocol
+
+
+class EventKind(StrEnum):
+    TEXT = "text"
+    COMMAND = "command"
+    CHOICE = "choice"
+    POLL_ANSWER = "poll_answer"
+    GROUP_JOINED = "group_joined"
+    GROUP_LEFT = "group_left"
+
+
+@dataclass(frozen=True)
+class Inbound:
+    channel: str
+    user_id: str
+    chat_id: str
+    kind: EventKind
+    text: str = ""
+    command: str = ""
+    args: str = ""
+    token: str = ""
+    poll_ref: str = ""
+    option_ids: tuple[int, ...] = ()
+    update_key: str = ""
+    is_group: bool = False
+    chat_title: str = ""
+    language_hint: str | None = None
+    message_ref: str | None = None
+    phone: str | None = None
+
+
+class OutKind(StrEnum):
+    TEXT = "text"
+    CHOICES = "choices"
+    POLL = "poll"
+    FILE = "file"
+    STOP_POLL = "stop_poll"  # close a native poll sent earlier (edit_ref = its message id)
+
+
+@dataclass
+class Button:
+    token: str
+    label: str
+
+
+@dataclass
+class PollSpec:
+    question: str
+    options: list[str]
+    multiple: bool = True
+    correlation: str = ""  # what the poll is, e.g. "datepoll:12"; stored with the channel's poll id
+    close_at: str | None = None  # ISO datetime; informational for channels that show it
+
+
+@dataclass
+class FileSpec:
+    name: str
+    mime: str
+    data_b64: str
+
+    @classmethod
+    def of(cls, name: str, mime: str, data: bytes) -> FileSpec:
+        return cls(name=name, mime=mime, data_b64=base64.b64encode(data).decode("ascii"))
+
+    @property
+    def data(self) -> bytes:
+        return base64.b64decode(self.data_b64)
+
+
+@dataclass
+class Outbound:
+    kind: OutKind
+    text: str
+    rtl: bool = True
+    buttons: list[list[Button]] = field(default_factory=list)
+    poll: PollSpec | None = None
+    file: FileSpec | None = None
+    edit_ref: str | None = None
+    template: dict[str, Any] | None = None  # a channel template to use outside a service window
+
+    def to_json(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> Outbound:
+        return cls(
+            kind=OutKind(data["kind"]),
+            text=data.get("text", ""),
+            rtl=data.get("rtl", True),
+            buttons=[[Button(**b) for b in row] for row in data.get("buttons", [])],
+            poll=PollSpec(**data["poll"]) if data.get("poll") else None,
+            file=FileSpec(**data["file"]) if data.get("file") else None,
+            edit_ref=data.get("edit_ref"),
+            template=data.get("template"),
+        )
+
+    @property
+    def all_buttons(self) -> list[Button]:
+        return [b for row in self.buttons for b in row]
+
+
+@dataclass
+class SendResult:
+    message_id: str | None = None
+    poll_id: str | None = None
+
+
+class DeliveryError(Exception):
+    """Base of the errors a sender reports to the delivery path."""
+
+
+class RetryAfter(DeliveryError):
+    """Slow down: the whole channel (a bot-wide 429), or only this chat (WhatsApp's pair rate)."""
+
+    def __init__(self, seconds: float, *, chat_only: bool = False) -> None:
+        super().__init__(f"retry after {seconds}s")
+        self.seconds = seconds
+        self.chat_only = chat_only
+
+
+class TransientError(DeliveryError):
+    """Worth retrying with backoff (5xx, timeouts, network)."""
+
+
+class PermanentError(DeliveryError):
+    """Never worth retrying (blocked, chat not found, bad request)."""
+
+    def __init__(self, reason: str, *, identity_unreachable: bool = False) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.identity_unreachable = identity_unreachable
+
+
+class Sender(Protocol):
+    channel: str
+
+    async def send(self, chat_id: str, message: Outbound) -> SendResult: ...
