@@ -56,7 +56,7 @@ def configure(level: str = "INFO", fmt: str = "text") -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
-    noisy_loggers = ("aiosqlite", "sqlalchemy", "asyncpg", "alembic", "apscheduler", "aiogram.event", "httpx",
+    noisy_loggers = ("aiosqlite", "sqlalchemy", "asyncpg", "alembic", "aiogram.event", "httpx",
                      "httpcore", "uvicorn.access")
     for noisy in noisy_loggers:
         logging.getLogger(noisy).setLevel(max(logging.WARNING, root.level))

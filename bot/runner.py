@@ -60,7 +60,7 @@ def freeze_startup_heap() -> None:
 
 
 async def run(settings: Settings, *, stop: asyncio.Event | None = None, install_signals: bool = True) -> int:
-    from scheduler.clock import build_scheduler
+    from scheduler.clock import tick_forever
 
     await upgrade_async(settings.effective_database_url)
     app = build_app(settings)
@@ -93,14 +93,12 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None, install_
     )
     tasks.append(asyncio.create_task(server.serve(), name="http"))
     tasks.append(asyncio.create_task(app.delivery.run(stop), name="delivery"))
-    scheduler = build_scheduler(app)
-    scheduler.start()
+    tasks.append(asyncio.create_task(tick_forever(app, stop), name="scheduler"))
     freeze_startup_heap()
     log.info("forumbot started: channels=%s", ",".join(sorted(app.senders)) or "none")
     try:
         await stop.wait()
     finally:
-        scheduler.shutdown(wait=False)
         server.should_exit = True
         # Channels and delivery stop on `stop` by themselves; give them a moment, then cancel.
         _done, pending = await asyncio.wait(tasks, timeout=10)

@@ -1,10 +1,16 @@
-"""APScheduler ticks `run_due` every few seconds inside `forumbot run`."""
+"""The tick: `run_due` every few seconds inside `forumbot run`.
+
+A plain asyncio loop, not a scheduling library: what is due, and that each step runs once, lives in
+the database (`scheduler.jobs`, `scheduler.claims`), so the tick only has to wake up. One tick runs
+at a time, a slow tick delays the next instead of piling up, and a failing tick is logged and
+retried on the next one.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
-
-from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.app import App
 from scheduler.jobs import run_due
@@ -12,18 +18,14 @@ from scheduler.jobs import run_due
 log = logging.getLogger(__name__)
 
 
-def build_scheduler(app: App) -> AsyncIOScheduler:
-    scheduler = AsyncIOScheduler(timezone=app.settings.tz)
-
-    async def tick() -> None:
-        await run_due(app)
-
-    scheduler.add_job(
-        tick,
-        "interval",
-        seconds=app.settings.scheduler_tick_seconds,
-        id="tick",
-        max_instances=1,
-        coalesce=True,
-    )
-    return scheduler
+async def tick_forever(app: App, stop: asyncio.Event) -> None:
+    every = app.settings.scheduler_tick_seconds
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
+        if stop.is_set():
+            return
+        try:
+            await run_due(app)
+        except Exception:
+            log.exception("scheduled steps failed; the next tick tries again")
