@@ -9,10 +9,9 @@ from __future__ import annotations
 import dataclasses
 import logging
 import re
-import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import String, Table, bindparam, func, select
@@ -25,6 +24,7 @@ from bot.core.messages import Button, EventKind, FileSpec, Inbound, Outbound, Ou
 from bot.domain.text import InputError
 from bot.flood import Verdict, build_flood
 from bot.i18n import N_, Translator
+from bot.services import tokens
 from bot.services.errors import Refused
 from bot.services.outbox import PRIORITY_REPLY, enqueue
 from bot.services.people import get_or_create_identity, load_identity
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Handler = Callable[["Context"], Awaitable[None]]
-TOKEN_DAYS = 60
 MAX_TEXT = 4000
 # What a person can send is bounded here, before any handler sees it: longer than any messenger
 # allows is cut, NUL and lone surrogates (which PostgreSQL and UTF-8 refuse) are removed.
@@ -189,17 +188,13 @@ class Context:
 
     def button(self, label: str, payload: str, *, anyone_in_chat: bool = False) -> Button:
         """A button whose press comes back as ``payload``; the client only sees a token."""
-        token = secrets.token_urlsafe(9)
-        self.session.add(
-            ChoiceToken(
-                token=token,
-                identity_id=None if anyone_in_chat else self.identity.id,
-                chat_id=self.event.chat_id,
-                channel=self.event.channel,
-                payload=payload,
-                created_at=self.now,
-                expires_at=self.now + timedelta(days=TOKEN_DAYS),
-            )
+        token = tokens.mint(
+            self.session,
+            channel=self.event.channel,
+            chat_id=self.event.chat_id,
+            identity_id=None if anyone_in_chat else self.identity.id,
+            payload=payload,
+            now=self.now,
         )
         return Button(token=token, label=label)
 

@@ -74,7 +74,8 @@ def reload_catalogs() -> None:
     _translations.cache_clear()
 
 
-def _first_strong_is_rtl(text: str) -> bool:
+def first_strong_is_rtl(text: str) -> bool:
+    """Whether the text's first strongly directional letter is right-to-left (True for none)."""
     for ch in text:
         kind = unicodedata.bidirectional(ch)
         if kind in ("R", "AL"):
@@ -137,7 +138,7 @@ class Translator:
 
     def direction(self, text: str) -> str:
         """Start an RTL message with RLM when its first strong character is not RTL."""
-        if self.rtl and text and not text.startswith(RLM) and not _first_strong_is_rtl(text):
+        if self.rtl and text and not text.startswith(RLM) and not first_strong_is_rtl(text):
             return RLM + text
         return text
 

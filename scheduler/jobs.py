@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import delete, select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.domain import escalation as escalation_rules
@@ -25,6 +27,21 @@ JobFn = Callable[[App, datetime], Awaitable[int]]
 class Job:
     name: str
     run: JobFn
+
+
+async def each_in_own_transaction(
+    app: App, ids: Iterable[Any], step: Callable[[AsyncSession, Any], Awaitable[int | bool]], what: str
+) -> int:
+    """Run ``step`` for each id in a transaction of its own: one failure is logged and retried at the
+    next tick without holding back (or rolling back) the others. Returns the sum of what steps did."""
+    done = 0
+    for ident in ids:
+        try:
+            async with app.db.unit_of_work() as session:
+                done += int(await step(session, ident))
+        except Exception:
+            log.exception("%s %s failed; it will be tried at the next tick", what, ident)
+    return done
 
 
 async def housekeeping(app: App, now: datetime) -> int:
@@ -87,28 +104,20 @@ async def close_date_polls(app: App, now: datetime) -> int:
     async with app.db.unit_of_work() as session:
         await polls.purge_stale_drafts(session, now)
         due = await polls.due_close_ids(session, now)
-    closed = 0
-    for poll_id in due:
-        try:
-            async with app.db.unit_of_work() as session:
-                closed += int(await polls.close(session, poll_id, now=now, tz=app.settings.tz))
-        except Exception:
-            log.exception("closing date poll %s failed; it will be tried at the next tick", poll_id)
-    return closed
+    return await each_in_own_transaction(
+        app, due, lambda session, poll_id: polls.close(session, poll_id, now=now, tz=app.settings.tz),
+        "closing date poll",
+    )
 
 
 async def date_poll_reminders(app: App, now: datetime) -> int:
     """The one reminder before the deadline, to members who have not answered."""
     async with app.db.sessions() as session:
         due = await polls.due_reminder_ids(session, now)
-    sent = 0
-    for poll_id in due:
-        try:
-            async with app.db.unit_of_work() as session:
-                sent += await polls.send_reminders(session, poll_id, now=now, tz=app.settings.tz)
-        except Exception:
-            log.exception("reminders for date poll %s failed; they will be tried at the next tick", poll_id)
-    return sent
+    return await each_in_own_transaction(
+        app, due, lambda session, poll_id: polls.send_reminders(session, poll_id, now=now, tz=app.settings.tz),
+        "the reminders of date poll",
+    )
 
 
 async def required_roles_answered(app: App, now: datetime) -> int:
@@ -121,14 +130,10 @@ async def meeting_reminders(app: App, now: datetime) -> int:
     """The day before a confirmed meeting, once per date (a moved meeting is reminded again)."""
     async with app.db.sessions() as session:
         due = await meetings.due_reminder_ids(session, now, app.settings.tz)
-    sent = 0
-    for meeting_id in due:
-        try:
-            async with app.db.unit_of_work() as session:
-                sent += await meetings.send_reminder(session, meeting_id, now=now, tz=app.settings.tz)
-        except Exception:
-            log.exception("the reminder for meeting %s failed; it will be tried at the next tick", meeting_id)
-    return sent
+    return await each_in_own_transaction(
+        app, due, lambda session, meeting_id: meetings.send_reminder(session, meeting_id, now=now, tz=app.settings.tz),
+        "the reminder of meeting",
+    )
 
 
 async def cadence_nudges(app: App, now: datetime) -> int:
@@ -204,16 +209,13 @@ async def escalation_auto_forward(app: App, now: datetime) -> int:
     """Issues and gaps unresolved past their forum's window go up one tier: once each."""
     async with app.db.sessions() as session:
         issue_ids, gap_ids = await escalation.due_for_forwarding(session, now, app.settings.tz)
-    done = 0
-    for kind, ids, step in (("issue", issue_ids, escalation.auto_forward_issue),
-                            ("gap", gap_ids, escalation.auto_forward_gap)):
-        for ident in ids:
-            try:
-                async with app.db.unit_of_work() as session:
-                    done += int(await step(session, ident, now))
-            except Exception:
-                log.exception("forwarding %s %s failed; it will be tried at the next tick", kind, ident)
-    return done
+    issues_up = await each_in_own_transaction(
+        app, issue_ids, lambda session, ident: escalation.auto_forward_issue(session, ident, now), "forwarding issue"
+    )
+    gaps_up = await each_in_own_transaction(
+        app, gap_ids, lambda session, ident: escalation.auto_forward_gap(session, ident, now), "forwarding gap"
+    )
+    return issues_up + gaps_up
 
 
 async def escalation_digests(app: App, now: datetime) -> int:

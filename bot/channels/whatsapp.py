@@ -36,7 +36,6 @@ import hashlib
 import hmac
 import json
 import logging
-import secrets
 import time
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -92,7 +91,7 @@ from bot.core.messages import (
     TransientError,
 )
 from bot.i18n import Translator
-from bot.services import held, reachability
+from bot.services import held, reachability, tokens
 from bot.services.outbox import PRIORITY_NOTICE, enqueue
 from bot.services.sql import insert_ignore
 from bot.storage.models import ChannelIdentity, ChoiceToken, OutboxMessage, Person
@@ -109,7 +108,6 @@ DEFAULT_API_BASE = "https://graph.facebook.com"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
 WINDOW = timedelta(hours=24)
 WINDOW_MARGIN = timedelta(minutes=10)  # a message queued at 23:59:59 may arrive after the window closed
-TOKEN_DAYS = 60
 TEMPLATES_FILE = Path(__file__).with_name("whatsapp_templates.json")
 TEMPLATE_NAME = "forumbot_update"
 INBOX_BATCH = 50
@@ -530,19 +528,9 @@ class WhatsAppSender:
         return str(sent.id)
 
     def _mint(self, session: Any, who: Who, payload: str, now: datetime) -> str:
-        token = secrets.token_urlsafe(9)
-        session.add(
-            ChoiceToken(
-                token=token,
-                identity_id=who.identity_id,
-                chat_id=who.chat_id,
-                channel=CHANNEL,
-                payload=payload,
-                created_at=now,
-                expires_at=now + timedelta(days=TOKEN_DAYS),
-            )
+        return tokens.mint(
+            session, channel=CHANNEL, chat_id=who.chat_id, identity_id=who.identity_id, payload=payload, now=now
         )
-        return token
 
     # -- outside the window: hold the message, send a template -------------------------------------------
 

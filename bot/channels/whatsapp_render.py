@@ -15,10 +15,10 @@ message.
 from __future__ import annotations
 
 import re
-import unicodedata
 from dataclasses import dataclass, field
 
 from bot.core.messages import Button, FileSpec, Outbound, OutKind
+from bot.i18n import RLM, first_strong_is_rtl
 
 MAX_TEXT = 4096
 MAX_BODY = 1024
@@ -32,7 +32,6 @@ MAX_LIST_BUTTON = 20
 MAX_SECTION_TITLE = 24
 MAX_TEMPLATE_PARAM = 60
 ELLIPSIS = "…"
-RLM = "\u200f"
 _BIDI_CONTROLS = re.compile("[\u200e\u200f\u202a-\u202e\u2066-\u2069]")
 _SPACES = re.compile(r"\s+")
 
@@ -87,19 +86,9 @@ Part = TextPart | ButtonsPart | ListPart | DocumentPart
 # -- text -------------------------------------------------------------------------------------
 
 
-def _first_strong_is_rtl(text: str) -> bool:
-    for ch in text:
-        kind = unicodedata.bidirectional(ch)
-        if kind in ("R", "AL"):
-            return True
-        if kind == "L":
-            return False
-    return True
-
-
 def directed(text: str, rtl: bool) -> str:
     """A piece of a right-to-left message starts with RLM when it would otherwise read left to right."""
-    if rtl and text and not text.startswith(RLM) and not _first_strong_is_rtl(text):
+    if rtl and text and not text.startswith(RLM) and not first_strong_is_rtl(text):
         return RLM + text
     return text
 

@@ -14,7 +14,6 @@ from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
 
 from bot.domain import agenda as rules
 from bot.domain.agenda import DETAILS_MAX, TITLE_MAX, ItemOrigin, ItemStatus, Problem
@@ -22,6 +21,8 @@ from bot.domain.permissions import Action, allowed
 from bot.domain.text import clean_text
 from bot.i18n import N_, Raw
 from bot.services import audit, notify, people
+from bot.services.access import load_forum as load_forum  # one definition, used from here too
+from bot.services.access import require as require
 from bot.services.agenda_text import agenda_text, forum_title, from_tier_label, quoted, short, who
 from bot.services.errors import Forbidden, NotFound, Refused
 from bot.services.sql import insert_ignore
@@ -61,18 +62,6 @@ async def last_meeting(session: AsyncSession, forum_id: int, now: datetime) -> d
 
 
 # -- forums and permissions ---------------------------------------------------------------------
-
-
-async def load_forum(session: AsyncSession, forum_id: int) -> Forum:
-    forum = await session.scalar(select(Forum).where(Forum.id == forum_id).options(selectinload(Forum.org_unit)))
-    if forum is None:
-        raise NotFound(N_("That forum no longer exists."))
-    return forum
-
-
-async def require(session: AsyncSession, person: Person | None, forum: Forum, action: Action, msgid: str) -> None:
-    if not allowed(action, await people.standings(session, person, forum)):
-        raise Forbidden(msgid)
 
 
 NOT_A_MEMBER = N_("Only the forum's members can do that.")

@@ -21,6 +21,8 @@ from bot.domain.text import clean_text
 from bot.domain.tiers import ForumKind
 from bot.i18n import N_, Translator
 from bot.services import audit, notify, people
+from bot.services.access import load_forum as load_forum  # one definition, used from here too
+from bot.services.access import require as require
 from bot.services.errors import Forbidden, NotFound, Refused
 from bot.services.sql import insert_ignore
 from bot.services.upsert import upsert
@@ -109,11 +111,6 @@ async def my_seat(session: AsyncSession, person: Person | None, forum_id: int) -
         if seat.person_id == person.id:
             return seat
     return None
-
-
-async def require(session: AsyncSession, person: Person | None, forum: Forum, action: Action, msgid: str) -> None:
-    if not allowed(action, await people.standings(session, person, forum)):
-        raise Forbidden(msgid)
 
 
 async def partner_seat(session: AsyncSession, person: Person | None, forum: Forum) -> Seat:

@@ -27,6 +27,8 @@ from bot.domain.roles import lead_roles
 from bot.domain.tiers import Tier
 from bot.i18n import FSI, LRI, N_, PDI, RLM, Raw, Translator
 from bot.services import agenda, audit, people
+from bot.services.access import load_forum as load_forum  # one definition, used from here too
+from bot.services.access import require as require
 from bot.services.errors import Forbidden, NotFound, Refused
 from bot.services.notify import Recipient, forum_groups, lead_ids, member_ids, recipients
 from bot.services.outbox import PRIORITY_NOTICE, enqueue
@@ -90,13 +92,6 @@ def group_locale(forum: Forum) -> str:
 
 def cadence_of(forum: Forum) -> Cadence:
     return "weekly" if forum.cadence == "weekly" else "monthly"
-
-
-async def load_forum(session: AsyncSession, forum_id: int) -> Forum:
-    forum = await session.scalar(select(Forum).where(Forum.id == forum_id).options(selectinload(Forum.org_unit)))
-    if forum is None:
-        raise NotFound(N_("That forum no longer exists."))
-    return forum
 
 
 async def may_lead(

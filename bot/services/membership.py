@@ -11,11 +11,13 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from bot.domain.permissions import Action, allowed
+from bot.domain.permissions import Action
 from bot.i18n import N_, Raw
-from bot.services import audit, guesses, invites, notify, people
+from bot.services import audit, guesses, invites, notify
+from bot.services.access import load_forum as load_forum  # one definition, used from here too
+from bot.services.access import require as require
 from bot.services.agenda_text import forum_title
-from bot.services.errors import Forbidden, NotFound, Refused
+from bot.services.errors import NotFound, Refused
 from bot.storage.models import ChannelIdentity, Forum, Invite, Membership, Person
 
 ONLY_LEAD_INVITES = N_("Only a forum's lead can create invites.")
@@ -23,11 +25,6 @@ ONLY_LEAD = N_("Only the forum's lead can do that.")
 
 CODE_ATTEMPTS_PER_HOUR = guesses.INVITE_CODES.attempts
 TOO_MANY_CODES = guesses.INVITE_CODES.refusal
-
-
-async def require(session: AsyncSession, person: Person | None, forum: Forum, action: Action, msgid: str) -> None:
-    if not allowed(action, await people.standings(session, person, forum)):
-        raise Forbidden(msgid)
 
 
 async def invite_as(

@@ -6,10 +6,9 @@ active one, in the person's language and form of address, through the outbox.
 
 from __future__ import annotations
 
-import secrets
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
@@ -18,10 +17,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.messages import Button, Outbound, OutKind
 from bot.domain.roles import lead_roles
 from bot.i18n import Translator
+from bot.services import tokens
 from bot.services.outbox import PRIORITY_NOTICE, enqueue
-from bot.storage.models import ChannelIdentity, ChoiceToken, Forum, GroupChat, Membership, OrgUnit, Person
-
-TOKEN_DAYS = 60
+from bot.storage.models import ChannelIdentity, Forum, GroupChat, Membership, OrgUnit, Person
 
 
 @dataclass
@@ -35,17 +33,13 @@ class Recipient:
     now: datetime
 
     def button(self, label: str, payload: str) -> Button:
-        token = secrets.token_urlsafe(9)
-        self.session.add(
-            ChoiceToken(
-                token=token,
-                identity_id=self.identity.id,
-                chat_id=self.identity.chat_id,
-                channel=self.identity.channel,
-                payload=payload,
-                created_at=self.now,
-                expires_at=self.now + timedelta(days=TOKEN_DAYS),
-            )
+        token = tokens.mint(
+            self.session,
+            channel=self.identity.channel,
+            chat_id=self.identity.chat_id,
+            identity_id=self.identity.id,
+            payload=payload,
+            now=self.now,
         )
         return Button(token=token, label=label)
 
