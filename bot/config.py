@@ -1,7 +1,7 @@
 """Typed settings, read from the environment and an optional ``.env`` file.
 
-One class per concern, as the deployment grows: the database, Telegram, WhatsApp and the
-scheduler each own their prefix-free variable names (the names operators expect).
+One class per concern (the database, the HTTP server, Telegram, WhatsApp, delivery, the scheduler,
+privacy), each with the variable names operators expect; `Settings` is all of them together.
 """
 
 from __future__ import annotations
@@ -25,53 +25,36 @@ class ConfigError(Exception):
     """A setting is missing or wrong; the message names it in one line."""
 
 
-class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
+class DatabaseSettings(BaseSettings):
+    """Where the data lives: the database (SQLite file by default) and the optional Redis."""
 
     data_dir: Path = Field(default_factory=default_data_dir, alias="FORUMBOT_DATA_DIR")
     database_url: str = Field(default="", alias="DATABASE_URL")
     redis_url: str = Field(default="", alias="REDIS_URL")
     redis_namespace: str = Field(default="forumbot", alias="FORUMBOT_REDIS_NAMESPACE", pattern=r"^[\w.-]{1,64}$")
-    timezone: str = Field(default="Asia/Jerusalem", alias="FORUMBOT_TIMEZONE")
-    default_locale: str = Field(default="he", alias="FORUMBOT_DEFAULT_LOCALE")
-    log_level: str = Field(default="INFO", alias="FORUMBOT_LOG_LEVEL")
-    log_format: str = Field(default="text", alias="FORUMBOT_LOG_FORMAT", pattern="^(text|json)$")
 
-    telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
-    telegram_webhook_url: str = Field(default="", alias="TELEGRAM_WEBHOOK_URL")
-    telegram_webhook_secret: SecretStr | None = Field(default=None, alias="TELEGRAM_WEBHOOK_SECRET")
-    telegram_api_server: str = Field(default="", alias="TELEGRAM_API_SERVER")
-    telegram_rate_per_second: float = Field(default=29.0, alias="TELEGRAM_RATE_PER_SECOND", gt=0)
-    telegram_request_timeout: int = Field(default=30, alias="TELEGRAM_REQUEST_TIMEOUT", ge=1, le=300)
-    telegram_polling_timeout: int = Field(default=25, alias="TELEGRAM_POLLING_TIMEOUT", ge=0, le=60)
+    @field_validator("database_url")
+    @classmethod
+    def _valid_database_url(cls, value: str) -> str:
+        if value and not value.startswith(("sqlite", "postgres")):  # postgres:// is normalised below
+            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
+        return value
 
-    whatsapp_token: SecretStr | None = Field(default=None, alias="WHATSAPP_TOKEN")
-    whatsapp_phone_id: str = Field(default="", alias="WHATSAPP_PHONE_ID")
-    whatsapp_app_secret: SecretStr | None = Field(default=None, alias="WHATSAPP_APP_SECRET")
-    whatsapp_verify_token: SecretStr | None = Field(default=None, alias="WHATSAPP_VERIFY_TOKEN")
-    whatsapp_api_base: str = Field(default="https://graph.facebook.com", alias="WHATSAPP_API_BASE")
-    whatsapp_display_number: str = Field(default="", alias="WHATSAPP_DISPLAY_NUMBER")
-    whatsapp_waba_id: str = Field(default="", alias="WHATSAPP_WABA_ID")
+    @property
+    def effective_database_url(self) -> str:
+        if self.database_url:
+            return normalise_database_url(self.database_url)
+        return f"sqlite+aiosqlite:///{self.data_dir / 'forumbot.sqlite3'}"
+
+
+class ServerSettings(BaseSettings):
+    """The HTTP server (webhooks, /healthz), logging and the language strangers are greeted in."""
 
     http_host: str = Field(default="127.0.0.1", alias="FORUMBOT_HTTP_HOST")
     http_port: int = Field(default=8080, alias="FORUMBOT_HTTP_PORT", ge=0, le=65535)
-    sending_stale_seconds: int = Field(default=300, alias="FORUMBOT_SENDING_STALE_SECONDS", ge=1)
-    scheduler_tick_seconds: float = Field(default=30.0, alias="FORUMBOT_TICK_SECONDS", gt=0)
-    retention_days: int = Field(default=730, alias="FORUMBOT_RETENTION_DAYS", ge=30)
-    outbox_retention_days: int = Field(default=30, alias="FORUMBOT_OUTBOX_RETENTION_DAYS", ge=1)
-    audit_retention_days: int = Field(default=730, alias="FORUMBOT_AUDIT_RETENTION_DAYS", ge=30)
-    flood_events: int = Field(default=20, alias="FORUMBOT_FLOOD_EVENTS", ge=0)
-    flood_seconds: float = Field(default=10.0, alias="FORUMBOT_FLOOD_SECONDS", gt=0)
-    flood_quiet_seconds: float = Field(default=30.0, alias="FORUMBOT_FLOOD_QUIET_SECONDS", ge=0)
-
-    @field_validator("timezone")
-    @classmethod
-    def _valid_timezone(cls, value: str) -> str:
-        try:
-            ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
-            raise ValueError(f"unknown time zone {value!r}") from exc
-        return value
+    log_level: str = Field(default="INFO", alias="FORUMBOT_LOG_LEVEL")
+    log_format: str = Field(default="text", alias="FORUMBOT_LOG_FORMAT", pattern="^(text|json)$")
+    default_locale: str = Field(default="he", alias="FORUMBOT_DEFAULT_LOCALE")
 
     @field_validator("default_locale")
     @classmethod
@@ -80,12 +63,29 @@ class Settings(BaseSettings):
             raise ValueError(f"must be one of {', '.join(SUPPORTED_LOCALES)}")
         return value
 
-    @field_validator("database_url")
-    @classmethod
-    def _valid_database_url(cls, value: str) -> str:
-        if value and not value.startswith(("sqlite", "postgresql")):
-            raise ValueError("must start with sqlite+aiosqlite:// or postgresql+asyncpg://")
-        return value
+
+class TelegramSettings(BaseSettings):
+    telegram_bot_token: SecretStr | None = Field(default=None, alias="TELEGRAM_BOT_TOKEN")
+    telegram_webhook_url: str = Field(default="", alias="TELEGRAM_WEBHOOK_URL")
+    telegram_webhook_secret: SecretStr | None = Field(default=None, alias="TELEGRAM_WEBHOOK_SECRET")
+    telegram_api_server: str = Field(default="", alias="TELEGRAM_API_SERVER")
+    telegram_rate_per_second: float = Field(default=29.0, alias="TELEGRAM_RATE_PER_SECOND", gt=0)
+    telegram_request_timeout: int = Field(default=30, alias="TELEGRAM_REQUEST_TIMEOUT", ge=1, le=300)
+    telegram_polling_timeout: int = Field(default=25, alias="TELEGRAM_POLLING_TIMEOUT", ge=0, le=60)
+
+    @property
+    def telegram_enabled(self) -> bool:
+        return self.telegram_bot_token is not None and bool(self.telegram_bot_token.get_secret_value())
+
+
+class WhatsAppSettings(BaseSettings):
+    whatsapp_token: SecretStr | None = Field(default=None, alias="WHATSAPP_TOKEN")
+    whatsapp_phone_id: str = Field(default="", alias="WHATSAPP_PHONE_ID")
+    whatsapp_app_secret: SecretStr | None = Field(default=None, alias="WHATSAPP_APP_SECRET")
+    whatsapp_verify_token: SecretStr | None = Field(default=None, alias="WHATSAPP_VERIFY_TOKEN")
+    whatsapp_api_base: str = Field(default="https://graph.facebook.com", alias="WHATSAPP_API_BASE")
+    whatsapp_display_number: str = Field(default="", alias="WHATSAPP_DISPLAY_NUMBER")
+    whatsapp_waba_id: str = Field(default="", alias="WHATSAPP_WABA_ID")
 
     @field_validator("whatsapp_api_base")
     @classmethod
@@ -102,23 +102,60 @@ class Settings(BaseSettings):
             raise ValueError("must be the WhatsApp number in international form, e.g. 972501234567")
         return digits
 
+    @property
+    def whatsapp_enabled(self) -> bool:
+        return self.whatsapp_token is not None and bool(self.whatsapp_phone_id)
+
+
+class DeliverySettings(BaseSettings):
+    """Sending (the outbox) and flood control of what comes in."""
+
+    sending_stale_seconds: int = Field(default=300, alias="FORUMBOT_SENDING_STALE_SECONDS", ge=1)
+    flood_events: int = Field(default=20, alias="FORUMBOT_FLOOD_EVENTS", ge=0)
+    flood_seconds: float = Field(default=10.0, alias="FORUMBOT_FLOOD_SECONDS", gt=0)
+    flood_quiet_seconds: float = Field(default=30.0, alias="FORUMBOT_FLOOD_QUIET_SECONDS", ge=0)
+
+
+class SchedulerSettings(BaseSettings):
+    """The clock: the tick and the time zone every date is read in."""
+
+    timezone: str = Field(default="Asia/Jerusalem", alias="FORUMBOT_TIMEZONE")
+    scheduler_tick_seconds: float = Field(default=30.0, alias="FORUMBOT_TICK_SECONDS", gt=0)
+
+    @field_validator("timezone")
+    @classmethod
+    def _valid_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
     @cached_property
     def tz(self) -> ZoneInfo:
         return ZoneInfo(self.timezone)
 
-    @property
-    def effective_database_url(self) -> str:
-        if self.database_url:
-            return normalise_database_url(self.database_url)
-        return f"sqlite+aiosqlite:///{self.data_dir / 'forumbot.sqlite3'}"
 
-    @property
-    def telegram_enabled(self) -> bool:
-        return self.telegram_bot_token is not None and bool(self.telegram_bot_token.get_secret_value())
+class PrivacySettings(BaseSettings):
+    """How long anything personal is kept."""
 
-    @property
-    def whatsapp_enabled(self) -> bool:
-        return self.whatsapp_token is not None and bool(self.whatsapp_phone_id)
+    retention_days: int = Field(default=730, alias="FORUMBOT_RETENTION_DAYS", ge=30)
+    outbox_retention_days: int = Field(default=30, alias="FORUMBOT_OUTBOX_RETENTION_DAYS", ge=1)
+    audit_retention_days: int = Field(default=730, alias="FORUMBOT_AUDIT_RETENTION_DAYS", ge=30)
+
+
+class Settings(
+    DatabaseSettings,
+    ServerSettings,
+    TelegramSettings,
+    WhatsAppSettings,
+    DeliverySettings,
+    SchedulerSettings,
+    PrivacySettings,
+):
+    """All of them, read once: a component that needs one concern may take that class alone."""
+
+    model_config = SettingsConfigDict(env_file=".env", env_file_encoding="utf-8", extra="ignore")
 
 
 def normalise_database_url(url: str) -> str:
