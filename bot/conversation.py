@@ -26,7 +26,7 @@ from bot.flood import Verdict, build_flood
 from bot.i18n import N_, Translator
 from bot.services import tokens
 from bot.services.errors import Refused
-from bot.services.outbox import PRIORITY_REPLY, enqueue
+from bot.services.outbox import CHAT_GROUP, CHAT_PRIVATE, PRIORITY_REPLY, enqueue
 from bot.services.people import get_or_create_identity, load_identity
 from bot.storage.db import retry_unavailable
 from bot.storage.models import ChannelIdentity, ChoiceToken, ConversationState, Person, ProcessedUpdate
@@ -231,6 +231,7 @@ class Context:
             self.session,
             channel=self.event.channel,
             chat_id=chat_id or self.event.chat_id,
+            chat_kind=CHAT_GROUP if chat_id is None and self.event.is_group else CHAT_PRIVATE,
             message=message,
             now=self.now,
             identity_id=self.identity.id,

@@ -30,7 +30,7 @@ from bot.core.messages import (
 from bot.ratelimit import Limiter, LocalLimiter
 from bot.services.sql import insert_ignore
 from bot.storage.db import database_unavailable, retry_unavailable
-from bot.storage.models import ChannelIdentity, ExternalRef, OutboxMessage
+from bot.storage.models import CHAT_GROUP, ChannelIdentity, ExternalRef, OutboxMessage
 
 if TYPE_CHECKING:
     from bot.clock import Clock
@@ -142,7 +142,7 @@ class Delivery:
     async def _send_one(self, row: OutboxMessage) -> None:
         sender = self.senders[row.channel]
         limits = self.limits.get(row.channel, LIMITS["telegram"])
-        interval = limits.group_interval if row.chat_id.startswith("-") else limits.chat_interval
+        interval = limits.group_interval if row.chat_kind == CHAT_GROUP else limits.chat_interval
         message = Outbound.from_json(row.payload)
         try:
             await self.limiter.wait_for_chat(row.channel, row.chat_id, interval)

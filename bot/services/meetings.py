@@ -31,7 +31,7 @@ from bot.services.access import load_forum as load_forum  # one definition, used
 from bot.services.access import require as require
 from bot.services.errors import Forbidden, NotFound, Refused
 from bot.services.notify import Recipient, forum_groups, lead_ids, member_ids, recipients
-from bot.services.outbox import PRIORITY_NOTICE, enqueue
+from bot.services.outbox import CHAT_GROUP, PRIORITY_NOTICE, enqueue
 from bot.services.poll_texts import DayReasons, forum_name, option_label
 from bot.services.sql import insert_ignore
 from bot.storage.models import Forum, JobRun, Membership, OrgUnit, Person
@@ -394,6 +394,7 @@ async def announce(
             session,
             channel=group.channel,
             chat_id=group.chat_id,
+            chat_kind=CHAT_GROUP,
             message=_file_message(t, meeting, forum, text, now=now, tz=tz),
             now=now,
             priority=PRIORITY_NOTICE,
@@ -471,6 +472,7 @@ async def send_reminder(session: AsyncSession, meeting_id: int, *, now: datetime
             session,
             channel=group.channel,
             chat_id=group.chat_id,
+            chat_kind=CHAT_GROUP,
             message=Outbound(kind=OutKind.TEXT, text=text_for(t), rtl=t.rtl),
             now=now,
             priority=PRIORITY_NOTICE,

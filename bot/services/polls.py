@@ -33,10 +33,10 @@ from bot.i18n import N_, Raw, Translator
 from bot.services import audit, meetings, people
 from bot.services.errors import Forbidden, NotFound, Refused
 from bot.services.notify import forum_groups, lead_ids, member_ids, recipients
-from bot.services.outbox import PRIORITY_NOTICE, enqueue
+from bot.services.outbox import CHAT_GROUP, CHAT_PRIVATE, PRIORITY_NOTICE, enqueue
 from bot.services.poll_texts import forum_name, option_label, role_list, short_label, when
 from bot.services.sql import insert_ignore
-from bot.storage.models import ExternalRef, Forum, JobRun, OutboxMessage, Person
+from bot.storage.models import ExternalRef, Forum, GroupChat, JobRun, OutboxMessage, Person
 from bot.storage.models_polls import DatePoll, DatePollBallot, DatePollOption, Meeting
 
 log = logging.getLogger(__name__)
@@ -395,6 +395,7 @@ async def send_ballots(
             session,
             channel=group.channel,
             chat_id=group.chat_id,
+            chat_kind=CHAT_GROUP,
             message=ballot(t, poll, forum, options, None),
             now=now,
             priority=PRIORITY_NOTICE,
@@ -587,7 +588,7 @@ _SENDING_TO = (
     .where(
         OutboxMessage.status == "sending",
         OutboxMessage.channel == bindparam("channel"),
-        or_(OutboxMessage.chat_id == bindparam("chat_id"), OutboxMessage.chat_id.startswith("-")),
+        or_(OutboxMessage.chat_id == bindparam("chat_id"), OutboxMessage.chat_kind == CHAT_GROUP),
     )
     .limit(1)
 )
@@ -826,10 +827,14 @@ async def due_close_ids(session: AsyncSession, now: datetime) -> list[int]:
 async def stop_native(session: AsyncSession, poll_id: int, ref: ExternalRef, *, now: datetime) -> None:
     if not ref.message_id:
         return
+    in_group = await session.scalar(
+        select(GroupChat.id).where(GroupChat.channel == ref.channel, GroupChat.chat_id == ref.chat_id).limit(1)
+    )
     await enqueue(
         session,
         channel=ref.channel,
         chat_id=ref.chat_id,
+        chat_kind=CHAT_GROUP if in_group is not None else CHAT_PRIVATE,
         message=Outbound(kind=OutKind.STOP_POLL, text="", edit_ref=ref.message_id),
         now=now,
         priority=PRIORITY_NOTICE,
