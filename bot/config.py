@@ -52,6 +52,8 @@ class ServerSettings(BaseSettings):
 
     http_host: str = Field(default="127.0.0.1", alias="FORUMBOT_HTTP_HOST")
     http_port: int = Field(default=8080, alias="FORUMBOT_HTTP_PORT", ge=0, le=65535)
+    # Meta's and Telegram's deliveries are a few kilobytes; anything over this is refused unread (413).
+    http_max_body_bytes: int = Field(default=1_048_576, alias="FORUMBOT_HTTP_MAX_BODY_BYTES", ge=1024)
     log_level: str = Field(default="INFO", alias="FORUMBOT_LOG_LEVEL")
     log_format: str = Field(default="text", alias="FORUMBOT_LOG_FORMAT", pattern="^(text|json)$")
     default_locale: str = Field(default="he", alias="FORUMBOT_DEFAULT_LOCALE")
