@@ -139,12 +139,15 @@ async def test_manual_escalation_two_hops_and_the_answer_reaches_the_raiser(app:
         moshe = await session.get(Person, ids["moshe"])
         answered = await escalation.answer(session, gap_id=second.id, person=moshe,
                                            text="ההסעה תתחיל ביום ראשון הבא", now=now)
-        assert answered.issues == 1 and answered.forums == 1
+        # Down to the school it was raised in and to the authority it passed through.
+        assert answered.issues == 1 and answered.forums == 2
     assert await status_of(app, issue_id) == "resolved"
     assert {g.status for g in await gaps(app)} == {"resolved"}
     told = await texts_to(app, ids["avi"], "ההסעה תתחיל ביום ראשון הבא")
     assert told and "נפתר" in told[-1]
     assert await texts_to(app, ids["dana"], "ההסעה תתחיל ביום ראשון הבא")
+    (passed,) = await texts_to(app, ids["rina"], "ההסעה תתחיל ביום ראשון הבא")
+    assert "התשובה ניתנה על ידי מנהל המחוז בפורום השותפים של מחוז חיפה." in passed
 
 
 async def test_a_parent_cannot_escalate(app: App) -> None:

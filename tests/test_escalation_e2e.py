@@ -85,12 +85,15 @@ async def test_a_district_manager_answers_a_schools_blocker_from_the_digest(tmp_
         await bot.presses(moshe, "מתן תשובה", expect="כתוב את התשובה")
         before_avi = len(fake.sent_messages(avi.id))
         reply = await bot.says(moshe, "ההסעה לשכונה תתחיל ביום ראשון הבא.", expect="התשובה נשלחה")
-        assert clean(reply.text) == "התשובה נשלחה לפורום אחד ולמי שהעלו את הפער."
+        # Down to the authority it passed through and the school it was raised in.
+        assert clean(reply.text) == "התשובה נשלחה לשני פורומים ולמי שהעלו את הפער."
         told = await bot.next_message(avi, before_avi, "עדכון על הפער", timeout=15)
         told_text = clean(told.text)
         assert told_text.startswith('עדכון על הפער שהעלית בפורום השותפים של בית ספר יסודי אלונים (הדגמה), '
                                     '"אין הסעה לשכונה החדשה": נפתר.')
         assert "ההסעה לשכונה תתחיל ביום ראשון הבא." in told_text
+        assert "התשובה ניתנה על ידי מנהל המחוז בפורום השותפים של מחוז חיפה." in told_text  # a role, no name
+        assert "משה" not in told_text
         await bot.next_message(dana, 0, "ההסעה לשכונה תתחיל", timeout=15)
 
         async with bot.app.db.sessions() as session:
