@@ -13,10 +13,11 @@ from bot.app import App
 from bot.clock import FixedClock
 from bot.core.messages import Outbound
 from bot.domain.calendar import IsraeliCalendar
+from bot.services import escalation
 from bot.storage.models import OutboxMessage
 from scheduler.jobs import run_due
 from tests.helpers import ConsoleUser, console_sender, import_demo, make_invite, plain, register
-from tests.test_agenda import SCHOOL, inbox, press, raise_issue
+from tests.test_agenda import SCHOOL, inbox, person_of, press, raise_issue
 
 TZ = ZoneInfo("Asia/Jerusalem")
 AUTHORITY, DISTRICT = "A2100", "D-HAIFA"
@@ -168,15 +169,15 @@ async def test_a_coordinator_back_after_downtime_gets_one_digest_with_everything
         clock.set(local(sunday + timedelta(days=7 * week), 8, 5))
         await run_due(app, clock.now())
         if week == 1:  # the second gap arrives between the digests nobody received
-            await dana.say("/issues")
-            await press(dana, "#2")
-            await press(dana, "העברה אל עיריית טירת כרמל")
+            async with app.db.unit_of_work() as session:
+                principal = await person_of(app, "dana")
+                await escalation.escalate_issue(session, issue_id=2, person=principal, now=clock.now())
     before = len(inbox(app, "rina"))
     await app.delivery.drain()  # the messenger is back
     arrived = [m for m in inbox(app, "rina")[before:] if "ריכוז" in plain(m.text)]
     assert len(arrived) == 1, [plain(m.text)[:60] for m in arrived]
     text = plain(arrived[0].text)
-    assert text.startswith(f"ריכוז הפערים שהועברו ל{AUTHORITY_FORUM}, 13 בדצמבר 2026:")
+    assert text.startswith(f"ריכוז הפערים שהועברו ל{AUTHORITY_FORUM}, 13 בדצמ׳ 2026:")
     # Both gaps are new to her: the digests that listed them never reached her.
     assert "שני פערים חדשים" in text and "חדשים מאז הריכוז הקודם:" in text and "עדיין פתוחים" not in text
     assert TITLE in text and "חסרה יועצת נוספת" in text

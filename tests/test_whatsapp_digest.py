@@ -29,7 +29,7 @@ from tests.wa_helpers import quick_whatsapp_delivery, serving, settled  # noqa: 
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("quick_whatsapp_delivery")]
 
-SCHOOL, AUTHORITY = "S-DEMO-210101", "A2100"
+SCHOOL, SCHOOL2, AUTHORITY = "S-DEMO-210101", "S-DEMO-210102", "A2100"
 GAPS = 14  # more than the ten rows of a WhatsApp list
 
 
@@ -40,13 +40,15 @@ async def fake() -> AsyncIterator[FakeWhatsApp]:
 
 
 async def forward_gaps(app: App, n: int) -> list[int]:
-    """``n`` gaps forwarded from the school to the authority the day before its digest slot."""
+    """``n`` gaps forwarded from two schools to the authority the day before its digest slot (two units
+    below: the digest has a chart to compare them)."""
     now = app.clock.now() - timedelta(days=1)
     ids = []
     async with app.db.unit_of_work() as session:
         authority = await invites.forum_by_code(session, AUTHORITY)
-        school = await invites.forum_by_code(session, SCHOOL)
+        schools = [await invites.forum_by_code(session, code) for code in (SCHOOL, SCHOOL2)]
         for i in range(1, n + 1):
+            school = schools[i % 2]
             gap = EscalatedGap(forum_id=authority.id, kind="need", category="transport", title=f"חסרה הסעה לשכונה {i}",
                                details="פרטים", norm_title=f"gap {i}", status="open", arrived_at=now, created_at=now,
                                updated_at=now)  # fmt: skip
