@@ -9,7 +9,7 @@ answer given at any tier reaches every origin forum and every raiser below it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any

@@ -281,7 +281,10 @@ def _visual(t: Translator, text: str) -> str:
 _MARKS = dict.fromkeys(map(ord, "\u2066\u2067\u2068\u2069\u200e\u200f"), None)
 
 
-def chart_panels(t: Translator, digest: Digest, units: Mapping[int, UnitName]) -> list[tuple[str, list[tuple[str, int]]]]:
+Panel = tuple[str, list[tuple[str, int]]]  # a chart panel: its title and its bars (label, count)
+
+
+def chart_panels(t: Translator, digest: Digest, units: Mapping[int, UnitName]) -> list[Panel]:
     """The chart's panels (title, bars) that compare something: a panel of one bar is left out."""
     by_category = Counter(category_label(t, g.category or "other") for g in digest.all).most_common()
     by_child = Counter(units[g.children[0]].of(t) if len(g.children) == 1 and g.children[0] in units
@@ -290,7 +293,7 @@ def chart_panels(t: Translator, digest: Digest, units: Mapping[int, UnitName]) -
     return [(title, data) for title, data in panels if len(data) > 1]
 
 
-def chart_caption(t: Translator, panels: list[tuple[str, list[tuple[str, int]]]]) -> str:
+def chart_caption(t: Translator, panels: list[Panel]) -> str:
     if len(panels) == 2:
         return t._("Open gaps by area and by unit below")
     return t._("Open gaps by area") if panels[0][0] == t._("By area") else t._("Open gaps by unit below")
