@@ -31,13 +31,14 @@ from bot.domain.agenda import IssueKind
 from bot.domain.escalation import OPEN_GAP, GapStatus
 from bot.domain.tiers import Tier
 from bot.i18n import Raw, Translator
-from bot.services import notify
+from bot.services import held, notify
 from bot.services.agenda_text import category_label, forum_title, kind_label, role_label
 from bot.services.escalation import mark_seen
 from bot.services.outbox import PRIORITY_BULK
 from bot.storage.models import Forum, OrgUnit, OutboxMessage
 from bot.storage.models_agenda import RaisedIssue
 from bot.storage.models_escalation import EscalatedGap, EscalationLink
+from bot.storage.models_whatsapp import HeldMessage
 
 PART_LIMIT = 3500  # characters per message (Telegram allows 4096; WhatsApp text too)
 MAX_PARTS = 3  # more than this: a summary and the full list as a CSV file
@@ -340,10 +341,11 @@ def gap_buttons(make: Any, ids: list[int]) -> list[list[Button]]:
     return [[make(f"#{i}", f"escg:{i}") for i in shown[n:n + 5]] for n in range(0, len(shown), 5)]
 
 
-async def supersede(session: AsyncSession, forum: Forum, identity_id: int, key: str) -> datetime | None:
-    """Older digests of this forum still waiting in the outbox for this reader are superseded by the one
-    being queued (``key``). Returns when the oldest digest this reader never got (since the last one
-    that went out) was queued, or None when they got every one before."""
+async def supersede(session: AsyncSession, forum: Forum, identity_id: int, key: str, now: datetime) -> datetime | None:
+    """Older digests of this forum that have not reached this reader are superseded by the one being
+    queued (``key``): those still waiting in the outbox, and those a channel holds for them (WhatsApp,
+    window closed: the tap would release them all at once). Returns when the oldest digest this reader
+    never got (since the last one that reached them) was queued, or None when they got every one."""
     prefix = f"esc:digest:f{forum.id}:"
     rows = (await session.execute(
         select(OutboxMessage.id, OutboxMessage.dedup_key, OutboxMessage.status, OutboxMessage.created_at).where(
@@ -358,10 +360,20 @@ async def supersede(session: AsyncSession, forum: Forum, identity_id: int, key: 
             .values(status=SUPERSEDED, last_error="superseded by a later digest")
             .execution_options(synchronize_session=False)
         )
+    held_firsts: set[datetime] = set()
+    for row in (await session.scalars(select(HeldMessage).where(
+        HeldMessage.identity_id == identity_id, HeldMessage.kind == held.WINDOW, HeldMessage.released_at.is_(None),
+    ))).all():
+        mark = ((row.payload or {}).get("template") or {}).get("digest") or {}
+        if mark.get("forum") == forum.id:
+            if mark.get("part") == 0:
+                held_firsts.add(datetime.fromisoformat(str(mark["at"])))
+            row.released_at = now  # dropped unseen: the new digest carries all of it
     firsts = [row for row in rows if (row.dedup_key or "").endswith(f":0:i{identity_id}")]
-    got = max((row.created_at for row in firsts if row.status in ("sent", "sending", "failed")), default=None)
-    missed = [row.created_at for row in firsts if row.status in ("queued", SUPERSEDED)
-              and (got is None or row.created_at > got)]
+    got = max((row.created_at for row in firsts if row.status in ("sent", "sending", "failed")
+               and row.created_at not in held_firsts), default=None)
+    missed = [row.created_at for row in firsts if row.status in ("queued", SUPERSEDED)] + list(held_firsts)
+    missed = [at for at in missed if got is None or at > got]
     return min(missed) if missed else None
 
 
@@ -376,7 +388,7 @@ async def send_digest(session: AsyncSession, forum: Forum, digest: Digest, now: 
     sent = 0
     full = digest
     for r in await notify.recipients(session, await notify.lead_ids(session, forum.id), now=now):
-        since = await supersede(session, forum, r.identity.id, key)
+        since = await supersede(session, forum, r.identity.id, key, now)
         digest = full.new_since(since)
         lines = digest_lines(r.t, forum, digest, units, now)
         parts = rules.split_lines(lines, PART_LIMIT)
@@ -402,9 +414,12 @@ async def send_digest(session: AsyncSession, forum: Forum, digest: Digest, now: 
             caption = chart_caption(r.t, chart_panels(r.t, digest, units))
             messages.append(Outbound(kind=OutKind.FILE, text=caption, rtl=r.t.rtl,
                                      file=FileSpec.of(f"digest-{forum.code}.png", "image/png", chart)))
-        template = {"name": DIGEST_TEMPLATE, "body": [r.person.display_name, forum_title(r.t, forum, forum.org_unit)]}
+        body = [r.person.display_name, forum_title(r.t, forum, forum.org_unit)]
         for n, message in enumerate(messages):
-            message.template = template  # used only where a channel needs one (WhatsApp, window closed)
+            # The template is used only where a channel needs one (WhatsApp, window closed); "digest" marks
+            # what a held message is, for a later digest to supersede it.
+            message.template = {"name": DIGEST_TEMPLATE, "body": body,
+                                "digest": {"forum": forum.id, "at": now.isoformat(), "part": n}}
             if await r.send(message, priority=PRIORITY_BULK, dedup_key=f"{key}:{n}"):
                 sent += 1
     await mark_seen(session, [g.id for g in full.new], now)
