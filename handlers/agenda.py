@@ -50,16 +50,20 @@ def build() -> Router:
 
     @router.step(FLOW, "details")
     async def details(ctx: Context) -> None:
+        assert ctx.person is not None
         text = None if ctx.value == "none" else agenda.clean_details(ctx.text)
         await ctx.set_state(FLOW, "confirm", details=text)
         assert ctx.state is not None
-        preview = [ctx.t._("Your proposal:"), quoted(ctx.t, ctx.state.data["title"])]
+        forum = await agenda.load_forum(ctx.session, ctx.state.data["forum_id"])
+        # The lead's own item goes straight onto the agenda: they are not asked to send it to themselves.
+        own = allowed(Action.MANAGE_AGENDA, await people.standings(ctx.session, ctx.person, forum))
+        preview = [ctx.t._("Your item:") if own else ctx.t._("Your proposal:"), quoted(ctx.t, ctx.state.data["title"])]
         if text:
             preview.append(text)
-        preview.append(ctx.t._("Send it to the forum's lead?"))
+        preview.append(ctx.t._("Add it to the coming agenda?") if own else ctx.t._("Send it to the forum's lead?"))
         await ctx.reply(
             "\n".join(preview),
-            [[ctx.step_button(ctx.t._("Send"), FLOW, "confirm", "yes"),
+            [[ctx.step_button(ctx.t._("Add to the agenda") if own else ctx.t._("Send"), FLOW, "confirm", "yes"),
               ctx.step_button(ctx.t._("Cancel"), FLOW, "confirm", "no")]],
         )
 
