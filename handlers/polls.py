@@ -18,7 +18,7 @@ from bot.i18n import N_, Raw
 from bot.services import meetings, people, polls
 from bot.services.errors import Forbidden, NotFound, Refused
 from bot.services.invites import forum_by_code
-from bot.services.poll_texts import day_label, forum_name, option_label, present, short_label, when
+from bot.services.poll_texts import day_label, forum_name, option_label, present, role_list, short_label, when
 from bot.storage.models import Forum
 from bot.storage.models_polls import DatePoll, Meeting
 
@@ -569,10 +569,21 @@ async def publish(ctx: Context, poll_id: int) -> None:
         lines.append(
             t.n_("It is also in the forum's group.", "It is also in the forum's {n} groups.", published.groups)
         )
+    lines.append(t._("If it cannot be delivered to someone, I will tell you who."))
     lines.append(t._("Voting closes on {deadline}.", deadline=Raw(when(t, poll.deadline))))
     if poll.remind_at is not None:
         lines.append(t._("On {date} I will remind whoever has not answered yet.", date=Raw(when(t, poll.remind_at))))
-    lines.append(t._("I will tell you when every required role has answered."))
+    result = await polls.tally(ctx.session, poll, published.forum)
+    if result.unseated:
+        lines.append(
+            t._(
+                "I will tell you when every required role that someone holds has answered. No one holds these "
+                "required roles yet: {roles}.",
+                roles=Raw(role_list(t, published.forum.org_unit, published.forum, result.unseated)),
+            )
+        )
+    else:
+        lines.append(t._("I will tell you when every required role has answered."))
     await ctx.reply(
         "\n".join(lines),
         [
