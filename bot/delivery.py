@@ -28,6 +28,7 @@ from bot.core.messages import (
     TransientError,
 )
 from bot.ratelimit import Limiter, LocalLimiter
+from bot.services import undelivered
 from bot.services.sql import insert_ignore
 from bot.storage.db import database_unavailable, retry_unavailable
 from bot.storage.models import CHAT_GROUP, ChannelIdentity, ExternalRef, OutboxMessage
@@ -240,6 +241,12 @@ class Delivery:
                     .where(ChannelIdentity.id == row.identity_id, ChannelIdentity.chat_id == row.chat_id)
                     .values(status="blocked")
                 )
+            # Whoever is waiting on this message hears that it will not arrive (same transaction).
+            try:
+                async with session.begin_nested():
+                    await undelivered.on_failed(session, dedup_key=row.dedup_key, now=self.clock.now())
+            except Exception:  # telling the lead must never keep the row from being marked failed
+                log.exception("telling the lead that outbox row %s failed went wrong", row.id)
         key = reason.split(":")[0][:40]
         self.stats.failed[key] = self.stats.failed.get(key, 0) + 1
         metrics.FAILED.labels(row.channel, key).inc()

@@ -29,7 +29,7 @@ from bot.domain import meeting_polls as rules
 from bot.domain.meeting_polls import DateInputError, OptionCount
 from bot.domain.permissions import Action, allowed
 from bot.domain.roles import lead_roles, required_roles
-from bot.i18n import N_, Raw, Translator
+from bot.i18n import N_, Ltr, Raw, Translator
 from bot.services import audit, meetings, people
 from bot.services.errors import Forbidden, NotFound, Refused
 from bot.services.notify import forum_groups, lead_ids, member_ids, recipients
@@ -674,6 +674,16 @@ def roles_line(t: Translator, result: Tally) -> str:
         lines.append(
             t._("Required roles not answered yet: {roles}", roles=Raw(role_list(t, unit, result.forum, result.missing)))
         )
+    elif result.roles_complete and result.unseated:
+        filled = result.required - result.unseated
+        lines.append(
+            t._(
+                "Every required role that someone holds has answered ({filled} of {required} required roles are "
+                "filled).",
+                filled=len(filled),
+                required=len(result.required),
+            )
+        )
     elif result.roles_complete:
         lines.append(t._("Every required role has answered."))
     if result.unseated:
@@ -712,16 +722,30 @@ async def notify_if_roles_complete(
     unit = forum.org_unit
     for r in await recipients(session, await lead_ids(session, forum.id), now=now, tz=tz):
         t = r.t
-        text = t._(
-            "✔️ Every required role has answered the date poll of {forum}. You can close it now, "
-            "or let it run until {deadline}.",
-            forum=Raw(forum_name(t, forum, unit)),
-            deadline=Raw(when(t, poll.deadline)),
-        )
-        if result.unseated:
+        if result.unseated:  # never "every required role" while some have nobody in them
+            filled = result.required - result.unseated
+            text = t._(
+                "✔️ The required roles that someone holds in {forum} have all answered the date poll "
+                "({filled} of {required}): {roles}.",
+                forum=Raw(forum_name(t, forum, unit)),
+                filled=len(filled),
+                required=len(result.required),
+                roles=Raw(role_list(t, unit, forum, filled)),
+            )
             text += "\n" + t._(
-                "No one in the forum holds these required roles yet: {roles}",
+                "No one holds these required roles yet, so no one could answer for them: {roles}. "
+                "You can invite someone with {command}.",
                 roles=Raw(role_list(t, unit, forum, result.unseated)),
+                command=Ltr("/invite"),
+            )
+            text += "\n" + t._("You can close the poll now, or let it run until {deadline}.",
+                                deadline=Raw(when(t, poll.deadline)))
+        else:
+            text = t._(
+                "✔️ Every required role has answered the date poll of {forum}. You can close it now, "
+                "or let it run until {deadline}.",
+                forum=Raw(forum_name(t, forum, unit)),
+                deadline=Raw(when(t, poll.deadline)),
             )
         buttons = [[r.button(t._("Close the poll now"), f"dpx:{poll.id}"), r.button(t._("Results"), f"dpr:{poll.id}")]]
         await r.send(r.message(text, buttons), dedup_key=f"{correlation_of(poll.id)}:roles-complete")
@@ -944,6 +968,8 @@ def closed_text(t: Translator, result: Tally) -> str:
         line = t._("I propose {date}.", date=Raw(option_label(t, best.starts_at)))
         if not best.voters:
             line += " " + t._("No one chose a date, so this is the earliest one.")
+        elif not missing and result.unseated:
+            line += " " + t._("Every required role that someone holds can come.")
         elif not missing:
             line += " " + t._("Every required role can come.")
         else:
