@@ -243,7 +243,7 @@ async def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
     from bot.channels.console import ConsoleSender, run_console
 
     async def go(app: Any) -> int:
-        app.add_sender(ConsoleSender())
+        app.add_sender(ConsoleSender(files_dir=settings.data_dir / "console"))
         await run_console(app, args.person)
         return 0
 

@@ -49,7 +49,7 @@ def test_operator_walkthrough(tmp_path: Path) -> None:
     code = invite.stdout.split("code: ")[1].split()[0]
     assert f"?start={code}" in invite.stdout
     chat = forumbot(tmp_path, "console", "--as", "dana",
-                    stdin=f"/start {code}\n1\n1\nדנה לוי\n2\n/forums\n/quit\n")
+                    stdin=f"/start {code}\n1\n4\nדנה לוי\n7\n/forums\n/quit\n")
     assert chat.returncode == 0, chat.stderr
     assert "ברוכה הבאה, דנה לוי!" in chat.stdout and "את מובילה את הפורום" in chat.stdout
     assert "Traceback" not in chat.stderr
