@@ -87,6 +87,17 @@ def _parser() -> argparse.ArgumentParser:
     )
     exp.add_argument("--language", choices=["he", "ar", "en"], help="of headers and labels (default: the bot's)")
 
+    clock = sub.add_parser(
+        "clock", help="the deployment's simulated clock (needs FORUMBOT_SIMULATED_CLOCK=true)"
+    )
+    clock_sub = clock.add_subparsers(dest="clock_command", metavar="ACTION", required=True)
+    cset = clock_sub.add_parser("set", help="move the clock to an instant and run what is due by then")
+    cset.add_argument("at", help="ISO 8601, e.g. 2027-01-17T08:00+02:00 (no offset: the bot's time zone)")
+    cadv = clock_sub.add_parser("advance", help="move the clock on (7d, 36h, 1d12h, 90m) and run what is due")
+    cadv.add_argument("by", help="how far: a number and w, d, h, m or s")
+    clock_sub.add_parser("show", help="what time the deployment thinks it is")
+    clock_sub.add_parser("reset", help="back to the real time")
+
     i18n = sub.add_parser("i18n", help="translation catalogs")
     i18n_sub = i18n.add_subparsers(dest="i18n_command", metavar="ACTION", required=True)
     i18n_sub.add_parser("check", help="list messages missing from any catalog")
@@ -117,6 +128,7 @@ async def _with_app(settings: Settings, fn: Callable[[Any], Awaitable[int]], *, 
         await upgrade_async(settings.effective_database_url)
     app = build_app(settings)
     try:
+        await app.refresh_clock()
         return await fn(app)
     finally:
         await app.close()
@@ -276,14 +288,7 @@ async def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_jobs(settings: Settings, args: argparse.Namespace) -> int:
     from bot.clock import FixedClock
 
-    now = None
-    if args.now:
-        try:
-            now = datetime.fromisoformat(args.now)
-        except ValueError:
-            raise UserError(f"--now {args.now!r} is not an ISO 8601 date-time") from None
-        if now.tzinfo is None:
-            now = now.replace(tzinfo=settings.tz)
+    now = _aware(settings, args.now, "--now") if args.now else None
 
     async def go(app: Any) -> int:
         from scheduler.jobs import run_due
@@ -297,6 +302,79 @@ async def cmd_jobs(settings: Settings, args: argparse.Namespace) -> int:
         return 1 if any(c < 0 for c in done.values()) else 0
 
     return await _with_app(settings, go)
+
+
+def _aware(settings: Settings, text: str, what: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{what} {text!r} is not an ISO 8601 date-time") from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=settings.tz)
+
+
+async def cmd_clock(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.clock import ClockRefused, SimulatedClock, parse_duration
+
+    def shown(at: datetime) -> str:
+        return at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M %A") + f" ({settings.timezone})"
+
+    if args.clock_command != "show" and not settings.simulated_clock:
+        raise UserError(
+            "the clock is the real one; to move it, run the whole deployment with FORUMBOT_SIMULATED_CLOCK=true"
+        )
+    delta = None
+    if args.clock_command == "advance":
+        try:
+            delta = parse_duration(args.by)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    target = _aware(settings, args.at, "clock set") if args.clock_command == "set" else None
+
+    async def go(app: Any) -> int:
+        from scheduler.jobs import run_due
+
+        clock = app.clock
+        if not isinstance(clock, SimulatedClock):
+            print(f"real time: {shown(clock.now())} (FORUMBOT_SIMULATED_CLOCK is off)")
+            return 0
+        try:
+            if args.clock_command == "show":
+                state = "simulated" if clock.moved else "simulated, not moved yet"
+                print(f"{state}: {shown(clock.now())}")
+                if clock.moved:
+                    print(f"ahead of the real time by {_span(clock.offset)}")
+                return 0
+            if args.clock_command == "reset":
+                await clock.reset()
+                print(f"back to the real time: {shown(clock.now())}")
+                return 0
+            if target is not None:
+                now = await clock.set(target)
+            else:
+                assert delta is not None
+                now = await clock.advance(delta)
+        except ClockRefused as exc:
+            raise UserError(
+                f"the clock only moves forward (it is {shown(exc.current)}); "
+                "`forumbot clock reset` takes it back to the real time"
+            ) from None
+        print(f"the clock is now {shown(now)}")
+        done = await run_due(app, now)
+        ran = {name: count for name, count in done.items() if count}
+        for name, count in ran.items():
+            print(f"{name}: {'failed' if count < 0 else count}")
+        if not ran:
+            print("nothing was due")
+        return 1 if any(c < 0 for c in done.values()) else 0
+
+    return await _with_app(settings, go)
+
+
+def _span(delta: Any) -> str:
+    minutes_in_all = round(delta.total_seconds() / 60)
+    days, seconds = divmod(minutes_in_all * 60, 86400)
+    hours, minutes = seconds // 3600, seconds % 3600 // 60
+    return f"{days}d {hours}h {minutes}m" if days else f"{hours}h {minutes}m"
 
 
 async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
@@ -400,4 +478,5 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any,
     "whatsapp": cmd_whatsapp,
     "export": cmd_export,
     "i18n": cmd_i18n,
+    "clock": cmd_clock,
 }

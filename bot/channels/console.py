@@ -241,6 +241,7 @@ async def run_console(app: object, user: str, stdin: TextIO | None = None) -> No
                 await asyncio.wait_for(stop.wait(), timeout=POLL_SECONDS)
             try:
                 before = len(sender.sent)
+                await app.refresh_clock()  # a simulated clock may have moved
                 await drain()
                 if len(sender.sent) > before and not stop.is_set():
                     print("> ", end="", file=sender.out, flush=True)
@@ -261,6 +262,7 @@ async def run_console(app: object, user: str, stdin: TextIO | None = None) -> No
             prompting = False
             if not line or line.strip() in ("/quit", "/exit"):
                 break
+            await app.refresh_clock()
             choices = sender.choices.get(user, {})
             text = line.strip()
             if text.isdigit() and choices and int(text) not in choices:
