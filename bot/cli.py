@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
@@ -118,6 +119,18 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
+
+
+def _closed_pipe() -> int:
+    """The reader went away (`forumbot invite … | head -1`): stop quietly, as `cat` would."""
+    import os
+
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's last flush does not complain
+    return 0
 
 
 async def _with_app(settings: Settings, fn: Callable[[Any], Awaitable[int]], *, migrate: bool = True) -> int:
@@ -234,8 +247,14 @@ async def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
             raise UserError(exc.msgid.format(**exc.params)) from None
         await resolve_links(app)
         print(f"code: {invite.code}")
-        username = app.links.telegram_username or "<bot username>"
-        print(f"telegram: {invites.telegram_link(username, invite.code)}")
+        if app.links.telegram_username:
+            print(f"telegram: {invites.telegram_link(app.links.telegram_username, invite.code)}")
+        elif settings.telegram_enabled:
+            print("telegram: no link (Telegram did not answer with the bot's username; try again)")
+        else:
+            print("telegram: no link (set TELEGRAM_BOT_TOKEN from @BotFather, and invite prints the t.me link)")
+        if not app.links.telegram_username and not app.links.whatsapp_number:
+            print(f"console: forumbot console --as NAME, then /start {invite.code}")
         if app.links.whatsapp_number:
             print(f"whatsapp: https://wa.me/{app.links.whatsapp_number}?text={invite.code}")
         print(f"role: {invite.role} · uses: {invite.max_uses} · expires: {invite.expires_at.isoformat()}")
@@ -421,10 +440,16 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
 async def cmd_i18n(settings: Settings, args: argparse.Namespace) -> int:
     from bot.i18n_check import missing_translations
 
+    from bot.i18n import LOCALES
+    from bot.i18n_check import extracted_messages
+
     problems = missing_translations()
     for line in problems:
         print(line)
-    return 1 if problems else 0
+    if problems:
+        return 1
+    print(f"ok: {len(extracted_messages())} messages, each translated in {len(LOCALES)} catalogs ({', '.join(LOCALES)})")
+    return 0
 
 
 async def cmd_whatsapp(settings: Settings, args: argparse.Namespace) -> int:
