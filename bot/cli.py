@@ -6,6 +6,7 @@ import argparse
 import asyncio
 import contextlib
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
@@ -99,6 +100,13 @@ def _parser() -> argparse.ArgumentParser:
     clock_sub.add_parser("show", help="what time the deployment thinks it is")
     clock_sub.add_parser("reset", help="back to the real time")
 
+    demo = sub.add_parser("demo", help="play the whole story of a gap on a fresh database, as a transcript")
+    demo.add_argument("--language", choices=["he", "ar", "en"], default="he", help="of the people and the bot")
+    demo.add_argument(
+        "--data-dir", type=Path, help="where its database and files go (default: ./var/demo, emptied each time)"
+    )
+    demo.add_argument("--pace", type=float, default=0.8, help="seconds between two steps, to read along (0: at once)")
+
     i18n = sub.add_parser("i18n", help="translation catalogs")
     i18n_sub = i18n.add_subparsers(dest="i18n_command", metavar="ACTION", required=True)
     i18n_sub.add_parser("check", help="list messages missing from any catalog")
@@ -125,8 +133,6 @@ def main(argv: list[str] | None = None) -> int:
 
 def _closed_pipe() -> int:
     """The reader went away (`forumbot invite … | head -1`): stop quietly, as `cat` would."""
-    import os
-
     with contextlib.suppress(OSError, ValueError):
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's last flush does not complain
@@ -437,18 +443,26 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     return await _with_app(settings, go)
 
 
-async def cmd_i18n(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.i18n_check import missing_translations
+async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.demo import DemoError, play
 
+    try:
+        return await play(args.data_dir or Path("var", "demo"), args.language, pace=max(args.pace, 0.0))
+    except DemoError as exc:
+        raise UserError(str(exc)) from None
+
+
+async def cmd_i18n(settings: Settings, args: argparse.Namespace) -> int:
     from bot.i18n import LOCALES
-    from bot.i18n_check import extracted_messages
+    from bot.i18n_check import extracted_messages, missing_translations
 
     problems = missing_translations()
     for line in problems:
         print(line)
     if problems:
         return 1
-    print(f"ok: {len(extracted_messages())} messages, each translated in {len(LOCALES)} catalogs ({', '.join(LOCALES)})")
+    count = len(extracted_messages())
+    print(f"ok: {count} messages, each translated in {len(LOCALES)} catalogs ({', '.join(LOCALES)})")
     return 0
 
 
@@ -504,4 +518,5 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any,
     "export": cmd_export,
     "i18n": cmd_i18n,
     "clock": cmd_clock,
+    "demo": cmd_demo,
 }

@@ -171,11 +171,21 @@ class ConsoleSender:
             saved = self._save(chat_id, message.file.name, message.file.data)
             if saved is not None:
                 self.saved.append(saved)
+        self.show(chat_id, render(message, numbers, saved))
+        return SendResult(message_id=str(next(self._ids)))
+
+    def show(self, chat_id: str, text: str) -> None:
         if self.before_print is not None:
             self.before_print()
-        print(render(message, numbers, saved), file=self.out, flush=True)
+        print(text, file=self.out, flush=True)
         print("", file=self.out, flush=True)
-        return SendResult(message_id=str(next(self._ids)))
+
+    def number_of(self, chat_id: str, token: str) -> int | None:
+        """The number an option is shown with on this chat's screen (None once it was given back)."""
+        for number, shown in self.choices.get(chat_id, {}).items():
+            if shown == token:
+                return number
+        return None
 
 
 async def _translator(app: object, user: str) -> object:
