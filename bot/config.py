@@ -123,6 +123,8 @@ class SchedulerSettings(BaseSettings):
 
     timezone: str = Field(default="Asia/Jerusalem", alias="FORUMBOT_TIMEZONE")
     scheduler_tick_seconds: float = Field(default=30.0, alias="FORUMBOT_TICK_SECONDS", gt=0)
+    # A deployment on a simulated clock (a workshop, a demo): `forumbot clock` moves it. Never on by default.
+    simulated_clock: bool = Field(default=False, alias="FORUMBOT_SIMULATED_CLOCK")
 
     @field_validator("timezone")
     @classmethod

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 
 from bot import metrics
 from bot.core.messages import (
@@ -87,6 +87,17 @@ class Delivery:
         self.wake = asyncio.Event()
         self._wakes: list[asyncio.Event] = []
         self.stats = DeliveryStats()
+        self.only_chats: dict[str, frozenset[str]] = {}
+
+    def restrict(self, channel: str, chats: set[str]) -> None:
+        """Claim only these chats' rows of a channel (a console claims its own person's alone)."""
+        self.only_chats[channel] = frozenset(chats)
+
+    def _mine(self) -> list[ColumnElement[bool]]:
+        return [
+            or_(OutboxMessage.channel != channel, OutboxMessage.chat_id.in_(sorted(chats)))
+            for channel, chats in self.only_chats.items()
+        ]
 
     def notify(self) -> None:
         self.wake.set()
@@ -110,6 +121,7 @@ class Delivery:
                     OutboxMessage.status == "sending",
                     OutboxMessage.claimed_at < now - self.stale_after,
                     OutboxMessage.channel.in_(channels),
+                    *self._mine(),
                 )
                 .values(status="queued")
             )
@@ -119,6 +131,7 @@ class Delivery:
                     OutboxMessage.status == "queued",
                     OutboxMessage.channel.in_(channels),
                     OutboxMessage.next_attempt_at <= now,
+                    *self._mine(),
                 )
                 .order_by(OutboxMessage.priority, OutboxMessage.id)
                 .limit(limit or self.batch)

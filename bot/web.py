@@ -12,6 +12,7 @@ from sqlalchemy import text
 
 from bot import metrics
 from bot.app import App
+from bot.clock import is_simulated
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -118,7 +119,12 @@ def build_web(app: App) -> FastAPI:
         except Exception:
             return JSONResponse({"status": "error", "database": "unreachable"}, status_code=503)
         depth, _oldest = await app.delivery.queue_depth()
-        return JSONResponse({"status": "ok", "outbox_depth": depth, "channels": sorted(app.senders)})
+        body: dict[str, object] = {"status": "ok", "outbox_depth": depth, "channels": sorted(app.senders)}
+        if is_simulated(app.clock):  # say so: every date this deployment shows is simulated
+            body["clock"] = {"simulated": True, "now": app.clock.now().isoformat()}
+        else:
+            body["clock"] = {"simulated": False}
+        return JSONResponse(body)
 
     @web.get("/metrics")
     async def prometheus() -> Response:

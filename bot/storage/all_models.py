@@ -3,6 +3,7 @@
 from bot.storage import (  # noqa: F401
     models,
     models_agenda,
+    models_clock,
     models_escalation,
     models_keshet,
     models_polls,
