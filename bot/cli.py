@@ -341,9 +341,9 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_i18n(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.i18n_check import missing_translations
+    from bot.i18n_check import all_problems
 
-    problems = missing_translations()
+    problems = all_problems()
     for line in problems:
         print(line)
     return 1 if problems else 0
