@@ -453,16 +453,15 @@ async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_i18n(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.i18n import LOCALES
-    from bot.i18n_check import extracted_messages, missing_translations
+    from bot.i18n_check import all_problems, extracted_messages
 
-    problems = missing_translations()
+    problems = all_problems()
     for line in problems:
         print(line)
     if problems:
         return 1
     count = len(extracted_messages())
-    print(f"ok: {count} messages, each translated in {len(LOCALES)} catalogs ({', '.join(LOCALES)})")
+    print(f"ok: {count} messages, translated in he and ar (English comes from the msgids)")
     return 0
 
 
