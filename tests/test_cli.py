@@ -15,7 +15,8 @@ import pytest
 
 from tests.conftest import DEMO_ORG
 
-COMMANDS = ["run", "db", "org", "forum", "roles", "invite", "console", "admin", "jobs", "whatsapp", "export", "i18n"]
+COMMANDS = ["run", "db", "org", "forum", "roles", "invite", "console", "admin", "jobs", "whatsapp", "export", "i18n",
+            "weblink"]
 
 
 def forumbot(tmp_path: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None,

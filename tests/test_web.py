@@ -3,11 +3,15 @@ board's actions through the same services as the chat — on SQLite and PostgreS
 
 from __future__ import annotations
 
+import asyncio
 import re
 from datetime import timedelta
+from pathlib import Path
 
 from bot.app import App
+from bot.storage.db import Database
 from bot.webapp.initdata import InvalidInitData, validate
+from tests.conftest import DEMO_ORG, make_settings
 from tests.test_escalation import gaps, status_of, texts_to
 from tests.web_helpers import BOT_TOKEN, TG_RINA, client, init_data, link_from_chat, world
 
@@ -170,3 +174,33 @@ async def test_an_answer_from_the_page_reaches_the_raiser_once(app: App) -> None
     told = await texts_to(app, w.ids["avi"], "ההסעה תתחיל ביום ראשון")
     assert len(told) == 1
     assert await texts_to(app, w.ids["dana"], "ההסעה תתחיל ביום ראשון")
+
+
+def test_an_operator_prints_a_sign_in_link(tmp_path: Path) -> None:
+    from tests.test_cli import forumbot
+
+    assert forumbot(tmp_path, "org", "import", str(DEMO_ORG)).returncode == 0
+    invite = forumbot(tmp_path, "invite", "--forum", "A2100", "--role", "education_department_head")
+    code = invite.stdout.split("code: ")[1].split()[0]
+    assert forumbot(tmp_path, "console", "--as", "rina", stdin=f"/start {code}\n1\n1\nרינה\n2\n/quit\n").returncode == 0
+    env = {"FORUMBOT_PUBLIC_URL": "https://forums.example.org"}
+    printed = forumbot(tmp_path, "weblink", "--channel", "console", "--id", "rina", env=env)
+    assert printed.returncode == 0, printed.stderr
+    url = printed.stdout.strip()
+    assert url.startswith("https://forums.example.org/web/link/")
+    unknown = forumbot(tmp_path, "weblink", "--channel", "console", "--id", "nobody")
+    assert unknown.returncode == 2 and "no registered person" in unknown.stderr
+
+    async def open_it() -> None:
+        database = f"sqlite+aiosqlite:///{tmp_path / 'var' / 'forumbot.sqlite3'}"
+        app = App(settings=make_settings(database, tmp_path, FORUMBOT_PUBLIC_URL="https://forums.example.org"),
+                  db=Database(database))
+        try:
+            async with client(app, "https://testserver") as http:  # a Secure cookie only goes back over HTTPS
+                r = await http.get(url.removeprefix("https://forums.example.org"))
+                assert r.status_code == 303 and "secure" in r.headers["set-cookie"].lower()
+                assert "רינה" in (await http.get("/web")).text
+        finally:
+            await app.close()
+
+    asyncio.run(open_it())

@@ -46,8 +46,8 @@ async def world(app: App) -> World:
     return World(ids, issue_id, done.gap.id)
 
 
-def client(app: App) -> httpx.AsyncClient:
-    return httpx.AsyncClient(transport=httpx.ASGITransport(app=build_web(app)), base_url="http://testserver")
+def client(app: App, base_url: str = "http://testserver") -> httpx.AsyncClient:
+    return httpx.AsyncClient(transport=httpx.ASGITransport(app=build_web(app)), base_url=base_url)
 
 
 async def link_from_chat(app: App, name: str) -> str:
