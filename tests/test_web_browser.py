@@ -16,6 +16,7 @@ import pytest
 
 from bot.app import App
 from bot.runner import QuietServer
+from bot.storage.models import Person
 from bot.web import build_web
 from tests.conftest import ROOT
 from tests.test_escalation import SCHOOL2, gaps, raise_, status_of, texts_to
@@ -144,3 +145,40 @@ async def test_the_mini_app_signs_in_with_signed_init_data_and_refuses_forged(
     await shot(page, "miniapp-home-he")
     await context.close()
     assert BOT_TOKEN
+
+
+async def test_the_tree_and_trends_render_right_to_left_in_hebrew_and_arabic(
+    served: tuple[App, str], browser: object
+) -> None:
+    from sqlalchemy import select, update
+
+    from bot.storage.models import Forum
+
+    app, base = served
+    w = await world(app)
+    async with app.db.sessions() as session:
+        district = await session.scalar(select(Forum.id).where(Forum.code == "D-HAIFA"))
+    for name, language in (("moshe", "he"), ("moshe", "ar")):
+        async with app.db.unit_of_work() as session:
+            await session.execute(update(Person).where(Person.id == w.ids[name]).values(locale=language))
+        context = await browser.new_context(viewport={"width": 800, "height": 900})  # type: ignore[attr-defined]
+        page = await context.new_page()
+        await page.goto(base + await link_from_chat(app, name))
+        for what in ("tree", "trends"):
+            await page.goto(f"{base}/web/{what}/{district}")
+            assert await page.get_attribute("html", "dir") == "rtl"
+            assert await page.get_attribute("html", "lang") == language
+            assert await page.evaluate("getComputedStyle(document.querySelector('h1')).direction") == "rtl"
+            await shot(page, f"{what}-{language}")
+        # The chart's months run right to left: the oldest at the right edge, this month at the left.
+        xs = await page.eval_on_selector_all("#chart text.month", "els => els.map(e => e.getBBox().x)")
+        assert xs == sorted(xs, reverse=True) and len(xs) == 12
+        month = await page.inner_text("#months tbody tr:last-child th")
+        assert month == {"he": "נובמבר 2026", "ar": "نوفمبر 2026"}[language]
+        heading = await page.inner_text("h1")
+        assert heading == {"he": "מגמות", "ar": "الاتجاهات"}[language]
+        await page.goto(f"{base}/web/tree/{district}")
+        first_cell = await page.eval_on_selector("#tree th", "e => e.getBoundingClientRect().right")
+        last_cell = await page.eval_on_selector("#tree thead th:last-child", "e => e.getBoundingClientRect().right")
+        assert first_cell > last_cell  # the table's first column is on the right
+        await context.close()

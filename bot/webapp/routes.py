@@ -16,15 +16,16 @@ from urllib.parse import parse_qsl, urlencode
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.domain.permissions import Action
 from bot.i18n import N_, Translator
-from bot.services import access, board, escalation, websessions
+from bot.services import access, board, escalation, websessions, webstats
 from bot.services.errors import Forbidden, NotFound, Refused
-from bot.storage.models import Person
-from bot.webapp import initdata, views
+from bot.storage.models import Forum, OrgUnit, Person
+from bot.webapp import initdata, opendata, views
 from bot.webapp.render import page
 
 COOKIE = "forumbot_session"
@@ -32,6 +33,8 @@ ASK_THE_BOT = N_("This sign-in link was already used or has expired. Send /web t
 SIGN_IN_FIRST = N_("Please sign in: send /web to the bot, or open the page from the bot's menu in Telegram.")
 NOT_REGISTERED = N_("You are not registered with the bot yet. Open the bot and join your forum with your invite.")
 BAD_TELEGRAM = N_("Telegram's sign-in data could not be verified. Close the page and open it again from the bot.")
+ONLY_LEADS_ABOVE = N_("Only the forum's leads and the coordinators above it can see this.")
+ONLY_HQ = N_("Only HQ's coordinators can see the national picture.")
 NO_CSRF = N_("The form expired. Go back, reload the page and try again.")
 
 
@@ -187,6 +190,57 @@ def build_router(app: App) -> APIRouter:
             await access.require(session, me.person, forum, Action.HANDLE_ESCALATED, escalation.ONLY_COORDINATORS)
             context = await views.gap_context(session, me.t, gap, forum, app.clock.now())
             return page(me.t, "gap.html", me=me, done=request.query_params.get("done", ""), **context)
+        return await guarded(request, go)
+
+    async def overview_forum(session: AsyncSession, me: Who, forum_id: int) -> Forum:
+        forum = await access.load_forum(session, forum_id)
+        await access.require(session, me.person, forum, Action.HANDLE_ESCALATED, ONLY_LEADS_ABOVE)
+        if forum.org_unit.tier == "school":
+            raise NotFound(N_("There is no tree below a school."))
+        return forum
+
+    @router.get("/web/tree/{forum_id}")
+    async def tree_page(forum_id: int, request: Request) -> Response:
+        async def go(session: AsyncSession, me: Who) -> Response:
+            forum = await overview_forum(session, me, forum_id)
+            return page(me.t, "tree.html", me=me, **await views.tree_context(session, me.t, forum, app.clock.now()))
+        return await guarded(request, go)
+
+    @router.get("/web/trends/{forum_id}")
+    async def trends_page(forum_id: int, request: Request) -> Response:
+        async def go(session: AsyncSession, me: Who) -> Response:
+            forum = await overview_forum(session, me, forum_id)
+            context = await views.trends_context(session, me.t, forum, app.clock.now())
+            return page(me.t, "trends.html", me=me, **context)
+        return await guarded(request, go)
+
+    async def hq_forum(session: AsyncSession, me: Who) -> Forum:
+        found = await session.scalar(
+            select(Forum.id).join(OrgUnit, Forum.org_unit_id == OrgUnit.id)
+            .where(OrgUnit.tier == "hq", Forum.kind == "main")
+        )
+        if found is None:
+            raise NotFound(N_("That forum no longer exists."))
+        forum = await access.load_forum(session, found)
+        await access.require(session, me.person, forum, Action.HANDLE_ESCALATED, ONLY_HQ)
+        return forum
+
+    @router.get("/web/national")
+    async def national_page(request: Request) -> Response:
+        async def go(session: AsyncSession, me: Who) -> Response:
+            await hq_forum(session, me)
+            context = await views.national_context(session, me.t, app.clock.now())
+            return page(me.t, "national.html", me=me, **context)
+        return await guarded(request, go)
+
+    @router.get("/web/national.{fmt}")
+    async def national_data(fmt: str, request: Request) -> Response:
+        async def go(session: AsyncSession, me: Who) -> Response:
+            if fmt not in ("csv", "json"):
+                raise NotFound(N_("That item no longer exists."))
+            await hq_forum(session, me)
+            cells = await webstats.national(session, app.clock.now(), app.settings.tz)
+            return opendata.response(cells, fmt)
         return await guarded(request, go)
 
     @router.post("/web/gap/{gap_id}/{action}")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -10,7 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.agenda import IssueCategory
 from bot.domain.escalation import OPEN_GAP, GapStatus
 from bot.i18n import N_, Translator
-from bot.services import agenda, board, escalation, people
+from bot.services import agenda, board, escalation, people, webstats
 from bot.services.agenda_text import category_label, forum_title, kind_label, role_label, status_label, unit_name
 from bot.storage.models import Forum, Person
 from bot.storage.models_escalation import EscalatedGap
@@ -58,7 +58,9 @@ def gap_status(t: Translator, status: str) -> str:
 async def home(session: AsyncSession, person: Person, now: datetime) -> dict[str, Any]:
     boards = await board.boards_of(session, person)
     seats = await people.seats_of(session, person.id)
-    return {"boards": boards, "seats": seats}
+    led = [(s.forum, s.unit) for s in seats if s.is_lead and s.unit.tier != "school" and s.forum.kind == "main"]
+    national = person.is_admin or any(s.is_lead and s.unit.tier == "hq" for s in seats)
+    return {"boards": boards, "seats": seats, "trees": led, "national": national}
 
 
 async def board_context(
@@ -98,3 +100,68 @@ async def gap_context(
         "unit_name": unit_name, "role_label": role_label, "status_label": status_label,
         "event_labels": EVENT_LABELS, "age": (now - gap.arrived_at).days,
     }
+
+
+# -- the tree, trends and the national picture ------------------------------------------------------
+
+TIER_LABELS = {
+    "school": N_("Schools"),
+    "authority": N_("Local authorities"),
+    "district": N_("Districts"),
+    "hq": N_("HQ"),
+}
+
+
+async def tree_context(session: AsyncSession, t: Translator, forum: Forum, now: datetime) -> dict[str, Any]:
+    nodes = await webstats.tree(session, forum.org_unit_id, now, t.tz)
+    return {"forum": forum, "title": forum_title(t, forum, forum.org_unit), "nodes": nodes, "now": now}
+
+
+def chart(t: Translator, months: list[webstats.Month]) -> dict[str, Any]:
+    """Bars (new, resolved) and a line (still open) per month, laid out right to left in he/ar."""
+    width, height, top, bottom = 640, 240, 16, 36
+    n = max(len(months), 1)
+    slot = width / n
+    peak = max([1, *(max(m.new, m.resolved, m.open_at_end) for m in months)])
+    scale = (height - top - bottom) / peak
+
+    def x_of(i: int) -> float:
+        return (n - 1 - i) * slot if t.rtl else i * slot
+
+    bars, labels, points = [], [], []
+    for i, m in enumerate(months):
+        x = x_of(i)
+        base = height - bottom
+        first, second = (x + slot * 0.5, x + slot * 0.15) if t.rtl else (x + slot * 0.15, x + slot * 0.5)
+        bars.append({"x": round(first, 1), "y": round(base - m.new * scale, 1), "h": round(m.new * scale, 1),
+                     "w": round(slot * 0.35, 1), "kind": "new", "value": m.new, "month": m.key})
+        bars.append({"x": round(second, 1), "y": round(base - m.resolved * scale, 1),
+                     "h": round(m.resolved * scale, 1), "w": round(slot * 0.35, 1), "kind": "resolved",
+                     "value": m.resolved, "month": m.key})
+        year, month = (int(p) for p in m.key.split("-"))
+        labels.append({"x": round(x + slot / 2, 1), "y": height - bottom + 16, "month": m.key,
+                       "text": t.date(date(year, month, 1), "MMM yy")})
+        points.append(f"{round(x + slot / 2, 1)},{round(base - m.open_at_end * scale, 1)}")
+    return {"width": width, "height": height, "bars": bars, "labels": labels, "points": " ".join(points),
+            "axis_y": height - bottom}
+
+
+def month_label(t: Translator) -> Any:
+    # "MMMM y", not "LLLL y": babel 2.18 hands out the stand-alone month names of the first locale
+    # it formatted to every locale after it (Hebrew months on an Arabic page).
+    return lambda key: t.date(date(int(key[:4]), int(key[5:7]), 1), "MMMM y")
+
+
+async def trends_context(session: AsyncSession, t: Translator, forum: Forum, now: datetime) -> dict[str, Any]:
+    units = await webstats.load_units(session)
+    facts = await webstats.issue_facts(session, units, forum.org_unit_id)
+    result = webstats.trends(facts, now, t.tz)
+    return {"forum": forum, "title": forum_title(t, forum, forum.org_unit), "trends": result,
+            "chart": chart(t, result.months), "category_label": category_label, "tier_labels": TIER_LABELS,
+            "month_label": month_label(t)}
+
+
+async def national_context(session: AsyncSession, t: Translator, now: datetime) -> dict[str, Any]:
+    cells = await webstats.national(session, now, t.tz)
+    return {"cells": cells, "category_label": category_label, "suppress": webstats.SUPPRESS_BELOW,
+            "month_label": month_label(t)}
