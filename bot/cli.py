@@ -62,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     grant.add_argument("--channel", required=True, choices=["telegram", "whatsapp", "console"])
     grant.add_argument("--id", required=True, help="their id on that channel")
 
+    weblink = sub.add_parser("weblink", help="print a one-time sign-in link to the web page for a registered person")
+    weblink.add_argument("--channel", required=True, help="telegram, whatsapp or console")
+    weblink.add_argument("--id", required=True, help="the person's id on that channel")
+
     jobs = sub.add_parser("jobs", help="scheduled work")
     jobs_sub = jobs.add_subparsers(dest="jobs_command", metavar="ACTION", required=True)
     due = jobs_sub.add_parser("run-due", help="run every scheduled step that is due, exactly once")
@@ -310,6 +314,23 @@ async def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
     return await _with_app(settings, go)
 
 
+async def cmd_weblink(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.services import websessions
+    from handlers.web import web_link
+
+    async def go(app: Any) -> int:
+        async with app.db.unit_of_work() as session:
+            person = await websessions.person_by_identity(session, args.channel, args.id)
+            if person is None:
+                raise UserError(f"no registered person has id {args.id} on {args.channel}")
+            token = await websessions.mint_link(session, person.id, app.clock.now())
+        print(web_link(settings.web_base_url, token))
+        print("single use, valid for 10 minutes", file=sys.stderr)
+        return 0
+
+    return await _with_app(settings, go)
+
+
 async def cmd_jobs(settings: Settings, args: argparse.Namespace) -> int:
     from bot.clock import FixedClock
 
@@ -513,6 +534,7 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any,
     "console": cmd_console,
     "admin": cmd_admin,
     "jobs": cmd_jobs,
+    "weblink": cmd_weblink,
     "whatsapp": cmd_whatsapp,
     "export": cmd_export,
     "i18n": cmd_i18n,

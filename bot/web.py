@@ -1,4 +1,4 @@
-"""The project's one HTTP server: health, metrics and the channels' webhooks."""
+"""The project's one HTTP server: health, metrics, the channels' webhooks and the web page (bot.webapp)."""
 
 from __future__ import annotations
 
@@ -13,6 +13,7 @@ from sqlalchemy import text
 from bot import metrics
 from bot.app import App
 from bot.clock import is_simulated
+from bot.webapp import mount
 
 Scope = dict[str, Any]
 Message = dict[str, Any]
@@ -133,4 +134,5 @@ def build_web(app: App) -> FastAPI:
             await app.delivery.queue_depth()
         return Response(generate_latest(metrics.REGISTRY), media_type=CONTENT_TYPE_LATEST)
 
+    mount(web, app)
     return web

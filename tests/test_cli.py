@@ -17,7 +17,7 @@ import pytest
 from tests.conftest import DEMO_ORG
 
 COMMANDS = ["run", "db", "org", "forum", "roles", "invite", "console", "admin", "jobs", "whatsapp", "export", "i18n",
-            "clock", "demo"]
+            "clock", "demo", "weblink"]
 
 
 def forumbot(tmp_path: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None,

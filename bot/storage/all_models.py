@@ -7,5 +7,6 @@ from bot.storage import (  # noqa: F401
     models_escalation,
     models_keshet,
     models_polls,
+    models_web,
     models_whatsapp,
 )

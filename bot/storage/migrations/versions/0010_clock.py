@@ -1,7 +1,7 @@
 """clock: the deployment's simulated clock (one row while FORUMBOT_SIMULATED_CLOCK moves it)
 
 Revision ID: 0010_clock
-Revises: 0007_merge
+Revises: 0009_meeting_location
 Create Date: 2026-12-03 06:20:00
 """
 
@@ -11,7 +11,7 @@ import bot.storage.types
 
 
 revision = '0010_clock'
-down_revision = '0007_merge'
+down_revision = '0009_meeting_location'
 branch_labels = None
 depends_on = None
 

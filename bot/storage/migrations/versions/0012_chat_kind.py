@@ -1,14 +1,14 @@
 """outbox: the chat's kind (private or group) is a field, filled in by whoever addresses the row
 
 Revision ID: 0012_chat_kind
-Revises: 0007_merge
+Revises: 0011_web
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0012_chat_kind"
-down_revision = "0007_merge"
+down_revision = "0011_web"
 branch_labels = None
 depends_on = None
 
