@@ -28,7 +28,7 @@ from bot.i18n import N_, Translator
 from bot.services import tokens
 from bot.services.errors import Refused
 from bot.services.outbox import CHAT_GROUP, CHAT_PRIVATE, PRIORITY_REPLY, enqueue
-from bot.services.people import get_or_create_identity, load_identity
+from bot.services.people import get_or_create_identity, load_event_identity
 from bot.storage.db import origin_of, retry_unavailable
 from bot.storage.models import ChannelIdentity, ChoiceToken, ConversationState, Person, ProcessedUpdate
 
@@ -147,6 +147,7 @@ class Context:
     t: Translator
     state: ConversationState | None = None
     value: str = ""  # the value of a pressed button (for steps) or action argument
+    leads_a_forum: bool = False  # whether the person led a forum when the event began
     sent: list[Outbound] = field(default_factory=list)
     committed: list[Callable[[], None]] = field(default_factory=list)
 
@@ -369,7 +370,7 @@ class Conversations:
 
     async def _context(self, session: AsyncSession, event: Inbound, now: datetime) -> Context:
         # In a group the sender is still a person with their own (private) identity.
-        found, state = await load_identity(session, event.channel, event.user_id)
+        found, state, leads = await load_event_identity(session, event.channel, event.user_id)
         identity = await get_or_create_identity(
             session,
             channel=event.channel,
@@ -389,6 +390,7 @@ class Conversations:
             now=now,
             t=self.translator(identity, state),
             state=state,
+            leads_a_forum=leads,
         )
 
     async def _dispatch(self, ctx: Context) -> None:

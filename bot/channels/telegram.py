@@ -13,7 +13,6 @@ import contextlib
 import hashlib
 import hmac
 import logging
-import time
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -279,7 +278,6 @@ class TelegramChannel:
         self.dispatcher.include_router(self._router())
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._scoped_leads: set[int] = set()
-        self._not_leads: dict[int, float] = {}
 
     def _router(self) -> Router:
         router = Router(name="forumbot-telegram")
@@ -299,10 +297,15 @@ class TelegramChannel:
         lead_locale: list[str | None] = []  # filled once the event's transaction has committed
 
         async def check_lead(ctx: Context) -> None:
-            # Read in the event's own transaction: the person is loaded already, and it costs no
-            # second transaction (on SQLite, no second turn at the write lock).
+            # Whether the person led a forum came with their identity (no statement of its own). A
+            # button press may have just made them a lead (registration, joining): only then ask
+            # again, in the event's own transaction (on SQLite, no second turn at the write lock).
             person = ctx.person
-            locale = person.locale if person is not None and await leads_a_forum(ctx.session, person.id) else None
+            pressed = ctx.event.kind is EventKind.CHOICE
+            leads = ctx.leads_a_forum or (
+                person is not None and pressed and await leads_a_forum(ctx.session, person.id)
+            )
+            locale = person.locale if person is not None and leads else None
             ctx.after_commit(lambda: lead_locale.append(locale))
 
         async with lock:  # one person's updates are handled in order
@@ -368,22 +371,15 @@ class TelegramChannel:
         """Whether to check, with this event, if the person in a private chat leads a forum (for the menu)."""
         if event.is_group or event.kind not in (EventKind.COMMAND, EventKind.TEXT, EventKind.CHOICE):
             return False
-        chat_id = int(event.chat_id)
-        if chat_id in self._scoped_leads:
-            return False
-        checked = self._not_leads.get(chat_id)
-        # A person becomes a lead by pressing a button (registration, joining); otherwise re-check rarely.
-        return checked is None or event.kind is EventKind.CHOICE or time.monotonic() - checked >= 300
+        # Free for commands and text (the answer comes with the person's identity); a button press
+        # costs one read, kept for presses that may have made the person a lead.
+        return int(event.chat_id) not in self._scoped_leads
 
     async def _scope_lead_commands(self, chat_id: int, locale: str | None) -> None:
         """Give a lead's private chat the full menu, once per process per chat."""
-        if locale is None:
-            self._not_leads[chat_id] = time.monotonic()
-            return
-        if chat_id in self._scoped_leads:
+        if locale is None or chat_id in self._scoped_leads:
             return
         self._scoped_leads.add(chat_id)
-        self._not_leads.pop(chat_id, None)
         try:
             await self.bot.set_my_commands(
                 _menu(list(self.app.conversations.commands.values()), Translator(locale)),
