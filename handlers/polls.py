@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 
 from bot.conversation import Context, Handler, Router
 from bot.core.messages import Button
+from bot.domain.meeting_polls import PollStatus
 from bot.domain.permissions import Action
 from bot.i18n import N_, Raw
 from bot.services import meetings, people, polls
@@ -179,7 +180,7 @@ def build() -> Router:
         await meetings.require_lead(ctx.session, ctx.person, forum)
         text = await polls.results_text(ctx.session, ctx.t, await polls.tally(ctx.session, poll, forum))
         buttons = []
-        if poll.status == "open":
+        if poll.status == PollStatus.OPEN:
             buttons = [[ctx.button(ctx.t._("Close the poll now"), f"dpx:{poll.id}")]]
         await ctx.reply(text, buttons)
 
@@ -437,7 +438,7 @@ async def begin(ctx: Context, forum: Forum) -> None:
     assert ctx.person is not None
     forum = await meetings.load_forum(ctx.session, forum.id)  # with its unit
     live = await polls.live_poll_for(ctx.session, forum.id)
-    if live is not None and live.status == "open":
+    if live is not None and live.status == PollStatus.OPEN:
         await ctx.reply(
             ctx.t._(
                 "A date poll for {forum} is already open until {deadline}.",

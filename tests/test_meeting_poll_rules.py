@@ -325,3 +325,21 @@ def test_the_ics_reads_back_in_jerusalem_time() -> None:
                     stamp=starts, tz=TZ, cancelled=True)
     )
     assert str(cancelled["METHOD"]) == "CANCEL" and str(cancelled.events[0]["STATUS"]) == "CANCELLED"
+
+
+def test_a_date_poll_moves_only_as_its_transition_table_says() -> None:
+    from bot.domain.meeting_polls import POLL_TRANSITIONS, PollMoveError, PollStatus, poll_moved
+
+    assert set(POLL_TRANSITIONS) == set(PollStatus)
+    reachable, frontier = {PollStatus.DRAFT}, [PollStatus.DRAFT]
+    while frontier:
+        for target in POLL_TRANSITIONS[frontier.pop()]:
+            if target not in reachable:
+                reachable.add(target)
+                frontier.append(target)
+    assert reachable == set(PollStatus)  # every status is a step of some poll's life
+    assert poll_moved("open", PollStatus.CLOSED) is PollStatus.CLOSED
+    for current, target in [("draft", PollStatus.CLOSED), ("open", PollStatus.DECIDED), ("decided", PollStatus.OPEN),
+                            ("cancelled", PollStatus.DECIDED), ("closed", PollStatus.OPEN)]:
+        with pytest.raises(PollMoveError):
+            poll_moved(current, target)

@@ -27,12 +27,46 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
 from icalendar import Calendar, Event, Timezone, vCalAddress
 from icalendar.enums import STATUS
 
 from bot.domain.calendar import FRIDAY, SATURDAY, SUNDAY, Cadence, IsraeliCalendar, Reason
+
+
+class PollStatus(StrEnum):
+    """A date poll's life: a draft the lead edits, open for votes until its deadline, closed (the
+    lead chooses a date), then decided (a meeting was set) or cancelled (none will be)."""
+
+    DRAFT = "draft"
+    OPEN = "open"
+    CLOSED = "closed"
+    DECIDED = "decided"
+    CANCELLED = "cancelled"
+
+
+POLL_TRANSITIONS: dict[PollStatus, frozenset[PollStatus]] = {
+    PollStatus.DRAFT: frozenset({PollStatus.OPEN}),  # an unpublished draft is deleted, not moved
+    PollStatus.OPEN: frozenset({PollStatus.CLOSED}),  # by its deadline or by the lead
+    PollStatus.CLOSED: frozenset({PollStatus.DECIDED, PollStatus.CANCELLED}),
+    PollStatus.DECIDED: frozenset(),
+    PollStatus.CANCELLED: frozenset(),
+}
+LIVE_POLL = frozenset({PollStatus.OPEN, PollStatus.CLOSED})  # a forum has at most one of these
+
+
+class PollMoveError(ValueError):
+    """A move the transition table does not allow (a bug in the caller, never a person's input)."""
+
+
+def poll_moved(current: str, target: PollStatus) -> PollStatus:
+    """``target``, once the table allows the move from ``current``; the one way a status changes."""
+    if target not in POLL_TRANSITIONS[PollStatus(current)]:
+        raise PollMoveError(f"a date poll does not move from {current} to {target}")
+    return target
+
 
 MIN_OPTIONS = 2
 MAX_OPTIONS = 10

@@ -22,6 +22,7 @@ from bot.core.messages import FileSpec, Outbound, OutKind
 from bot.domain import agenda as agenda_rules
 from bot.domain import meeting_polls as rules
 from bot.domain.calendar import Cadence, IsraeliCalendar, Observance
+from bot.domain.meeting_polls import LIVE_POLL
 from bot.domain.permissions import Action, allowed
 from bot.domain.roles import lead_roles
 from bot.domain.text import InputError, clean_text
@@ -606,7 +607,7 @@ async def cadence_nudges(session: AsyncSession, *, now: datetime, tz: ZoneInfo) 
         return 0
     busy = set(
         (
-            await session.scalars(select(DatePoll.forum_id).where(DatePoll.status.in_(("open", "closed"))))
+            await session.scalars(select(DatePoll.forum_id).where(DatePoll.status.in_(LIVE_POLL)))
         ).all()
     )
     led = await session.execute(

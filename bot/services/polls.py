@@ -26,7 +26,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.messages import Button, Outbound, OutKind, PollSpec
 from bot.domain import meeting_polls as rules
-from bot.domain.meeting_polls import DateInputError, OptionCount
+from bot.domain.meeting_polls import LIVE_POLL, DateInputError, OptionCount, PollStatus, poll_moved
 from bot.domain.permissions import Action, allowed
 from bot.domain.roles import lead_roles, required_roles
 from bot.i18n import N_, Ltr, Raw, Translator
@@ -99,7 +99,7 @@ async def live_poll_for(session: AsyncSession, forum_id: int) -> DatePoll | None
     """The forum's open poll, or a closed one still waiting for the lead's decision."""
     return await session.scalar(
         select(DatePoll)
-        .where(DatePoll.forum_id == forum_id, DatePoll.status.in_(("open", "closed")))
+        .where(DatePoll.forum_id == forum_id, DatePoll.status.in_(LIVE_POLL))
         .order_by(DatePoll.id.desc())
         .limit(1)
     )
@@ -115,7 +115,9 @@ async def start_draft(session: AsyncSession, forum: Forum, person: Person, *, no
     await meetings.require_lead(session, person, forum)
     await session.execute(
         delete(DatePoll).where(
-            DatePoll.forum_id == forum.id, DatePoll.status == "draft", DatePoll.created_by_person_id == person.id
+            DatePoll.forum_id == forum.id,
+            DatePoll.status == PollStatus.DRAFT,
+            DatePoll.created_by_person_id == person.id,
         )
     )
     unit = forum.org_unit
@@ -128,7 +130,7 @@ async def start_draft(session: AsyncSession, forum: Forum, person: Person, *, no
     poll = DatePoll(
         forum_id=forum.id,
         created_by_person_id=person.id,
-        status="draft",
+        status=PollStatus.DRAFT,
         meeting_time=rules.format_hhmm(start),
         duration_minutes=meetings.usual_minutes(forum),
         deadline=rules.default_deadline(calendar, today, tz).astimezone(UTC),
@@ -146,7 +148,7 @@ async def start_draft(session: AsyncSession, forum: Forum, person: Person, *, no
 
 async def _draft(session: AsyncSession, poll_id: int, person: Person | None) -> tuple[DatePoll, Forum]:
     poll = await load_poll(session, poll_id, lock=True)
-    if poll.status != "draft":
+    if poll.status != PollStatus.DRAFT:
         raise Refused(N_("This poll was already published."))
     forum = await meetings.load_forum(session, poll.forum_id)
     await meetings.require_lead(session, person, forum)
@@ -291,7 +293,7 @@ async def publish(
     await session.scalar(select(Forum.id).where(Forum.id == forum.id).with_for_update())
     other = await live_poll_for(session, forum.id)
     if other is not None and other.id != poll.id:
-        if other.status == "open":
+        if other.status == PollStatus.OPEN:
             raise Refused(
                 N_("Another date poll for this forum is already open until {deadline}."), deadline=other.deadline
             )
@@ -307,7 +309,7 @@ async def publish(
     for position, option in enumerate(options):
         option.position = position
     calendar = meetings.forum_calendar(forum, forum.org_unit)
-    poll.status = "open"
+    poll.status = poll_moved(poll.status, PollStatus.OPEN)
     poll.opened_at = now
     remind = rules.reminder_at(now, poll.deadline, calendar, tz)
     poll.remind_at = remind.astimezone(UTC) if remind else None
@@ -494,12 +496,12 @@ async def vote(
 ) -> VoteResult:
     """Record a person's whole answer (empty = take it back)."""
     poll = await load_poll(session, poll_id, lock=True)
-    if poll.status == "draft":
+    if poll.status == PollStatus.DRAFT:
         raise NotFound(N_("That poll no longer exists. Send /poll to start a new one."))
     forum = await meetings.load_forum(session, poll.forum_id)
     if person is None or not allowed(Action.VOTE, await people.standings(session, person, forum)):
         raise Forbidden(NOT_A_MEMBER)
-    if poll.status != "open" or now >= poll.deadline:
+    if poll.status != PollStatus.OPEN or now >= poll.deadline:
         raise Refused(VOTING_CLOSED)
     valid = {o.id for o in await options_of(session, poll.id)}
     chosen = chosen & valid
@@ -705,14 +707,14 @@ async def notify_if_roles_complete(
     session: AsyncSession, poll: DatePoll, forum: Forum, *, now: datetime, tz: ZoneInfo
 ) -> bool:
     """Tell the leads, once, that every required role held in the forum has answered."""
-    if poll.status != "open" or poll.roles_notified_at is not None:
+    if poll.status != PollStatus.OPEN or poll.roles_notified_at is not None:
         return False
     result = await tally(session, poll, forum)
     if not result.roles_complete:
         return False
     claimed = await session.execute(
         update(DatePoll)
-        .where(DatePoll.id == poll.id, DatePoll.roles_notified_at.is_(None), DatePoll.status == "open")
+        .where(DatePoll.id == poll.id, DatePoll.roles_notified_at.is_(None), DatePoll.status == PollStatus.OPEN)
         .values(roles_notified_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -767,7 +769,7 @@ async def roles_complete_sweep(session: AsyncSession, *, now: datetime, tz: Zone
         return 0
     polls = (
         await session.scalars(
-            select(DatePoll).where(DatePoll.status == "open", DatePoll.roles_notified_at.is_(None))
+            select(DatePoll).where(DatePoll.status == PollStatus.OPEN, DatePoll.roles_notified_at.is_(None))
         )
     ).all()
     told = 0
@@ -782,7 +784,7 @@ async def due_reminder_ids(session: AsyncSession, now: datetime) -> list[int]:
         (
             await session.scalars(
                 select(DatePoll.id).where(
-                    DatePoll.status == "open",
+                    DatePoll.status == PollStatus.OPEN,
                     DatePoll.reminded_at.is_(None),
                     DatePoll.remind_at <= now,
                     DatePoll.deadline > now,
@@ -798,7 +800,7 @@ async def send_reminders(session: AsyncSession, poll_id: int, *, now: datetime, 
         update(DatePoll)
         .where(
             DatePoll.id == poll_id,
-            DatePoll.status == "open",
+            DatePoll.status == PollStatus.OPEN,
             DatePoll.reminded_at.is_(None),
             DatePoll.remind_at <= now,
             DatePoll.deadline > now,
@@ -833,7 +835,9 @@ DRAFT_DAYS = 14
 async def purge_stale_drafts(session: AsyncSession, now: datetime) -> int:
     """Drafts a lead walked away from (``/cancel``, a new ``/poll`` elsewhere) are dropped after two weeks."""
     result = await session.execute(
-        delete(DatePoll).where(DatePoll.status == "draft", DatePoll.created_at < now - timedelta(days=DRAFT_DAYS))
+        delete(DatePoll).where(
+            DatePoll.status == PollStatus.DRAFT, DatePoll.created_at < now - timedelta(days=DRAFT_DAYS)
+        )
     )
     return _rowcount(result)
 
@@ -842,7 +846,9 @@ async def due_close_ids(session: AsyncSession, now: datetime) -> list[int]:
     return list(
         (
             await session.scalars(
-                select(DatePoll.id).where(DatePoll.status == "open", DatePoll.deadline <= now).order_by(DatePoll.id)
+                select(DatePoll.id)
+                .where(DatePoll.status == PollStatus.OPEN, DatePoll.deadline <= now)
+                .order_by(DatePoll.id)
             )
         ).all()
     )
@@ -866,6 +872,9 @@ async def stop_native(session: AsyncSession, poll_id: int, ref: ExternalRef, *, 
     )
 
 
+CLOSING = poll_moved(PollStatus.OPEN, PollStatus.CLOSED)  # the table allows it, checked at import
+
+
 async def close(
     session: AsyncSession,
     poll_id: int,
@@ -878,14 +887,14 @@ async def close(
 
     At the deadline (a job, also after a restart that missed it) or earlier by a lead.
     """
-    condition = [DatePoll.id == poll_id, DatePoll.status == "open"]
+    condition = [DatePoll.id == poll_id, DatePoll.status == PollStatus.OPEN]
     if early_by is None:
         condition.append(DatePoll.deadline <= now)
     else:
         poll = await load_poll(session, poll_id)
         await meetings.require_lead(session, early_by, await meetings.load_forum(session, poll.forum_id))
     claimed = await session.execute(
-        update(DatePoll).where(*condition).values(status="closed", closed_at=now).execution_options(
+        update(DatePoll).where(*condition).values(status=CLOSING, closed_at=now).execution_options(
             synchronize_session=False
         )
     )
@@ -1012,15 +1021,15 @@ async def _closed_poll(session: AsyncSession, poll_id: int, person: Person | Non
     poll = await load_poll(session, poll_id, lock=True)
     forum = await meetings.load_forum(session, poll.forum_id)
     await meetings.require_lead(session, person, forum, Action.MANAGE_MEETINGS)
-    if poll.status == "decided":
+    if poll.status == PollStatus.DECIDED:
         meeting = await meetings.meeting_of_poll(session, poll.id)
         if meeting is not None:
             raise Refused(N_("The date is already set: {date}."), date=meeting.starts_at)
-    if poll.status == "cancelled":
+    if poll.status == PollStatus.CANCELLED:
         raise Refused(N_("No meeting was set from this poll. Send /poll to start a new one."))
-    if poll.status == "open":
+    if poll.status == PollStatus.OPEN:
         raise Refused(N_("This poll is still open. Close it first."))
-    if poll.status != "closed":
+    if poll.status != PollStatus.CLOSED:
         raise Refused(N_("That poll no longer exists. Send /poll to start a new one."))
     return poll, forum
 
@@ -1041,7 +1050,7 @@ async def decide(
             session, forum=forum, starts_at=option.starts_at, now=now, poll_id=poll.id,
             created_by=poll.created_by_person_id, minutes=poll.duration_minutes,
         )
-    poll.status = "decided"
+    poll.status = poll_moved(poll.status, PollStatus.DECIDED)
     told = await meetings.confirm(session, meeting, forum, starts_at=option.starts_at, person=person, now=now, tz=tz)
     return Decided(meeting, forum, told)
 
@@ -1049,7 +1058,7 @@ async def decide(
 async def drop(session: AsyncSession, poll_id: int, *, person: Person | None, now: datetime) -> None:
     """The lead sets no meeting from this poll."""
     poll, _ = await _closed_poll(session, poll_id, person)
-    poll.status = "cancelled"
+    poll.status = poll_moved(poll.status, PollStatus.CANCELLED)
     meeting = await meetings.meeting_of_poll(session, poll.id)
     if meeting is not None and meeting.status == "proposed":
         meeting.status = "cancelled"

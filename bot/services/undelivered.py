@@ -17,6 +17,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.domain.meeting_polls import LIVE_POLL
 from bot.domain.roles import UnknownRole, get_role
 from bot.i18n import N_, Raw, Translator
 from bot.services import notify
@@ -45,7 +46,7 @@ async def on_failed(session: AsyncSession, *, dedup_key: str | None, now: dateti
         return 0
     if match := _BALLOT.match(dedup_key):
         poll = await session.get(DatePoll, int(match[2]))
-        if poll is None or poll.status not in ("open", "closed"):
+        if poll is None or poll.status not in LIVE_POLL:
             return 0
         return await _tell(session, match[1], int(match[3]), poll.forum_id, now=now, meeting=None)
     if match := _INVITATION.match(dedup_key):
