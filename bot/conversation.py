@@ -12,7 +12,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from sqlalchemy import String, Table, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -21,6 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics
+from bot.core.actions import Action, declared, pack, unpack
 from bot.core.messages import Button, EventKind, FileSpec, Inbound, Outbound, OutKind, PollSpec
 from bot.domain.text import InputError
 from bot.flood import Verdict, build_flood
@@ -38,6 +39,9 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Handler = Callable[["Context"], Awaitable[None]]
+ActionT = TypeVar("ActionT", bound=Action)
+ActionHandler = Callable[["Context", Any], Awaitable[None]]
+TypedHandler = Callable[["Context", ActionT], Awaitable[None]]
 MAX_TEXT = 4000
 # What a person can send is bounded here, before any handler sees it: longer than any messenger
 # allows is cut, NUL and lone surrogates (which PostgreSQL and UTF-8 refuse) are removed.
@@ -95,6 +99,7 @@ class Router:
     commands: dict[str, Command] = field(default_factory=dict)
     steps: dict[tuple[str, str], Handler] = field(default_factory=dict)
     actions: dict[str, Handler] = field(default_factory=dict)
+    typed: dict[str, ActionHandler] = field(default_factory=dict)
     poll_handlers: list[Handler] = field(default_factory=list)
     group_handlers: list[Handler] = field(default_factory=list)
     text_handlers: list[Callable[[Context], Awaitable[bool]]] = field(default_factory=list)
@@ -118,6 +123,17 @@ class Router:
     def action(self, name: str) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:
             self.actions[name] = fn
+            return fn
+
+        return register
+
+    def on(self, kind: type[ActionT]) -> Callable[[TypedHandler[ActionT]], TypedHandler[ActionT]]:
+        """The handler of a declared action (bot.core.actions): it gets the decoded value."""
+
+        def register(fn: TypedHandler[ActionT]) -> TypedHandler[ActionT]:
+            if kind.name in self.typed:
+                raise ValueError(f"router {self.name} handles action {kind.name} twice")
+            self.typed[kind.name] = fn
             return fn
 
         return register
@@ -188,8 +204,11 @@ class Context:
 
     # -- buttons ------------------------------------------------------------------------------
 
-    def button(self, label: str, payload: str, *, anyone_in_chat: bool = False) -> Button:
-        """A button whose press comes back as ``payload``; the client only sees a token."""
+    def button(self, label: str, payload: str | Action, *, anyone_in_chat: bool = False) -> Button:
+        """A button whose press comes back as ``payload`` (a declared action, or an older string
+        payload ``"name:arg"``); the client only sees a token."""
+        if isinstance(payload, Action):
+            payload = pack(payload)
         token = tokens.mint(
             self.session,
             channel=self.event.channel,
@@ -268,6 +287,7 @@ class Conversations:
         self.commands: dict[str, Command] = {}
         self.steps: dict[tuple[str, str], Handler] = {}
         self.actions: dict[str, Handler] = {}
+        self.typed: dict[str, ActionHandler] = {}
         self.poll_handlers: list[Handler] = []
         self.group_handlers: list[Handler] = []
         self.text_handlers: list[Callable[[Context], Awaitable[bool]]] = []
@@ -278,12 +298,16 @@ class Conversations:
                 {f"/{c}" for c in set(self.commands) & set(router.commands)}
                 | {f"{f}.{s}" for f, s in set(self.steps) & set(router.steps)}
                 | {f"action {a}" for a in set(self.actions) & set(router.actions)}
+                | {f"action {a}" for a in set(self.typed) & set(router.typed)}
+                | {f"action {a}" for a in set(self.typed) & set(router.actions)}
+                | {f"action {a}" for a in set(router.typed) & set(self.actions)}
             )
             if clash:
                 raise ValueError(f"router {router.name} registers {sorted(clash)} again")
             self.commands.update(router.commands)
             self.steps.update(router.steps)
             self.actions.update(router.actions)
+            self.typed.update(router.typed)
             self.poll_handlers += router.poll_handlers
             self.group_handlers += router.group_handlers
             self.text_handlers += router.text_handlers
@@ -460,6 +484,14 @@ class Conversations:
                 await ctx.reply(ctx.t._(STALE_BUTTON))
                 return
             handler = self.steps.get((flow, step))
+        elif declared(payload) is not None:
+            decoded = unpack(payload)
+            typed = self.typed.get(decoded.name) if decoded is not None else None
+            if decoded is None or typed is None:  # a payload an older version wrote: a stale button
+                await ctx.reply(ctx.t._(STALE_BUTTON))
+                return
+            await typed(ctx, decoded)
+            return
         else:
             name, _, value = payload.partition(":")
             handler = self.actions.get(name)
