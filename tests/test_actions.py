@@ -98,5 +98,5 @@ async def test_the_dispatcher_hands_the_decoded_value_and_refuses_a_stale_shape(
 
     clash = Router("other")
     clash.on(PickDate)(picked)
-    with pytest.raises(ValueError, match="test.pick_date"):
+    with pytest.raises(ValueError, match=r"test\.pick_date"):
         Conversations(sqlite_app, [router, clash])
