@@ -12,7 +12,7 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import String, Table, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -23,6 +23,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot import metrics
 from bot.core.actions import Action, declared, pack, unpack
 from bot.core.messages import Button, EventKind, FileSpec, Inbound, Outbound, OutKind, PollSpec
+from bot.core.states import FlowState, StaleConversation, fits, load
 from bot.domain.text import InputError
 from bot.flood import Verdict, build_flood
 from bot.i18n import N_, Translator
@@ -40,6 +41,7 @@ log = logging.getLogger(__name__)
 
 Handler = Callable[["Context"], Awaitable[None]]
 ActionT = TypeVar("ActionT", bound=Action)
+StateT = TypeVar("StateT", bound=FlowState)
 ActionHandler = Callable[["Context", Any], Awaitable[None]]
 TypedHandler = Callable[["Context", ActionT], Awaitable[None]]
 MAX_TEXT = 4000
@@ -195,6 +197,27 @@ class Context:
             self.state.flow, self.state.step, self.state.data = flow, step, merged
             self.state.updated_at = self.now
         await self.session.flush()
+
+    async def enter(self, value: FlowState, step: str) -> None:
+        """Go to ``step`` of a declared flow, carrying ``value`` (it replaces what the flow held)."""
+        if step not in value.steps:
+            raise ValueError(f"{value.flow} declares no step {step!r}")
+        data = value.model_dump(mode="json")
+        if self.state is None:
+            self.state = ConversationState(
+                identity_id=self.identity.id, flow=value.flow, step=step, data=data, updated_at=self.now
+            )
+            self.session.add(self.state)
+        else:
+            self.state.flow, self.state.step, self.state.data = value.flow, step, data
+            self.state.updated_at = self.now
+        await self.session.flush()
+
+    def flow(self, kind: type[StateT]) -> StateT:
+        """The current state as ``kind``, validated; StaleConversation if it does not fit."""
+        if self.state is None or self.state.flow != kind.flow:
+            raise StaleConversation(f"not in {kind.flow}")
+        return cast(StateT, load(kind, self.state.step, self.state.data))
 
     async def clear_state(self) -> None:
         if self.state is not None:
@@ -425,6 +448,14 @@ class Conversations:
         except InputError as bad:
             msgid = INPUT_ERRORS.get(bad.key, N_("That did not work. Please try again."))
             await ctx.reply(ctx.t._(msgid, **bad.params))
+        except StaleConversation:
+            await self._start_again(ctx)
+
+    async def _start_again(self, ctx: Context) -> None:
+        """A conversation saved by an older version: end it politely."""
+        log.info("a %s conversation no longer fits its declaration; ended", ctx.state.flow if ctx.state else "?")
+        await ctx.clear_state()
+        await ctx.reply(ctx.t._(START_AGAIN))
 
     async def _route(self, ctx: Context) -> None:
         event = ctx.event
@@ -456,6 +487,9 @@ class Conversations:
         if ctx.state is not None:
             step = self.steps.get((ctx.state.flow, ctx.state.step))
             if step is not None:
+                if not fits(ctx.state.flow, ctx.state.step, ctx.state.data):
+                    await self._start_again(ctx)
+                    return
                 await step(ctx)
                 return
             await ctx.clear_state()
@@ -482,6 +516,9 @@ class Conversations:
             flow, _, step = where.partition(".")
             if ctx.state is None or (ctx.state.flow, ctx.state.step) != (flow, step):
                 await ctx.reply(ctx.t._(STALE_BUTTON))
+                return
+            if not fits(flow, step, ctx.state.data):
+                await self._start_again(ctx)
                 return
             handler = self.steps.get((flow, step))
         elif declared(payload) is not None:
@@ -536,5 +573,6 @@ NOT_REGISTERED = N_(
     "invite from your forum's lead: open their link, or send me the invite code."
 )
 STALE_BUTTON = N_("This button is no longer active.")
+START_AGAIN = N_("The bot was updated since we started this, so let's start again. Send /help to see what I can do.")
 APOLOGY = N_("Something went wrong on our side. Nothing you sent was lost; please try again.")
 SLOW_DOWN = N_("You are sending me a lot at once. Please wait half a minute, then go on; I will answer again.")
