@@ -94,10 +94,9 @@ def _onward(t: Translator, ident: int, title: Raw, left: Forum, target: Forum, a
 
 async def progressed(
     session: AsyncSession, *, gap: EscalatedGap, issues: Sequence[RaisedIssue], above: Forum, actor: Person,
-    owner: Person | None = None,
+    now: datetime, owner: Person | None = None,
 ) -> None:
     """The forum above acknowledged the gap (``owner`` None) or put someone in charge of it."""
-    now = gap.updated_at
     origins: dict[int, Forum] = {}
     what = f"own:p{owner.id}" if owner is not None else "ack"
     for issue in issues:
