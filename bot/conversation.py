@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import String, Table, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics
@@ -26,9 +27,9 @@ from bot.flood import Verdict, build_flood
 from bot.i18n import N_, Translator
 from bot.services import tokens
 from bot.services.errors import Refused
-from bot.services.outbox import PRIORITY_REPLY, enqueue
+from bot.services.outbox import CHAT_GROUP, CHAT_PRIVATE, PRIORITY_REPLY, enqueue
 from bot.services.people import get_or_create_identity, load_identity
-from bot.storage.db import retry_unavailable
+from bot.storage.db import origin_of, retry_unavailable
 from bot.storage.models import ChannelIdentity, ChoiceToken, ConversationState, Person, ProcessedUpdate
 
 if TYPE_CHECKING:
@@ -231,6 +232,7 @@ class Context:
             self.session,
             channel=self.event.channel,
             chat_id=chat_id or self.event.chat_id,
+            chat_kind=CHAT_GROUP if chat_id is None and self.event.is_group else CHAT_PRIVATE,
             message=message,
             now=self.now,
             identity_id=self.identity.id,
@@ -320,6 +322,13 @@ class Conversations:
             return await retry_unavailable(
                 lambda: self._handle_once(event, now, within), what=f"handling a {event.kind} event on {event.channel}"
             )
+        except DBAPIError as exc:
+            # A statement that failed for a reason other than the database being away is a bug or
+            # bad data: failed at once (not retried), in one line that says where it came from.
+            log.error("handler failed for a %s event on %s: %s", event.kind, event.channel, origin_of(exc))
+            metrics.UPDATES.labels(event.channel, event.kind.value, "error").inc()
+            metrics.APOLOGIES.labels(event.channel).inc()
+            return await self._say(event, now, APOLOGY)
         except Exception:
             log.exception("handler failed for a %s event on %s", event.kind, event.channel)
             metrics.UPDATES.labels(event.channel, event.kind.value, "error").inc()

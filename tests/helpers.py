@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from bot.app import App
 from bot.channels.console import CHANNEL, ConsoleSender, parse_line
 from bot.core.messages import Outbound
-from bot.i18n import FSI, LRI, PDI, RLM
+from bot.i18n import FSI, LRI, LRM, PDI, RLM
 from bot.services.orgs import import_org_rows, parse_org_csv
 from tests.conftest import DEMO_ORG
 
@@ -17,7 +17,7 @@ _counter = itertools.count(1)
 
 
 def plain(text: str) -> str:
-    for mark in (RLM, FSI, LRI, PDI):
+    for mark in (RLM, LRM, FSI, LRI, PDI):
         text = text.replace(mark, "")
     return text
 

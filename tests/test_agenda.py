@@ -563,4 +563,4 @@ async def test_a_long_agenda_stays_within_a_message(app: App) -> None:
         forum = await agenda.load_forum(session, (await invites.forum_by_code(session, SCHOOL)).id)
         await session.execute(AgendaItem.__table__.delete())
         text = (await agenda.coming_agenda(session, forum, app.clock.now())).text(Translator("he"))
-    assert "…ועוד שני פערים: /issues" in text and text.count("• #") == 15
+    assert "…ועוד שני פערים: \u200e/issues\u200f" in text and text.count("• #") == 15

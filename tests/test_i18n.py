@@ -6,12 +6,22 @@ from bidi import get_display
 
 from bot.domain.text import gendered
 from bot.i18n import FSI, LRI, PDI, RLM, Ltr, Translator
-from bot.i18n_check import extracted_messages, missing_translations
+from bot.i18n_check import SOURCE_LOCALE, catalog_entries, extracted_messages, missing_translations
 
 
 def test_every_catalog_is_complete_and_nothing_is_fuzzy() -> None:
     assert extracted_messages(), "extraction found no messages at all"
     assert missing_translations() == []
+
+
+def test_english_comes_from_the_msgids() -> None:
+    # en keeps only entries whose English differs from the msgid; the rest is read from the msgids
+    assert SOURCE_LOCALE == "en"
+    for (_context, msgid), message in catalog_entries("en").items():
+        assert message.string != msgid, f"en repeats its msgid: {msgid!r}"  # type: ignore[attr-defined]
+    en = Translator("en", "f")
+    assert en._("Cancel") == "Cancel"
+    assert en.n_("one school", "{n} schools", 3) == "3 schools"
 
 
 def test_hebrew_has_three_plural_forms_including_the_dual() -> None:

@@ -319,7 +319,7 @@ def test_the_ics_reads_back_in_jerusalem_time() -> None:
     assert event.end - event.start == timedelta(minutes=90)
     assert str(event["SUMMARY"]) == "פגישת פורום השותפים"
     assert [str(tz["TZID"]) for tz in calendar.timezones] == ["Asia/Jerusalem"]
-    assert str(calendar["METHOD"]) == "PUBLISH" and str(event["STATUS"]) == "CONFIRMED"
+    assert str(calendar["METHOD"]) == "REQUEST" and str(event["STATUS"]) == "CONFIRMED"
     cancelled = icalendar.Calendar.from_ical(
         meeting_ics(uid="abc@forumbot", sequence=3, starts_at=starts, minutes=90, summary="s", description="d",
                     stamp=starts, tz=TZ, cancelled=True)

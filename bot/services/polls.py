@@ -29,14 +29,14 @@ from bot.domain import meeting_polls as rules
 from bot.domain.meeting_polls import DateInputError, OptionCount
 from bot.domain.permissions import Action, allowed
 from bot.domain.roles import lead_roles, required_roles
-from bot.i18n import N_, Raw, Translator
+from bot.i18n import N_, Ltr, Raw, Translator
 from bot.services import audit, meetings, people
 from bot.services.errors import Forbidden, NotFound, Refused
 from bot.services.notify import forum_groups, lead_ids, member_ids, recipients
-from bot.services.outbox import PRIORITY_NOTICE, enqueue
+from bot.services.outbox import CHAT_GROUP, CHAT_PRIVATE, PRIORITY_NOTICE, enqueue
 from bot.services.poll_texts import forum_name, option_label, role_list, short_label, when
 from bot.services.sql import insert_ignore
-from bot.storage.models import ExternalRef, Forum, JobRun, OutboxMessage, Person
+from bot.storage.models import ExternalRef, Forum, GroupChat, JobRun, OutboxMessage, Person
 from bot.storage.models_polls import DatePoll, DatePollBallot, DatePollOption, Meeting
 
 log = logging.getLogger(__name__)
@@ -395,6 +395,7 @@ async def send_ballots(
             session,
             channel=group.channel,
             chat_id=group.chat_id,
+            chat_kind=CHAT_GROUP,
             message=ballot(t, poll, forum, options, None),
             now=now,
             priority=PRIORITY_NOTICE,
@@ -587,7 +588,7 @@ _SENDING_TO = (
     .where(
         OutboxMessage.status == "sending",
         OutboxMessage.channel == bindparam("channel"),
-        or_(OutboxMessage.chat_id == bindparam("chat_id"), OutboxMessage.chat_id.startswith("-")),
+        or_(OutboxMessage.chat_id == bindparam("chat_id"), OutboxMessage.chat_kind == CHAT_GROUP),
     )
     .limit(1)
 )
@@ -673,6 +674,16 @@ def roles_line(t: Translator, result: Tally) -> str:
         lines.append(
             t._("Required roles not answered yet: {roles}", roles=Raw(role_list(t, unit, result.forum, result.missing)))
         )
+    elif result.roles_complete and result.unseated:
+        filled = result.required - result.unseated
+        lines.append(
+            t._(
+                "Every required role that someone holds has answered ({filled} of {required} required roles are "
+                "filled).",
+                filled=len(filled),
+                required=len(result.required),
+            )
+        )
     elif result.roles_complete:
         lines.append(t._("Every required role has answered."))
     if result.unseated:
@@ -711,16 +722,30 @@ async def notify_if_roles_complete(
     unit = forum.org_unit
     for r in await recipients(session, await lead_ids(session, forum.id), now=now, tz=tz):
         t = r.t
-        text = t._(
-            "✔️ Every required role has answered the date poll of {forum}. You can close it now, "
-            "or let it run until {deadline}.",
-            forum=Raw(forum_name(t, forum, unit)),
-            deadline=Raw(when(t, poll.deadline)),
-        )
-        if result.unseated:
+        if result.unseated:  # never "every required role" while some have nobody in them
+            filled = result.required - result.unseated
+            text = t._(
+                "✔️ The required roles that someone holds in {forum} have all answered the date poll "
+                "({filled} of {required}): {roles}.",
+                forum=Raw(forum_name(t, forum, unit)),
+                filled=len(filled),
+                required=len(result.required),
+                roles=Raw(role_list(t, unit, forum, filled)),
+            )
             text += "\n" + t._(
-                "No one in the forum holds these required roles yet: {roles}",
+                "No one holds these required roles yet, so no one could answer for them: {roles}. "
+                "You can invite someone with {command}.",
                 roles=Raw(role_list(t, unit, forum, result.unseated)),
+                command=Ltr("/invite"),
+            )
+            text += "\n" + t._("You can close the poll now, or let it run until {deadline}.",
+                                deadline=Raw(when(t, poll.deadline)))
+        else:
+            text = t._(
+                "✔️ Every required role has answered the date poll of {forum}. You can close it now, "
+                "or let it run until {deadline}.",
+                forum=Raw(forum_name(t, forum, unit)),
+                deadline=Raw(when(t, poll.deadline)),
             )
         buttons = [[r.button(t._("Close the poll now"), f"dpx:{poll.id}"), r.button(t._("Results"), f"dpr:{poll.id}")]]
         await r.send(r.message(text, buttons), dedup_key=f"{correlation_of(poll.id)}:roles-complete")
@@ -826,10 +851,14 @@ async def due_close_ids(session: AsyncSession, now: datetime) -> list[int]:
 async def stop_native(session: AsyncSession, poll_id: int, ref: ExternalRef, *, now: datetime) -> None:
     if not ref.message_id:
         return
+    in_group = await session.scalar(
+        select(GroupChat.id).where(GroupChat.channel == ref.channel, GroupChat.chat_id == ref.chat_id).limit(1)
+    )
     await enqueue(
         session,
         channel=ref.channel,
         chat_id=ref.chat_id,
+        chat_kind=CHAT_GROUP if in_group is not None else CHAT_PRIVATE,
         message=Outbound(kind=OutKind.STOP_POLL, text="", edit_ref=ref.message_id),
         now=now,
         priority=PRIORITY_NOTICE,
@@ -939,6 +968,8 @@ def closed_text(t: Translator, result: Tally) -> str:
         line = t._("I propose {date}.", date=Raw(option_label(t, best.starts_at)))
         if not best.voters:
             line += " " + t._("No one chose a date, so this is the earliest one.")
+        elif not missing and result.unseated:
+            line += " " + t._("Every required role that someone holds can come.")
         elif not missing:
             line += " " + t._("Every required role can come.")
         else:
