@@ -20,6 +20,7 @@ from bot.services.agenda_text import (
     forum_title,
     kind_label,
     quoted,
+    ref,
     short,
     status_label,
     when,
@@ -63,7 +64,7 @@ def build() -> Router:
             above = await escalation.parent_forum(ctx.session, await agenda.load_forum(ctx.session, issue.forum_id))
             lines = [ctx.t._("Recorded:")]
             if above is not None:
-                lines.append(ctx.t._("Issue #{id} {title} was escalated to {forum}.", id=issue.id,
+                lines.append(ctx.t._("Issue {ref} {title} was escalated to {forum}.", ref=ref(issue.id),
                                      title=Raw(quoted(ctx.t, issue.title)),
                                      forum=Raw(forum_title(ctx.t, above, above.org_unit))))
             await ctx.reply("\n".join(lines))
@@ -290,7 +291,7 @@ async def record(ctx: Context, *, note: str | None = None, owner: int | None = N
             note=note, owner_person_id=owner, due_date=due, now=ctx.now, tz=tz,
         )
         issue = await issues.get_issue(ctx.session, subject.id)
-        lines.append(ctx.t._("Issue #{id} {title}: {status}.", id=issue.id, title=Raw(quoted(ctx.t, issue.title)),
+        lines.append(ctx.t._("Issue {ref} {title}: {status}.", ref=ref(issue.id), title=Raw(quoted(ctx.t, issue.title)),
                              status=status_label(ctx.t, issue.status)))
         said = agenda.clean_note(note)
         if said and issue.status == IssueStatus.RESOLVED:

@@ -23,7 +23,7 @@ SCHOOL = "S-DEMO-210101"
 
 
 def clean(text: str | None) -> str:
-    return (text or "").replace("\u2068", "").replace("\u2069", "")
+    return (text or "").replace("\u2068", "").replace("\u2069", "").replace("\u2066", "")
 
 
 async def test_a_parent_raises_a_blocker_and_hears_it_is_in_progress(tmp_path: Path) -> None:

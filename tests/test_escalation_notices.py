@@ -13,7 +13,7 @@ from bot.app import App
 from bot.clock import FixedClock
 from bot.core.messages import Outbound
 from bot.domain.calendar import IsraeliCalendar
-from bot.services import escalation
+from bot.services import escalation, invites, issues
 from bot.storage.models import OutboxMessage
 from scheduler.jobs import run_due
 from tests.helpers import ConsoleUser, console_sender, import_demo, make_invite, plain, register
@@ -111,7 +111,7 @@ async def test_everyone_on_the_way_is_told_up_and_down(app: App, clock: FixedClo
     digest = digest_of(app, "moshe")
     await tap(moshe, digest, "#2")
     await press(moshe, "מינוי אחראי")
-    await press(moshe, "משה פרץ (מנהל המחוז)")
+    assert await press(moshe, "משה פרץ (מנהל המחוז)") == "נרשם:\nבאחריות: משה פרץ (מנהל המחוז)."
     await tap(moshe, digest, "#2")
     await press(moshe, "מינוי אחראי")
     await press(moshe, "משה פרץ (מנהל המחוז)")  # a second time: nobody is told twice
@@ -197,3 +197,32 @@ async def test_a_digest_of_one_gap_has_no_chart(app: App, clock: FixedClock) -> 
     await tick(app, clock, local(date(2026, 11, 29), 8, 5))
     assert texts(app, "rina", "ריכוז הפערים")
     assert not [m for m in inbox(app, "rina") if m.file is not None]
+
+
+async def test_an_arabic_speaking_parent_hears_where_the_gap_is_and_who_answered_in_arabic(
+    app: App, clock: FixedClock
+) -> None:
+    p = await people(app)
+    await register(app, "salim", await make_invite(app, SCHOOL, "parent"), language="ar", form="m",
+                           display="سليم")
+    async with app.db.unit_of_work() as session:
+        parent, principal = await person_of(app, "salim"), await person_of(app, "dana")
+        forum = await invites.forum_by_code(session, SCHOOL)
+        raised = await issues.raise_issue(session, forum=forum, person=parent, kind="need", title="لا توجد مواصلات",
+                                          details="منذ بداية السنة", category="transport", show_name=False,
+                                          now=clock.now())
+        done = await escalation.escalate_issue(session, issue_id=raised.issue.id, person=principal, now=clock.now())
+    await app.delivery.drain()
+    assert texts(app, "salim")[-1] == (
+        "مستجدات بشأن الفجوة التي طرحتها في منتدى الشركاء في בית ספר יסודי אלונים (הדגמה)، «لا توجد مواصلات»: "
+        "أُحيلت إلى منتدى الشركاء في עיריית טירת כרמל.\nستصلك رسالة عند وصول الرد."
+    )
+    await tick(app, clock, local(date(2026, 11, 29), 8, 5))
+    await tap(p["rina"], digest_of(app, "rina"), f"#{done.gap.id}")
+    await press(p["rina"], "מתן תשובה")
+    await p["rina"].say("سيتم تشغيل خط جديد")
+    told = texts(app, "salim")[-1]
+    assert told.startswith("مستجدات بشأن القضية التي طرحتها في منتدى الشركاء في בית ספר יסודי אלונים (הדגמה)، "
+                           "«لا توجد مواصلات»: ")
+    assert "الرد من مديرة قسم التربية والتعليم في منتدى الشركاء في עיריית טירת כרמל." in told
+    assert "سيتم تشغيل خط جديد" in told and "רינה" not in told

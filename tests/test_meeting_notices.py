@@ -69,6 +69,9 @@ async def test_the_lead_adds_her_own_item_without_being_asked_to_send_it_to_hers
     assert "מובילי הפורום" not in preview
     assert await press(dana, "הוספה לסדר היום") == 'נוסף לסדר היום: "עדכון מהנהלת בית הספר".'
 
+    # Her own issue: she is not told that "the forum's lead was told".
+    assert await raise_issue(dana, "מחסור בשומר בשער") == "הפער נרשם במספר #1, עם הפערים הפתוחים של הפורום."
+
     await avi.say("/agenda")  # a member is still asked to send it to the lead
     await press(avi, "הצעת נושא")
     await avi.say("חוג רובוטיקה")

@@ -210,7 +210,7 @@ async def acknowledge(session: AsyncSession, *, gap_id: int, person: Person, now
         gap.status = GapStatus.ACKNOWLEDGED
         gap.updated_at = now
         await escalation_notices.progressed(session, gap=gap, issues=await origin_issues(session, gap.id),
-                                            above=forum, actor=person)
+                                            above=forum, actor=person, now=now)
     audit.record(session, now=now, action="escalation.ack", actor_person_id=person.id, subject=f"gap:{gap.id}")
     return gap
 
@@ -233,7 +233,7 @@ async def assign_owner(
     owner = await session.get(Person, owner_person_id)
     if owner is not None:
         await escalation_notices.progressed(session, gap=gap, issues=await origin_issues(session, gap.id),
-                                            above=forum, actor=person, owner=owner)
+                                            above=forum, actor=person, now=now, owner=owner)
     if owner_person_id != person.id:
         for r in await notify.recipients(session, [owner_person_id], now=now):
             text = r.t._("You were put in charge of {title} in {forum}.", title=Raw(quoted(r.t, gap.title)),

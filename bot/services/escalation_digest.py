@@ -370,9 +370,9 @@ async def supersede(session: AsyncSession, forum: Forum, identity_id: int, key: 
                 held_firsts.add(datetime.fromisoformat(str(mark["at"])))
             row.released_at = now  # dropped unseen: the new digest carries all of it
     firsts = [row for row in rows if (row.dedup_key or "").endswith(f":0:i{identity_id}")]
-    got = max((row.created_at for row in firsts if row.status in ("sent", "sending", "failed")
+    got = max((row.created_at for row in firsts if row.status in ("sent", "sending")
                and row.created_at not in held_firsts), default=None)
-    missed = [row.created_at for row in firsts if row.status in ("queued", SUPERSEDED)] + list(held_firsts)
+    missed = [row.created_at for row in firsts if row.status in ("queued", SUPERSEDED, "failed")] + list(held_firsts)
     missed = [at for at in missed if got is None or at > got]
     return min(missed) if missed else None
 

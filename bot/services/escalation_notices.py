@@ -24,7 +24,7 @@ from bot.domain.agenda import IssueStatus
 from bot.i18n import Raw, Translator
 from bot.services import notify
 from bot.services.agenda import load_forum
-from bot.services.agenda_text import forum_title, quoted, role_label, status_label
+from bot.services.agenda_text import forum_title, quoted, ref, role_label, status_label
 from bot.storage.models import Forum, Person
 from bot.storage.models_agenda import RaisedIssue
 from bot.storage.models_escalation import EscalatedGap
@@ -70,9 +70,9 @@ async def forwarded(
                                          now=now):
             title = Raw(quoted(r.t, issue.title))
             if origin.id == left.id:  # the first hop: the forum it left is its own
-                text = (r.t._("Issue #{id} {title} stayed unresolved past the forum's window and was escalated to "
-                              "{forum}.", id=issue.id, title=title, forum=_title(r.t, target)) if auto else
-                        r.t._("Issue #{id} {title} was escalated to {forum}.", id=issue.id, title=title,
+                text = (r.t._("Issue {ref} {title} stayed unresolved past the forum's window and was escalated to "
+                              "{forum}.", ref=ref(issue.id), title=title, forum=_title(r.t, target)) if auto else
+                        r.t._("Issue {ref} {title} was escalated to {forum}.", ref=ref(issue.id), title=title,
                               forum=_title(r.t, target)))
             else:
                 text = _onward(r.t, issue.id, title, left, target, auto)
@@ -86,18 +86,17 @@ async def forwarded(
 
 def _onward(t: Translator, ident: int, title: Raw, left: Forum, target: Forum, auto: bool) -> str:
     if auto:
-        return t._("Issue #{id} {title} stayed unresolved past the window of {left} and went on to {target}.",
-                   id=ident, title=title, left=_title(t, left), target=_title(t, target))
-    return t._("Issue #{id} {title} went on from {left} to {target}.", id=ident, title=title,
+        return t._("Issue {ref} {title} stayed unresolved past the window of {left} and went on to {target}.",
+                   ref=ref(ident), title=title, left=_title(t, left), target=_title(t, target))
+    return t._("Issue {ref} {title} went on from {left} to {target}.", ref=ref(ident), title=title,
                left=_title(t, left), target=_title(t, target))
 
 
 async def progressed(
     session: AsyncSession, *, gap: EscalatedGap, issues: Sequence[RaisedIssue], above: Forum, actor: Person,
-    owner: Person | None = None,
+    now: datetime, owner: Person | None = None,
 ) -> None:
     """The forum above acknowledged the gap (``owner`` None) or put someone in charge of it."""
-    now = gap.updated_at
     origins: dict[int, Forum] = {}
     what = f"own:p{owner.id}" if owner is not None else "ack"
     for issue in issues:
@@ -121,10 +120,10 @@ async def progressed(
                                          now=now):
             title = Raw(quoted(r.t, issue.title))
             if owner is None:
-                text = r.t._("Issue #{id} {title}: {above} received it and is looking into it.", id=issue.id,
+                text = r.t._("Issue {ref} {title}: {above} received it and is looking into it.", ref=ref(issue.id),
                              title=title, above=_title(r.t, above))
             else:
-                text = r.t._("Issue #{id} {title}: the {role} of {above} is now in charge of it.", id=issue.id,
+                text = r.t._("Issue {ref} {title}: the {role} of {above} is now in charge of it.", ref=ref(issue.id),
                              title=title, role=_owner_role(r.t, above, gap, owner), above=_title(r.t, above))
             await r.send(r.message(text), dedup_key=key)
 
@@ -158,7 +157,7 @@ async def answered(
                 await r.send(r.message("\n".join(lines)), dedup_key=f"esc:ans:r:i{issue.id}")
         raisers = {i.raiser_person_id for i in forum_issues}
         for r in await notify.recipients(session, await _leads(session, forum_id, {actor.id, *raisers}), now=now):
-            titles = ", ".join(f"#{i.id} {quoted(r.t, i.title)}" for i in forum_issues)
+            titles = ", ".join(f"{r.t.isolate(ref(i.id))} {quoted(r.t, i.title)}" for i in forum_issues)
             lines = [
                 r.t._("{forum} answered what {origin} escalated: {titles}.", forum=_title(r.t, answered_in),
                       origin=_title(r.t, forum), titles=Raw(titles)),
@@ -176,8 +175,8 @@ async def answered(
         forum = await load_forum(session, passed.forum_id)
         for r in await notify.recipients(session, await _leads(session, forum.id, {actor.id}), now=now):
             lines = [
-                r.t._("{forum} answered issue #{id} {title}, which {passed} forwarded to it.",
-                      forum=_title(r.t, answered_in), id=passed.id, title=Raw(quoted(r.t, passed.title)),
+                r.t._("{forum} answered issue {ref} {title}, which {passed} forwarded to it.",
+                      forum=_title(r.t, answered_in), ref=ref(passed.id), title=Raw(quoted(r.t, passed.title)),
                       passed=_title(r.t, forum)),
                 answered_by(r.t, answered_in, role, form),
                 r.t._("The answer: {text}", text=note),
