@@ -398,7 +398,7 @@ def ending(t: Translator, folder: Path, out: TextIO, cast: dict[str, Cast]) -> N
 def _code_in(text: str) -> str:
     import re
 
-    found = re.search(r"start=([A-Za-z0-9_-]{16})", text) or re.search(r"\b([A-Za-z0-9_-]{16})\b", text)
+    found = re.search(r"(?<![\w-])([\w-]{16})(?![\w-])", text, re.ASCII)  # codes may start with "-"
     if found is None:
         raise DemoError(f"no invite code in {text!r}")
     return found.group(1)
