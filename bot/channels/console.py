@@ -17,6 +17,7 @@ import contextlib
 import itertools
 import re
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
@@ -228,7 +229,8 @@ async def run_console(app: object, user: str, stdin: TextIO | None = None) -> No
     assert isinstance(sender, ConsoleSender)
     app.delivery.restrict(CHANNEL, {user})
     stdin = stdin or sys.stdin
-    counter = itertools.count(int(app.clock.now().timestamp() * 1000))
+    # Update keys from the real time (a simulated clock may be reset to an earlier one): unique per line.
+    counter = itertools.count(time.time_ns() // 1000)
     lock = asyncio.Lock()
     prompting = False
 
