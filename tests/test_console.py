@@ -95,7 +95,9 @@ def test_marks_are_stripped_everywhere_and_numbers_are_quoted() -> None:
     for mark in (RLM, FSI, LRI, PDI, "\u200e"):
         assert mark not in shown
     assert "  4) 1: משקל 1" in shown and "  5) «0»" in shown and "  6) «2»" in shown
-    assert "מתי?" in shown and "  • «17/01»" in shown and "  • «3»" in shown
+    assert "מתי?" in shown and "•" not in shown  # the buttons are the options
+    bare = Outbound(OutKind.POLL, "", poll=PollSpec(question="מתי?", options=[f"{LRI}17/01{PDI}", "3"]))
+    assert render(bare) == "מתי?\n  • «17/01»\n  • «3»"
 
 
 def test_files_are_saved_under_the_person_and_the_path_printed(tmp_path: Path) -> None:

@@ -92,8 +92,8 @@ def render(message: Outbound, numbers: Sequence[int] | None = None, saved: Path 
     lines = [message.text]
     if message.kind is OutKind.POLL and message.poll is not None:
         lines.append(message.poll.question)
-        # The poll's options are listed, not numbered: the numbers to type are the buttons'.
-        lines += [f"  • {_label(opt)}" for opt in message.poll.options]
+        if not buttons:  # otherwise its buttons are the options, with the numbers to type
+            lines += [f"  • {_label(opt)}" for opt in message.poll.options]
     for number, button in zip(numbers, buttons, strict=False):
         lines.append(f"  {number}) {_label(button.label)}")
     if message.kind is OutKind.FILE and message.file is not None:
