@@ -107,7 +107,7 @@ def _parser() -> argparse.ArgumentParser:
     demo = sub.add_parser("demo", help="play the whole story of a gap on a fresh database, as a transcript")
     demo.add_argument("--language", choices=["he", "ar", "en"], default="he", help="of the people and the bot")
     demo.add_argument(
-        "--data-dir", type=Path, help="where its database and files go (default: ./var/demo, emptied each time)"
+        "--data-dir", type=Path, help="where its database and files go (default: ./var/demo, emptied each time)",
     )
     demo.add_argument("--pace", type=float, default=0.8, help="seconds between two steps, to read along (0: at once)")
 
@@ -468,7 +468,7 @@ async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
     from bot.demo import DemoError, play
 
     try:
-        return await play(args.data_dir or Path("var", "demo"), args.language, pace=max(args.pace, 0.0))
+        return await play(args.data_dir or settings.data_dir / "demo", args.language, pace=max(args.pace, 0.0))
     except DemoError as exc:
         raise UserError(str(exc)) from None
 

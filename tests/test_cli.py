@@ -115,7 +115,7 @@ def test_run_without_channels_explains_and_serves_health(tmp_path: Path) -> None
                     break
             except OSError:
                 time.sleep(0.2)
-        assert '"status":"ok"' in body
+        assert '"status":"ok"' in body and '"clock":{"simulated":false}' in body  # never on by default
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)

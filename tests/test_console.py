@@ -52,9 +52,12 @@ def test_two_consoles_side_by_side_each_see_only_their_own(tmp_path: Path) -> No
         # The lead's notice reaches dana's terminal by itself (the console polls while waiting).
         notice = dana.wait_for("פער חדש הועלה ב", since=before)
         assert "אין הסעה לתלמידים" in dana.wait_for("אין הסעה לתלמידים", since=before)
-        # dana answers from the notice's buttons; nothing of hers shows in miri's terminal.
-        dana.say("/help", "/issue")
         assert notice
+        # Her /mydata lands on disk, in her own folder, and the console says where.
+        shown = dana.say("/mydata", ".json\n")
+        saved = Path(shown.split("📎 ", 1)[1].split("\n", 1)[0].strip())
+        assert saved.parent == tmp_path / "var" / "console" / "dana" and saved.suffix == ".json"
+        assert "דנה" in saved.read_text(encoding="utf-8")
     finally:
         dana_out, miri_out = dana.close(), miri.close()
     assert "פער חדש הועלה ב" not in miri_out
@@ -92,7 +95,9 @@ def test_marks_are_stripped_everywhere_and_numbers_are_quoted() -> None:
     for mark in (RLM, FSI, LRI, PDI, "\u200e"):
         assert mark not in shown
     assert "  4) 1: משקל 1" in shown and "  5) «0»" in shown and "  6) «2»" in shown
-    assert "מתי?" in shown and "  • «17/01»" in shown and "  • «3»" in shown
+    assert "מתי?" in shown and "•" not in shown  # the buttons are the options
+    bare = Outbound(OutKind.POLL, "", poll=PollSpec(question="מתי?", options=[f"{LRI}17/01{PDI}", "3"]))
+    assert render(bare) == "מתי?\n  • «17/01»\n  • «3»"
 
 
 def test_files_are_saved_under_the_person_and_the_path_printed(tmp_path: Path) -> None:
@@ -118,3 +123,26 @@ async def test_a_wrong_number_says_which_numbers_are_valid(app: App) -> None:
     shown = out.getvalue()
     assert "אין על המסך אפשרות 7. יש להקליד אחד מהמספרים 1–3." in shown
     assert "  1) עברית" in shown and "מסכימים?" in shown  # and a right number still works
+
+
+async def test_a_console_claims_only_its_own_persons_rows(app: App) -> None:
+    from sqlalchemy import select
+
+    from bot.services.outbox import enqueue
+    from bot.storage.models import OutboxMessage
+
+    mine, theirs = ConsoleSender(io.StringIO()), ConsoleSender(io.StringIO())
+    async with app.db.unit_of_work() as session:
+        for chat in ("dana", "miri", "dana"):
+            await enqueue(session, channel="console", chat_id=chat, message=Outbound(OutKind.TEXT, f"to {chat}"),
+                          now=app.clock.now())
+    app.add_sender(mine)
+    app.delivery.restrict("console", {"dana"})
+    assert await app.delivery.drain() == 2
+    assert [chat for chat, _ in mine.sent] == ["dana", "dana"]
+    async with app.db.sessions() as session:
+        left = (await session.scalars(select(OutboxMessage.chat_id).where(OutboxMessage.status == "queued"))).all()
+    assert list(left) == ["miri"]  # left for miri's own console
+    app.add_sender(theirs)
+    app.delivery.restrict("console", {"miri"})
+    assert await app.delivery.drain() == 1 and [chat for chat, _ in theirs.sent] == ["miri"]

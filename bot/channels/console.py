@@ -17,6 +17,7 @@ import contextlib
 import itertools
 import re
 import sys
+import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TextIO
@@ -91,8 +92,8 @@ def render(message: Outbound, numbers: Sequence[int] | None = None, saved: Path 
     lines = [message.text]
     if message.kind is OutKind.POLL and message.poll is not None:
         lines.append(message.poll.question)
-        # The poll's options are listed, not numbered: the numbers to type are the buttons'.
-        lines += [f"  • {_label(opt)}" for opt in message.poll.options]
+        if not buttons:  # otherwise its buttons are the options, with the numbers to type
+            lines += [f"  • {_label(opt)}" for opt in message.poll.options]
     for number, button in zip(numbers, buttons, strict=False):
         lines.append(f"  {number}) {_label(button.label)}")
     if message.kind is OutKind.FILE and message.file is not None:
@@ -228,7 +229,8 @@ async def run_console(app: object, user: str, stdin: TextIO | None = None) -> No
     assert isinstance(sender, ConsoleSender)
     app.delivery.restrict(CHANNEL, {user})
     stdin = stdin or sys.stdin
-    counter = itertools.count(int(app.clock.now().timestamp() * 1000))
+    # Update keys from the real time (a simulated clock may be reset to an earlier one): unique per line.
+    counter = itertools.count(time.time_ns() // 1000)
     lock = asyncio.Lock()
     prompting = False
 
