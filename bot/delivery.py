@@ -157,15 +157,18 @@ class Delivery:
             finally:
                 await self._done(row.channel, ticket)
         except RetryAfter as exc:
+            await self._keep_progress(row, message, exc)
             await self.limiter.pause(row.channel, row.chat_id, exc.seconds, whole_channel=not exc.chat_only)
             await self._requeue(row, timedelta(seconds=exc.seconds), f"retry_after {exc.seconds}", count=False)
             metrics.RETRIED.labels(row.channel, "rate_limited").inc()
         except TransientError as exc:
             await self._unsure_poll(row, message)
+            await self._keep_progress(row, message, exc)
             await self._retry_or_fail(row, str(exc))
         except PermanentError as exc:
             await self._fail(row, exc.reason, unreachable=exc.identity_unreachable)
         except DeliveryError as exc:
+            await self._keep_progress(row, message, exc)
             await self._retry_or_fail(row, str(exc))
         except Exception as exc:  # a bug in a sender must not lose the message
             log.exception("sender %s crashed on outbox row %s", row.channel, row.id)
@@ -205,6 +208,17 @@ class Delivery:
                 )
         self.stats.sent += 1
         metrics.SENT.labels(row.channel).inc()
+
+    async def _keep_progress(self, row: OutboxMessage, message: Outbound, exc: DeliveryError) -> None:
+        """Parts of the message that went out before the error are not sent again by the retry."""
+        if exc.parts_sent <= message.parts_sent:
+            return
+        async with self.db.unit_of_work() as session:
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row.id)
+                .values(payload={**row.payload, "parts_sent": exc.parts_sent})
+            )
 
     async def _unsure_poll(self, row: OutboxMessage, message: Outbound) -> None:
         """A poll whose send failed without a clear answer (a timeout) may have been delivered all the

@@ -90,6 +90,17 @@ async def test_an_html_200_counts_as_sent_without_an_id(wa: InProcess) -> None:
     assert row.status == "sent" and row.attempts == 1 and row.external_message_id is None
 
 
+@pytest.mark.usefixtures("quick_whatsapp_delivery")
+async def test_a_message_in_two_parts_resumes_after_the_part_that_went_out(wa: InProcess) -> None:
+    wa.fake.fail_next(131000, after=2)  # the reply to "שלום" and the first part go; the second one fails
+    long = "\n".join(f"שורה {n} של הסיכום הארוך" + " ·" * 60 for n in range(40))  # two parts' worth
+    _, row = await notice(wa, long)
+    parts = [m.text for m in wa.fake.sent if "של הסיכום הארוך" in m.text]
+    assert len(parts) == 2  # each part once (before, the retry sent the first part again)
+    assert "שורה 0 " in parts[0] and "שורה 39 " in parts[1]
+    assert row.status == "sent" and row.attempts == 2
+
+
 # -- Telegram: a sendPoll that timed out after it was delivered ---------------------------------------
 
 

@@ -420,6 +420,14 @@ def classify(exc: WhatsAppError) -> DeliveryError:
 # -- sending -----------------------------------------------------------------------------------------
 
 
+class _PartFailed(Exception):
+    """Sending part ``parts_sent`` (counted from 0) of a message failed with ``cause``."""
+
+    def __init__(self, cause: Exception, parts_sent: int) -> None:
+        super().__init__(str(cause))
+        self.cause, self.parts_sent = cause, parts_sent
+
+
 def labels_for(t: Translator) -> Labels:
     return Labels(
         options=t._("Options"),
@@ -465,12 +473,19 @@ class WhatsAppSender:
             return await self._hold(who, message)
         try:
             return await self._send_free_form(chat_id, message, who)
-        except WhatsAppError as exc:
-            if exc.code == WINDOW_CLOSED and who is not None:
-                return await self._hold(who, message)
-            raise await self._failure(exc, who) from None
-        except httpx.HTTPError as exc:
-            raise TransientError(f"{type(exc).__name__}: {exc}") from None
+        except _PartFailed as failed:
+            exc, done = failed.cause, failed.parts_sent
+            error: DeliveryError
+            if isinstance(exc, WhatsAppError):
+                if exc.code == WINDOW_CLOSED and who is not None:
+                    return await self._hold(who, dataclasses.replace(message, parts_sent=done))
+                error = await self._failure(exc, who)
+            elif isinstance(exc, httpx.HTTPError) or done:
+                error = TransientError(f"{type(exc).__name__}: {exc}")
+            else:
+                raise exc from None
+            error.parts_sent = done
+            raise error from None
 
     async def _who(self, chat_id: str) -> Who | None:
         async with self.app.db.sessions() as session:
@@ -528,17 +543,22 @@ class WhatsAppSender:
             async with self.app.db.unit_of_work() as session:
                 await held.forget_numbered(session, who.identity_id, now=self.app.clock.now())
         last: str | None = None
-        for part in parts:
-            if isinstance(part, ListPart) and part.rest:
-                part = await self._with_more_row(part, message, labels, who)
+        for index, part in enumerate(parts):
+            if index < message.parts_sent:
+                continue  # sent before a retry was needed
             try:
-                last = await self._send_part(chat_id, part)
-            except WhatsAppError as exc:
-                if not isinstance(part, ButtonsPart | ListPart) or exc.code not in INTERACTIVE_REFUSED:
-                    raise
-                log.warning("WhatsApp refused an interactive message (%s); sending numbered text", exc.code)
-                last = await self._send_numbered(chat_id, message, labels, who)
-                break
+                if isinstance(part, ListPart) and part.rest:
+                    part = await self._with_more_row(part, message, labels, who)
+                try:
+                    last = await self._send_part(chat_id, part)
+                except WhatsAppError as exc:
+                    if not isinstance(part, ButtonsPart | ListPart) or exc.code not in INTERACTIVE_REFUSED:
+                        raise
+                    log.warning("WhatsApp refused an interactive message (%s); sending numbered text", exc.code)
+                    last = await self._send_numbered(chat_id, message, labels, who)
+                    break
+            except Exception as exc:
+                raise _PartFailed(exc, index) from exc
         return SendResult(message_id=last)
 
     async def _with_more_row(self, part: ListPart, message: Outbound, labels: Labels, who: Who | None) -> ListPart:

@@ -205,6 +205,7 @@ class _Fault:
     code: int
     remaining: int
     to: FakeUser | None
+    after: int = 0  # sends let through before it strikes
 
 
 class _Bucket:
@@ -322,9 +323,9 @@ class FakeWhatsApp:
         reply is unreadable: ``truncated`` (cut short, the wamid still in it) or ``html`` (a proxy's page)."""
         self._garble += [how] * count
 
-    def fail_next(self, code: int, *, count: int = 1, to: FakeUser | None = None) -> None:
-        """The next ``count`` sends (to ``to``, or to anyone) fail with ``code``."""
-        self._faults.append(_Fault(code, count, to))
+    def fail_next(self, code: int, *, count: int = 1, to: FakeUser | None = None, after: int = 0) -> None:
+        """The next ``count`` sends (to ``to``, or to anyone) fail with ``code``, once ``after`` went through."""
+        self._faults.append(_Fault(code, count, to, after))
 
     # -- what the bot sent ------------------------------------------------------------------------------
 
@@ -383,6 +384,9 @@ class FakeWhatsApp:
     def _fault_for(self, user: FakeUser | None) -> int | None:
         for fault in self._faults:
             if fault.remaining > 0 and (fault.to is None or fault.to is user):
+                if fault.after > 0:
+                    fault.after -= 1
+                    continue
                 fault.remaining -= 1
                 return fault.code
         return None
