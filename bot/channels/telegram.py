@@ -470,12 +470,13 @@ async def poll_updates(
     backoff = 0.0
 
     async def one(update: Update) -> None:
-        ok = True
+        ok = False  # cancelled half way (shutdown): not handled, never acknowledged
         try:
             await handle(update)
+            ok = True
         except Exception:
             tries = window.failures[update.update_id] = window.failures.get(update.update_id, 0) + 1
-            ok = tries >= POLL_ATTEMPTS
+            ok = tries >= POLL_ATTEMPTS  # after that, logged and given up (a bug, not an outage)
             log.exception("telegram: update %s failed (%d of %d tries)", update.update_id, tries, POLL_ATTEMPTS)
         finally:
             window.finished(update.update_id, ok)
