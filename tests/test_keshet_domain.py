@@ -120,11 +120,11 @@ def test_ranking_by_the_mean_of_the_partners_weighted_means() -> None:
         + s(2, 30, T, {k.Criterion.NEED: 4})
     )
     ranked = k.rank_fields([1, 2, 3], scores, weights, {P, B, T})
-    assert [r.candidate for r in ranked] == [1, 2, 3]
-    assert ranked[0].mean == pytest.approx(4.25) and ranked[0].partners == 2
-    assert ranked[1].mean == 4 and ranked[1].partners == 3
+    assert [r.candidate for r in ranked] == [2, 1, 3]  # coverage first: all three partners scored field 2
+    assert ranked[1].mean == pytest.approx(4.25) and ranked[1].partners == 2
+    assert ranked[0].mean == 4 and ranked[0].partners == 3
     assert ranked[2].mean is None and ranked[2].partners == 0
-    third = ranked[0].spread[2]
+    third = ranked[1].spread[2]
     assert third.sector is T and third.status is k.SectorStatus.NOT_SCORED
 
 
