@@ -291,3 +291,17 @@ def test_the_needs_survey_goes_out_late_in_august() -> None:
     assert not d.needs_due(datetime(2029, 9, 1, 9, tzinfo=tz), working)
     assert not d.needs_due(datetime(2029, 7, 26, 9, tzinfo=tz), working)
     assert d.needs_key(date(2029, 8, 26)) == "needs:2029"
+
+
+def test_a_later_stage_is_never_dated_before_progress_already_recorded() -> None:
+    entries = [
+        k.StageEntry(k.Stage.HARNESS, k.When(date(2007, 5, 1), k.Precision.MONTH), "", 1),
+        k.StageEntry(k.Stage.HARNESS, k.When(date(2007, 11, 1), k.Precision.MONTH), "a note", 2),
+    ]
+    september = k.When(date(2007, 9, 1), k.Precision.MONTH)
+    assert k.stage_problem(entries, k.Stage.MECHANISM, september) is k.StageProblem.BEFORE_PREVIOUS
+    assert k.stage_problem(entries, k.Stage.HARNESS, september) is None  # a note on the current stage
+    assert k.stage_problem(entries, k.Stage.MECHANISM, k.When(date(2007, 11, 20))) is None  # same month
+    # The timeline is in process order, even for entries recorded before this rule.
+    old = [*entries, k.StageEntry(k.Stage.MECHANISM, september, "", 3)]
+    assert [e.seq for e in k.timeline(reversed(old))] == [1, 2, 3]

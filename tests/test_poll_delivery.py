@@ -3,14 +3,14 @@
 
 from __future__ import annotations
 
-from sqlalchemy import update
+from sqlalchemy import select, update
 
 from bot.app import App
 from bot.clock import FixedClock
 from bot.core.messages import Outbound, OutKind, PermanentError, SendResult
-from bot.storage.models import Membership
+from bot.storage.models import ChannelIdentity, Membership, Person
 from tests.helpers import console_sender, plain
-from tests.test_date_polls import FORUM, answer, press, school, texts
+from tests.test_date_polls import FORUM, answer, inbox, press, publish, school, texts
 
 
 def refuse_polls_to(app: App, chats: set[str]) -> None:
@@ -64,3 +64,18 @@ async def test_vacant_required_roles_are_named_and_never_count_as_answered(app: 
     results = plain((await press(app, "dana", "תוצאות"))[0].text)
     assert "כל התפקידים הנדרשים שמאוישים בפורום ענו (מאוישים 2 מתוך 4 התפקידים הנדרשים)." in results
     assert "כל בעלי התפקידים הנדרשים ענו." not in results
+
+
+async def test_no_notice_while_another_channel_of_theirs_got_the_poll(app: App, clock: FixedClock) -> None:
+    s = await school(app, parents=0)
+    async with app.db.unit_of_work() as session:
+        rina = await session.scalar(select(Person).where(Person.display_name == "רינה"))
+        assert rina is not None
+        # Rina also uses a second account (as if linked with /link); only her first one refuses the poll.
+        session.add(ChannelIdentity(channel="console", external_id="rina-2", chat_id="rina-2", person_id=rina.id,
+                                    status="active", created_at=clock.now()))
+    refuse_polls_to(app, {"rina"})
+    await publish(s)
+    await app.delivery.drain()
+    assert not [t for t in texts(app, "dana") if t.startswith("⚠️ סקר המועדים")]
+    assert any(m.kind is OutKind.POLL for m in inbox(app, "rina-2"))
