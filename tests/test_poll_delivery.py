@@ -40,6 +40,8 @@ async def test_the_lead_is_told_who_did_not_get_the_poll(app: App) -> None:
     ]
     await app.delivery.drain()
     assert len([t for t in texts(app, "dana") if t.startswith("⚠️ סקר המועדים")]) == 1  # once
+    results = plain((await press(app, "dana", "תוצאות"))[0].text)
+    assert "הסקר לא הגיע אל: רינה" in results  # and the results keep saying so
 
 
 async def test_vacant_required_roles_are_named_and_never_count_as_answered(app: App, clock: FixedClock) -> None:
