@@ -550,6 +550,8 @@ async def send_reminder(session: AsyncSession, meeting_id: int, *, now: datetime
 
     def text_for(t: Translator) -> str:
         text = reminder_text(t, meeting, forum, tomorrow=tomorrow)
+        if meeting.location:
+            text += "\n" + place_line(t, meeting)
         if coming.meeting_at == meeting.starts_at and (coming.items or coming.issues):
             text += "\n\n" + coming.text(t, with_intake=False)
         return text
