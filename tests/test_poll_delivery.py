@@ -81,3 +81,24 @@ async def test_no_notice_while_another_channel_of_theirs_got_the_poll(app: App, 
     await app.delivery.drain()
     assert not [t for t in texts(app, "dana") if t.startswith("⚠️ סקר המועדים")]
     assert any(m.kind is OutKind.POLL for m in inbox(app, "rina-2"))
+
+
+async def test_a_whatsapp_ballot_that_later_fails_tells_the_lead(app: App) -> None:
+    from tests.fakes.whatsapp import FakeWhatsApp
+    from tests.test_whatsapp_channel import InProcess, member
+    from tests.wa_helpers import wire
+
+    s = await school(app, parents=0)
+    async with FakeWhatsApp() as fake:
+        channel = wire(app, fake)
+        wa = InProcess(app, fake, channel)
+        noa = await member(wa, "Noa", role="parent")
+        await s.lead.say("/poll")
+        await press(app, "dana", "📣 פרסום")
+        await wa.settle()
+        [ballot] = [m for m in fake.messages_to(noa)]
+        assert await wa.deliver(fake.status(ballot, code=131026)) == 200  # accepted, then undeliverable
+        await app.delivery.drain()
+        told = [t for t in texts(app, "dana") if t.startswith("⚠️ סקר המועדים")]
+        assert len(told) == 1 and "לא הגיע אל דנה לוי (הורה)" in told[0]
+        await channel.close()
