@@ -404,11 +404,7 @@ def build() -> Router:
         )
         await ctx.clear_state()
         meeting = await meetings.load_meeting(ctx.session, meeting_id)
-        text = (
-            ctx.t._("Saved: {place}.", place=meetings.place_line(ctx.t, meeting))
-            if meeting.location
-            else ctx.t._("The place is removed.")
-        )
+        text = meetings.place_line(ctx.t, meeting) if meeting.location else ctx.t._("The place is removed.")
         await ctx.reply(
             text
             + "\n"

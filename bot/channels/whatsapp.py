@@ -94,7 +94,7 @@ from bot.core.messages import (
     TransientError,
 )
 from bot.i18n import Translator
-from bot.services import held, reachability, tokens
+from bot.services import held, reachability, tokens, undelivered
 from bot.services.outbox import PRIORITY_NOTICE, enqueue
 from bot.services.sql import insert_ignore
 from bot.storage.models import ChannelIdentity, ChoiceToken, OutboxMessage, Person
@@ -927,6 +927,12 @@ class WhatsAppChannel:
                     )
                 else:
                     log.warning("WhatsApp could not deliver %s: %s", data.get("wamid"), error)
+                if sent is not None and sent.status == "sent":
+                    # Accepted, then not delivered: the row failed after all, and whoever waits on it
+                    # (a date poll's lead) hears who did not get it.
+                    sent.status = "failed"
+                    sent.last_error = f"status {code}"[:500]
+                    await undelivered.on_failed(session, dedup_key=sent.dedup_key, now=now)
             await self._finish(row.id, session)
         self.app.notify_outbox()
 

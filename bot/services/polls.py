@@ -30,7 +30,7 @@ from bot.domain.meeting_polls import LIVE_POLL, DateInputError, OptionCount, Pol
 from bot.domain.permissions import Action, allowed
 from bot.domain.roles import lead_roles, required_roles
 from bot.i18n import N_, Ltr, Raw, Translator
-from bot.services import audit, meetings, people
+from bot.services import audit, meetings, people, undelivered
 from bot.services.errors import Forbidden, NotFound, Refused
 from bot.services.notify import forum_groups, lead_ids, member_ids, recipients
 from bot.services.outbox import CHAT_GROUP, CHAT_PRIVATE, PRIORITY_NOTICE, enqueue
@@ -709,6 +709,11 @@ async def results_text(session: AsyncSession, t: Translator, result: Tally) -> s
     if waiting:
         names = (await session.scalars(select(Person.display_name).where(Person.id.in_(waiting)))).all()
         parts.append(t._("Not answered yet: {names}", names=Raw(", ".join(sorted(names)))))
+    lost = [p for p in await undelivered.not_reached(session, f"{correlation_of(result.poll.id)}:ballot")
+            if p in result.members]
+    if lost:
+        names = (await session.scalars(select(Person.display_name).where(Person.id.in_(lost)))).all()
+        parts.append(t._("The poll could not be delivered to: {names}", names=Raw(", ".join(sorted(names)))))
     parts.append(roles_line(t, result))
     parts.append(t._("Voting closes on {deadline}.", deadline=Raw(when(t, result.poll.deadline))))
     return "\n\n".join(p for p in parts if p)
