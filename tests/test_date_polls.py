@@ -273,8 +273,8 @@ async def test_a_draft_left_behind_is_dropped_after_two_weeks(app: App, clock: F
     async with app.db.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(DatePoll)) == 0
     gone = await s.lead.text_of("12/1")  # she comes back to the old draft
-    assert gone == "הסקר הזה כבר לא קיים. שלחי \u200e/poll כדי להתחיל סקר חדש."
-    assert await s.lead.text_of("12/1") == "שלחי \u200e/help כדי לראות מה אני יודע לעשות."  # out of the flow
+    assert gone == "הסקר הזה כבר לא קיים. שלחי /poll כדי להתחיל סקר חדש."
+    assert await s.lead.text_of("12/1") == "שלחי /help כדי לראות מה אני יודע לעשות."  # out of the flow
 
 
 # -- votes ----------------------------------------------------------------------------------------
@@ -606,7 +606,7 @@ async def test_setting_no_meeting_and_choosing_another_date(app: App, clock: Fix
     second = await publish(s)
     await until_closed(app, clock, second)
     dropped = await press(app, "dana", "✖ לא לקבוע פגישה")
-    assert "לא נקבעה פגישה. שלחי ‎/poll כשתרצי לנסות מועדים אחרים." in plain(dropped[0].text)
+    assert "לא נקבעה פגישה. שלחי /poll כשתרצי לנסות מועדים אחרים." in plain(dropped[0].text)
     async with app.db.sessions() as session:
         statuses = sorted((await session.scalars(select(Meeting.status))).all())
     assert statuses == ["cancelled", "confirmed"]
