@@ -172,6 +172,14 @@ def build_router(app: App) -> APIRouter:
             return page(me.t, "home.html", me=me, **await views.home(session, me.person, app.clock.now()))
         return await guarded(request, go)
 
+    @router.get("/web/forum/{forum_id}")
+    async def forum_page(forum_id: int, request: Request) -> Response:
+        async def go(session: AsyncSession, me: Who) -> Response:
+            forum = await access.load_forum(session, forum_id)
+            context = await views.forum_context(session, me.t, forum, me.person, app.clock.now())
+            return page(me.t, "forum.html", me=me, **context)
+        return await guarded(request, go)
+
     @router.get("/web/board/{forum_id}")
     async def board_page(forum_id: int, request: Request) -> Response:
         async def go(session: AsyncSession, me: Who) -> Response:
