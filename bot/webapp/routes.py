@@ -137,7 +137,11 @@ def build_router(app: App) -> APIRouter:
     @router.post("/web/login/tma")
     async def mini_app_login(request: Request) -> Response:
         body = (await request.body()).decode("utf-8", "replace")
-        data = dict(parse_qsl(body)).get("initData", "") if body.startswith("initData=") else body
+        form = dict(parse_qsl(body)) if body.startswith("initData=") else {}
+        data = form.get("initData", "") if form else body
+        wanted = form.get("next", "")
+        # Only a page of this site (the digest's button opens a forum's board): never an open redirect.
+        next_page = wanted if wanted.startswith("/web/") and "//" not in wanted and "\\" not in wanted else "/web"
         header = request.headers.get("authorization", "")
         if not data and header[:4].lower() == "tma ":
             data = header[4:].strip()
@@ -151,7 +155,7 @@ def build_router(app: App) -> APIRouter:
             if person is None:
                 return JSONResponse({"ok": False, "error": "not registered"}, status_code=401)
             opened = await websessions.open_session(session, person.id, app.clock.now(), lifetime, "telegram")
-        response = JSONResponse({"ok": True, "next": "/web"})
+        response = JSONResponse({"ok": True, "next": next_page})
         set_cookie(response, request, opened)
         return response
 
