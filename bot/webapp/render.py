@@ -22,9 +22,43 @@ _env = Environment(
 )
 
 
+class Cached:
+    """The translator's lookups, remembered for one page: a tree of 600 rows asks for the same few
+    words and numbers again and again, and each lookup walks every feature's catalog."""
+
+    def __init__(self, t: Translator) -> None:
+        self.t = t
+        self._texts: dict[tuple[Any, ...], str] = {}
+
+    def _(self, msgid: str, /, **params: object) -> str:
+        if params:
+            return self.t._(msgid, **params)
+        found = self._texts.get((msgid,))
+        if found is None:
+            found = self._texts[(msgid,)] = self.t._(msgid)
+        return found
+
+    def n_(self, singular: str, plural: str, n: int, /, **params: object) -> str:
+        if params:
+            return self.t.n_(singular, plural, n, **params)
+        key = (singular, plural, n)
+        found = self._texts.get(key)
+        if found is None:
+            found = self._texts[key] = self.t.n_(singular, plural, n)
+        return found
+
+    def number(self, n: int | float) -> str:
+        key = ("#", n)
+        found = self._texts.get(key)
+        if found is None:
+            found = self._texts[key] = self.t.number(n)
+        return found
+
+
 def page(t: Translator, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+    cached = Cached(t)
     html = _env.get_template(name).render(
-        _=t._, n_=t.n_, t=t, lang=t.locale, dir="rtl" if t.rtl else "ltr", **context
+        _=cached._, n_=cached.n_, number=cached.number, t=t, lang=t.locale, dir="rtl" if t.rtl else "ltr", **context
     )
     return HTMLResponse(html, status_code=status, headers={
         "Cache-Control": "no-store",

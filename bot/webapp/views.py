@@ -154,9 +154,7 @@ def month_label(t: Translator) -> Any:
 
 
 async def trends_context(session: AsyncSession, t: Translator, forum: Forum, now: datetime) -> dict[str, Any]:
-    units = await webstats.load_units(session)
-    facts = await webstats.issue_facts(session, units, forum.org_unit_id)
-    result = webstats.trends(facts, now, t.tz)
+    result = await webstats.trends_of(session, forum.org_unit_id, now, t.tz)
     return {"forum": forum, "title": forum_title(t, forum, forum.org_unit), "trends": result,
             "chart": chart(t, result.months), "category_label": category_label, "tier_labels": TIER_LABELS,
             "month_label": month_label(t)}
