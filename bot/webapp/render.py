@@ -8,7 +8,7 @@ from typing import Any
 from fastapi.responses import HTMLResponse
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 
-from bot.i18n import Translator
+from bot.i18n import N_, Translator
 
 HERE = Path(__file__).resolve().parent
 TEMPLATES = HERE / "templates"
@@ -20,6 +20,9 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+
+
+TODAY = N_("today")
 
 
 class Cached:
@@ -47,6 +50,10 @@ class Cached:
             found = self._texts[key] = self.t.n_(singular, plural, n)
         return found
 
+    def days(self, n: int) -> str:
+        """An age: "today", "one day", "2 days"..."""
+        return self._(TODAY) if n <= 0 else self.n_("one day", "{n} days", n)
+
     def number(self, n: int | float) -> str:
         key = ("#", n)
         found = self._texts.get(key)
@@ -58,7 +65,8 @@ class Cached:
 def page(t: Translator, name: str, status: int = 200, **context: Any) -> HTMLResponse:
     cached = Cached(t)
     html = _env.get_template(name).render(
-        _=cached._, n_=cached.n_, number=cached.number, t=t, lang=t.locale, dir="rtl" if t.rtl else "ltr", **context
+        _=cached._, n_=cached.n_, number=cached.number, days=cached.days, t=t, lang=t.locale,
+        dir="rtl" if t.rtl else "ltr", **context
     )
     return HTMLResponse(html, status_code=status, headers={
         "Cache-Control": "no-store",
