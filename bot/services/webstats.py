@@ -10,6 +10,7 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -100,12 +101,22 @@ class Node:
 
 
 async def tree(session: AsyncSession, unit_id: int, now: datetime, tz: ZoneInfo) -> list[Node]:
-    """The two tiers below ``unit_id`` (a district: authorities → schools; HQ: districts → authorities)."""
-    units = await load_units(session)
-    first = units.children.get(unit_id, [])
-    second = {u: units.children.get(u, []) for u in first}
-    ids = first + [c for cs in second.values() for c in cs]
-    forum_ids = [units.main_forum[u] for u in ids if u in units.main_forum]
+    """The two tiers below ``unit_id`` (a district: authorities → schools; HQ: districts → authorities),
+    read with two indexed queries for the units and a few grouped ones for their numbers."""
+    level = (OrgUnit, Forum.id)
+    first_rows = (await session.execute(
+        select(*level).outerjoin(Forum, (Forum.org_unit_id == OrgUnit.id) & (Forum.kind == "main"))
+        .where(OrgUnit.parent_id == unit_id).order_by(OrgUnit.name, OrgUnit.id)
+    )).all()
+    first_ids = [u.id for u, _ in first_rows]
+    second_rows: list[Any] = []
+    for chunk in _chunks(first_ids):
+        second_rows += (await session.execute(
+            select(*level).outerjoin(Forum, (Forum.org_unit_id == OrgUnit.id) & (Forum.kind == "main"))
+            .where(OrgUnit.parent_id.in_(chunk)).order_by(OrgUnit.name, OrgUnit.id)
+        )).all()
+    tier_of = {f: u.tier for u, f in [*first_rows, *second_rows] if f is not None}
+    forum_ids = list(tier_of)
     counts: dict[int, int] = defaultdict(int)
     oldest: dict[int, datetime] = {}
 
@@ -127,43 +138,45 @@ async def tree(session: AsyncSession, unit_id: int, now: datetime, tz: ZoneInfo)
             .group_by(EscalatedGap.forum_id)
         )).all():
             add(fid, n, at)
-    met = await _met(session, forum_ids, units, now, tz)
-    reachable = await _lead_reachable(session, forum_ids, units)
+    met = await _met(session, tier_of, now, tz)
+    reachable = await _lead_reachable(session, tier_of)
 
-    def node(u: int) -> Node:
-        name, tier, _parent = units.by_id[u]
-        fid = units.main_forum.get(u)
-        return Node(u, name, tier, fid, counts.get(fid, 0) if fid else 0, oldest.get(fid) if fid else None,
+    def node(u: OrgUnit, fid: int | None) -> Node:
+        return Node(u.id, u.name, u.tier, fid, counts.get(fid, 0) if fid else 0, oldest.get(fid) if fid else None,
                     fid in met, fid in reachable)
 
+    children: dict[int, list[Node]] = defaultdict(list)
+    for u, fid in second_rows:
+        assert u.parent_id is not None
+        children[u.parent_id].append(node(u, fid))
     result = []
-    for u in first:
-        top = node(u)
-        top.children = [node(c) for c in second[u]]
+    for u, fid in first_rows:
+        top = node(u, fid)
+        top.children = children.get(u.id, [])
         top.below_open = sum(c.open for c in top.children)
         result.append(top)
     return result
 
 
-async def _met(session: AsyncSession, forum_ids: list[int], units: Units, now: datetime, tz: ZoneInfo) -> set[int]:
+async def _met(session: AsyncSession, tier_of: dict[int, str], now: datetime, tz: ZoneInfo) -> set[int]:
     monthly, weekly = period_start(now, tz, False), period_start(now, tz, True)
     met: set[int] = set()
-    for chunk in _chunks(forum_ids):
+    for chunk in _chunks(list(tier_of)):
         for fid, at in (await session.execute(
             select(Meeting.forum_id, func.max(Meeting.starts_at))
             .where(Meeting.forum_id.in_(chunk), Meeting.status.in_(("confirmed", "held")), Meeting.starts_at <= now)
             .group_by(Meeting.forum_id)
         )).all():
-            hq = units.by_id[units.unit_of_forum[fid]][1] == Tier.HQ.value
+            hq = tier_of[fid] == Tier.HQ.value
             if at is not None and at >= (weekly if hq else monthly):
                 met.add(fid)
     return met
 
 
-async def _lead_reachable(session: AsyncSession, forum_ids: list[int], units: Units) -> set[int]:
+async def _lead_reachable(session: AsyncSession, tier_of: dict[int, str]) -> set[int]:
     """Forums with at least one lead whom a message can reach (an active channel identity)."""
     found: set[int] = set()
-    for chunk in _chunks(forum_ids):
+    for chunk in _chunks(list(tier_of)):
         for fid, role in (await session.execute(
             select(Membership.forum_id, Membership.role).distinct()
             .join(Person, Person.id == Membership.person_id)
@@ -171,7 +184,7 @@ async def _lead_reachable(session: AsyncSession, forum_ids: list[int], units: Un
             .where(Membership.forum_id.in_(chunk), Membership.revoked_at.is_(None), Person.forgotten_at.is_(None),
                    ChannelIdentity.status == "active")
         )).all():
-            if role in lead_roles(units.by_id[units.unit_of_forum[fid]][1]):
+            if role in lead_roles(tier_of[fid]):
                 found.add(fid)
     return found
 
