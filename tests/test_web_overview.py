@@ -130,3 +130,18 @@ async def test_members_see_the_agenda_and_their_gaps_and_leads_the_poll_grid(app
         avi_row = grid.split("אבי כהן", 1)[1].split("</tr>", 1)[0]
         assert avi_row.count("cell-yes") == 1 and avi_row.count("cell-no") == len(options) - 1
         assert "<tfoot>" in grid and "/" in grid.split("<tfoot>", 1)[1]
+
+
+async def test_an_administrator_finds_hq_and_the_districts_on_the_home_page(app: App) -> None:
+    from sqlalchemy import update
+
+    w = await world(app)
+    async with app.db.unit_of_work() as session:
+        await session.execute(update(Person).where(Person.id == w.ids["noa"]).values(is_admin=True))
+    district, hq = await forum_id(app, DISTRICT), await forum_id(app, HQ)
+    async with client(app) as http:
+        await http.get(await link_from_chat(app, "noa"))
+        home = (await http.get("/web")).text
+        assert f"/web/board/{hq}" in home and f"/web/tree/{district}" in home
+        assert (await http.get(f"/web/board/{district}")).status_code == 200
+        assert (await http.get("/web/national")).status_code == 200

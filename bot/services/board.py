@@ -93,6 +93,13 @@ async def boards_of(session: AsyncSession, person: Person) -> list[tuple[Forum, 
         )).all()
         for forum, unit in below:
             result.setdefault(forum.id, (forum, unit))
+    if person.is_admin:  # administrators may open any board: HQ's and the districts' are listed
+        upper = (await session.execute(
+            select(Forum, OrgUnit).join(OrgUnit, Forum.org_unit_id == OrgUnit.id)
+            .where(OrgUnit.tier.in_(("hq", "district")), Forum.kind == "main").order_by(OrgUnit.tier, OrgUnit.name)
+        )).all()
+        for forum, unit in upper:
+            result.setdefault(forum.id, (forum, unit))
     return list(result.values())
 
 

@@ -60,6 +60,8 @@ async def home(session: AsyncSession, person: Person, now: datetime) -> dict[str
     boards = await board.boards_of(session, person)
     seats = await people.seats_of(session, person.id)
     led = [(s.forum, s.unit) for s in seats if s.is_lead and s.unit.tier != "school" and s.forum.kind == "main"]
+    if person.is_admin:
+        led += [(f, u) for f, u in boards if u.tier in ("hq", "district") and all(f.id != g.id for g, _ in led)]
     national = person.is_admin or any(s.is_lead and s.unit.tier == "hq" for s in seats)
     return {"boards": boards, "seats": seats, "trees": led, "national": national}
 
