@@ -42,6 +42,8 @@ async def test_the_tree_marks_what_is_stuck_and_who_may_see_it(app: App) -> None
         assert authority_row.startswith(" stuck")  # a gap waiting, no meeting this month
         school_row = html.split("יסודי אלונים", 1)[1].split("</tr>", 1)[0]
         assert "כן" in school_row  # met this month, its principal reachable
+        stuck = (await http.get(f"/web/tree/{district}?stuck=1")).text
+        assert "טירת כרמל" in stuck and "יסודי אלונים" not in stuck
     async with client(app) as http:
         await http.get(await link_from_chat(app, "noa"))  # a school principal
         assert (await http.get(f"/web/tree/{district}")).status_code == 403

@@ -215,7 +215,9 @@ def build_router(app: App) -> APIRouter:
     async def tree_page(forum_id: int, request: Request) -> Response:
         async def go(session: AsyncSession, me: Who) -> Response:
             forum = await overview_forum(session, me, forum_id)
-            return page(me.t, "tree.html", me=me, **await views.tree_context(session, me.t, forum, app.clock.now()))
+            context = await views.tree_context(session, me.t, forum, app.clock.now(),
+                                               only_stuck=request.query_params.get("stuck") == "1")
+            return page(me.t, "tree.html", me=me, **context)
         return await guarded(request, go)
 
     @router.get("/web/trends/{forum_id}")

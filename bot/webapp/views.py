@@ -115,9 +115,16 @@ TIER_LABELS = {
 }
 
 
-async def tree_context(session: AsyncSession, t: Translator, forum: Forum, now: datetime) -> dict[str, Any]:
+async def tree_context(
+    session: AsyncSession, t: Translator, forum: Forum, now: datetime, *, only_stuck: bool = False
+) -> dict[str, Any]:
     nodes = await webstats.tree(session, forum.org_unit_id, now, t.tz)
-    return {"forum": forum, "title": forum_title(t, forum, forum.org_unit), "nodes": nodes, "now": now}
+    if only_stuck:  # the places that are stuck, and the units above them
+        for top in nodes:
+            top.children = [c for c in top.children if c.stuck]
+        nodes = [top for top in nodes if top.stuck or top.children]
+    return {"forum": forum, "title": forum_title(t, forum, forum.org_unit), "nodes": nodes, "now": now,
+            "only_stuck": only_stuck}
 
 
 def chart(t: Translator, months: list[webstats.Month]) -> dict[str, Any]:
