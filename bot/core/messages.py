@@ -55,6 +55,9 @@ class OutKind(StrEnum):
 class Button:
     token: str
     label: str
+    # A web page to open instead of a choice to send back: Telegram opens it as a Mini App (with the
+    # signed initData), so it must be https. Only Telegram recipients are given such buttons.
+    url: str = ""
 
 
 @dataclass
