@@ -518,9 +518,14 @@ class WhatsAppSender:
             )
         else:
             assert isinstance(part, DocumentPart)
+            # The upload is multipart, where a non-ASCII name is at the mercy of the encoder: it takes
+            # the ASCII name; the message (JSON) names the file in the reader's language.
+            media = await self.client.upload_media(
+                media=part.file.data, mime_type=part.file.mime, filename=part.file.safe_name, media_type="document"
+            )
             sent = await self.client.send_document(
                 to=to,
-                document=part.file.data,
+                document=media,
                 filename=part.file.name,
                 caption=part.caption or None,
                 mime_type=part.file.mime,

@@ -151,11 +151,11 @@ async def _tell_origin_leads_forwarded(
     leads = [i for i in await notify.lead_ids(session, forum.id) if i not in skip]
     for r in await notify.recipients(session, leads, now=now):
         if actor is None:
-            text = r.t._("Issue #{id} {title} stayed unresolved past the forum's window and was escalated to {forum}.",
-                         id=issue.id, title=Raw(quoted(r.t, issue.title)),
+            text = r.t._("Issue {ref} {title} stayed unresolved past the forum's window and was escalated to {forum}.",
+                         ref=r.t.ref(issue.id), title=Raw(quoted(r.t, issue.title)),
                          forum=Raw(forum_title(r.t, target, target.org_unit)))
         else:
-            text = r.t._("Issue #{id} {title} was escalated to {forum}.", id=issue.id,
+            text = r.t._("Issue {ref} {title} was escalated to {forum}.", ref=r.t.ref(issue.id),
                          title=Raw(quoted(r.t, issue.title)), forum=Raw(forum_title(r.t, target, target.org_unit)))
         await r.send(r.message(text), dedup_key=f"esc:fwd:i{issue.id}:f{target.id}")
 
@@ -303,7 +303,7 @@ async def _tell_origin_leads_answered(
         raisers = {i.raiser_person_id for i in forum_issues}
         leads = [i for i in await notify.lead_ids(session, forum_id) if i != actor.id and i not in raisers]
         for r in await notify.recipients(session, leads, now=now):
-            titles = ", ".join(f"#{i.id} {quoted(r.t, i.title)}" for i in forum_issues)
+            titles = r.t.join(Raw(f"{r.t.ref(i.id)} {quoted(r.t, i.title)}") for i in forum_issues)
             lines = [
                 r.t._("{forum} answered what {origin} escalated: {titles}.",
                       forum=Raw(forum_title(r.t, answered_in, answered_in.org_unit)),

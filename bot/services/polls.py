@@ -660,7 +660,7 @@ async def results_text(session: AsyncSession, t: Translator, result: Tally) -> s
     waiting = result.not_answered
     if waiting:
         names = (await session.scalars(select(Person.display_name).where(Person.id.in_(waiting)))).all()
-        parts.append(t._("Not answered yet: {names}", names=Raw(", ".join(sorted(names)))))
+        parts.append(t._("Not answered yet: {names}", names=t.join(sorted(names))))
     parts.append(roles_line(t, result))
     parts.append(t._("Voting closes on {deadline}.", deadline=Raw(when(t, result.poll.deadline))))
     return "\n\n".join(p for p in parts if p)
