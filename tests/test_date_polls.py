@@ -603,7 +603,7 @@ async def test_setting_no_meeting_and_choosing_another_date(app: App, clock: Fix
     second = await publish(s)
     await until_closed(app, clock, second)
     dropped = await press(app, "dana", "✖ ויתור על הפגישה הפעם")
-    assert "לא נקבעה פגישה. שלחי ‎/poll כשתרצי לנסות מועדים אחרים." in plain(dropped[0].text)
+    assert "לא נקבעה פגישה. שלחי /poll כשתרצי לנסות מועדים אחרים." in plain(dropped[0].text)
     async with app.db.sessions() as session:
         statuses = sorted((await session.scalars(select(Meeting.status))).all())
     assert statuses == ["cancelled", "confirmed"]
