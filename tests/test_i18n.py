@@ -1,7 +1,9 @@
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
+from pathlib import Path
 
+import pytest
 from bidi import get_display
 
 from bot.domain.text import gendered
@@ -219,3 +221,37 @@ def test_arabic_escalation_addresses_each_person_in_their_form() -> None:
     # a count in a placeholder is worded to agree with any number (3–10 take a plural, 11+ a singular)
     for n in (3, 11, 120):
         assert "الحد الأقصى لعدد الأحرف" in Translator("ar")._("That is too long: at most {max} characters.", max=n)
+
+
+def test_every_catalog_of_a_language_counts_the_same_way() -> None:
+    from babel.messages.pofile import read_po
+
+    from bot.i18n import locales_dir
+
+    for locale in ("he", "ar"):
+        rules = set()
+        for path in sorted((locales_dir() / locale / "LC_MESSAGES").glob("*.po")):
+            with path.open("rb") as fh:
+                rules.add((path.name, read_po(fh, locale=locale).plural_expr))
+        assert len({rule for _name, rule in rules}) == 1, rules
+
+
+def test_the_check_fails_on_fuzzy_untranslated_and_misstyled(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    header = 'msgid ""\nmsgstr ""\n"Language: he\\n"\n"Content-Type: text/plain; charset=utf-8\\n"\n\n'
+    folder = tmp_path / "locales" / "he" / "LC_MESSAGES"
+    folder.mkdir(parents=True)
+    (folder / "x.po").write_text(
+        header
+        + '#, fuzzy\nmsgid "Cancel"\nmsgstr "ביטול"\n\n'
+        + 'msgid "Join"\nmsgstr ""\n\n'
+        + 'msgid "Send /help"\nmsgstr "שלחו /help ל־forumbot"\n',
+        encoding="utf-8",
+    )
+    for locale in ("ar", "en"):
+        (tmp_path / "locales" / locale / "LC_MESSAGES").mkdir(parents=True)
+    monkeypatch.setenv("FORUMBOT_LOCALES_DIR", str(tmp_path / "locales"))
+    problems = missing_translations() + style_problems()
+    assert "he: fuzzy: 'Cancel'" in problems
+    assert "he: untranslated: 'Join'" in problems
+    assert any(p.startswith("he: bare command /help") for p in problems)
+    assert any(p.startswith("he: Latin product name") for p in problems)
