@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any
 
-from bot.clock import Clock, SystemClock
+from bot.clock import Clock, SimulatedClock, SystemClock, refresh
 from bot.config import Settings
 from bot.conversation import Conversations
 from bot.core.host import Links
@@ -44,6 +44,10 @@ class App:
     def add_sender(self, sender: Sender) -> None:
         self.senders[sender.channel] = sender
 
+    async def refresh_clock(self) -> None:
+        """Read the simulated clock again (a no-op on the real clock)."""
+        await refresh(self.clock)
+
     def notify_outbox(self) -> None:
         self.delivery.notify()
 
@@ -76,4 +80,8 @@ def channel_limits(settings: Settings) -> dict[str, ChannelLimits]:
 
 
 def build_app(settings: Settings, *, clock: Clock | None = None) -> App:
-    return App(settings=settings, db=Database(settings.effective_database_url), clock=clock or SystemClock())
+    """The app; on FORUMBOT_SIMULATED_CLOCK its clock is the database's (call `refresh_clock`)."""
+    db = Database(settings.effective_database_url)
+    if clock is None:
+        clock = SimulatedClock(db) if settings.simulated_clock else SystemClock()
+    return App(settings=settings, db=db, clock=clock)

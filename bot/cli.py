@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import logging
+import os
 import sys
 from collections.abc import Awaitable, Callable, Coroutine
 from datetime import datetime
@@ -60,6 +62,10 @@ def _parser() -> argparse.ArgumentParser:
     grant.add_argument("--channel", required=True, choices=["telegram", "whatsapp", "console"])
     grant.add_argument("--id", required=True, help="their id on that channel")
 
+    weblink = sub.add_parser("weblink", help="print a one-time sign-in link to the web page for a registered person")
+    weblink.add_argument("--channel", required=True, help="telegram, whatsapp or console")
+    weblink.add_argument("--id", required=True, help="the person's id on that channel")
+
     jobs = sub.add_parser("jobs", help="scheduled work")
     jobs_sub = jobs.add_subparsers(dest="jobs_command", metavar="ACTION", required=True)
     due = jobs_sub.add_parser("run-due", help="run every scheduled step that is due, exactly once")
@@ -87,6 +93,24 @@ def _parser() -> argparse.ArgumentParser:
     )
     exp.add_argument("--language", choices=["he", "ar", "en"], help="of headers and labels (default: the bot's)")
 
+    clock = sub.add_parser(
+        "clock", help="the deployment's simulated clock (needs FORUMBOT_SIMULATED_CLOCK=true)"
+    )
+    clock_sub = clock.add_subparsers(dest="clock_command", metavar="ACTION", required=True)
+    cset = clock_sub.add_parser("set", help="move the clock to an instant and run what is due by then")
+    cset.add_argument("at", help="ISO 8601, e.g. 2027-01-17T08:00+02:00 (no offset: the bot's time zone)")
+    cadv = clock_sub.add_parser("advance", help="move the clock on (7d, 36h, 1d12h, 90m) and run what is due")
+    cadv.add_argument("by", help="how far: a number and w, d, h, m or s")
+    clock_sub.add_parser("show", help="what time the deployment thinks it is")
+    clock_sub.add_parser("reset", help="back to the real time")
+
+    demo = sub.add_parser("demo", help="play the whole story of a gap on a fresh database, as a transcript")
+    demo.add_argument("--language", choices=["he", "ar", "en"], default="he", help="of the people and the bot")
+    demo.add_argument(
+        "--data-dir", type=Path, help="where its database and files go (default: ./var/demo, emptied each time)",
+    )
+    demo.add_argument("--pace", type=float, default=0.8, help="seconds between two steps, to read along (0: at once)")
+
     i18n = sub.add_parser("i18n", help="translation catalogs")
     i18n_sub = i18n.add_subparsers(dest="i18n_command", metavar="ACTION", required=True)
     i18n_sub.add_parser("check", help="list messages missing from any catalog")
@@ -107,6 +131,16 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     except KeyboardInterrupt:
         return 130
+    except BrokenPipeError:
+        return _closed_pipe()
+
+
+def _closed_pipe() -> int:
+    """The reader went away (`forumbot invite … | head -1`): stop quietly, as `cat` would."""
+    with contextlib.suppress(OSError, ValueError):
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())  # so the interpreter's last flush does not complain
+    return 0
 
 
 async def _with_app(settings: Settings, fn: Callable[[Any], Awaitable[int]], *, migrate: bool = True) -> int:
@@ -117,6 +151,7 @@ async def _with_app(settings: Settings, fn: Callable[[Any], Awaitable[int]], *, 
         await upgrade_async(settings.effective_database_url)
     app = build_app(settings)
     try:
+        await app.refresh_clock()
         return await fn(app)
     finally:
         await app.close()
@@ -222,8 +257,14 @@ async def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
             raise UserError(exc.msgid.format(**exc.params)) from None
         await resolve_links(app)
         print(f"code: {invite.code}")
-        username = app.links.telegram_username or "<bot username>"
-        print(f"telegram: {invites.telegram_link(username, invite.code)}")
+        if app.links.telegram_username:
+            print(f"telegram: {invites.telegram_link(app.links.telegram_username, invite.code)}")
+        elif settings.telegram_enabled:
+            print("telegram: no link (Telegram did not answer with the bot's username; try again)")
+        else:
+            print("telegram: no link (set TELEGRAM_BOT_TOKEN from @BotFather, and invite prints the t.me link)")
+        if not app.links.telegram_username and not app.links.whatsapp_number:
+            print(f"console: forumbot console --as NAME, then /start {invite.code}")
         if app.links.whatsapp_number:
             print(f"whatsapp: https://wa.me/{app.links.whatsapp_number}?text={invite.code}")
         print(f"role: {invite.role} · uses: {invite.max_uses} · expires: {invite.expires_at.isoformat()}")
@@ -243,7 +284,7 @@ async def cmd_console(settings: Settings, args: argparse.Namespace) -> int:
     from bot.channels.console import ConsoleSender, run_console
 
     async def go(app: Any) -> int:
-        app.add_sender(ConsoleSender())
+        app.add_sender(ConsoleSender(files_dir=settings.data_dir / "console"))
         await run_console(app, args.person)
         return 0
 
@@ -273,17 +314,27 @@ async def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
     return await _with_app(settings, go)
 
 
+async def cmd_weblink(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.services import websessions
+    from handlers.web import web_link
+
+    async def go(app: Any) -> int:
+        async with app.db.unit_of_work() as session:
+            person = await websessions.person_by_identity(session, args.channel, args.id)
+            if person is None:
+                raise UserError(f"no registered person has id {args.id} on {args.channel}")
+            token = await websessions.mint_link(session, person.id, app.clock.now())
+        print(web_link(settings.web_base_url, token))
+        print("single use, valid for 10 minutes", file=sys.stderr)
+        return 0
+
+    return await _with_app(settings, go)
+
+
 async def cmd_jobs(settings: Settings, args: argparse.Namespace) -> int:
     from bot.clock import FixedClock
 
-    now = None
-    if args.now:
-        try:
-            now = datetime.fromisoformat(args.now)
-        except ValueError:
-            raise UserError(f"--now {args.now!r} is not an ISO 8601 date-time") from None
-        if now.tzinfo is None:
-            now = now.replace(tzinfo=settings.tz)
+    now = _aware(settings, args.now, "--now") if args.now else None
 
     async def go(app: Any) -> int:
         from scheduler.jobs import run_due
@@ -297,6 +348,79 @@ async def cmd_jobs(settings: Settings, args: argparse.Namespace) -> int:
         return 1 if any(c < 0 for c in done.values()) else 0
 
     return await _with_app(settings, go)
+
+
+def _aware(settings: Settings, text: str, what: str) -> datetime:
+    try:
+        at = datetime.fromisoformat(text)
+    except ValueError:
+        raise UserError(f"{what} {text!r} is not an ISO 8601 date-time") from None
+    return at if at.tzinfo is not None else at.replace(tzinfo=settings.tz)
+
+
+async def cmd_clock(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.clock import ClockRefused, SimulatedClock, parse_duration
+
+    def shown(at: datetime) -> str:
+        return at.astimezone(settings.tz).strftime("%Y-%m-%d %H:%M %A") + f" ({settings.timezone})"
+
+    if args.clock_command != "show" and not settings.simulated_clock:
+        raise UserError(
+            "the clock is the real one; to move it, run the whole deployment with FORUMBOT_SIMULATED_CLOCK=true"
+        )
+    delta = None
+    if args.clock_command == "advance":
+        try:
+            delta = parse_duration(args.by)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+    target = _aware(settings, args.at, "clock set") if args.clock_command == "set" else None
+
+    async def go(app: Any) -> int:
+        from scheduler.jobs import run_due
+
+        clock = app.clock
+        if not isinstance(clock, SimulatedClock):
+            print(f"real time: {shown(clock.now())} (FORUMBOT_SIMULATED_CLOCK is off)")
+            return 0
+        try:
+            if args.clock_command == "show":
+                state = "simulated" if clock.moved else "simulated, not moved yet"
+                print(f"{state}: {shown(clock.now())}")
+                if clock.moved:
+                    print(f"ahead of the real time by {_span(clock.offset)}")
+                return 0
+            if args.clock_command == "reset":
+                await clock.reset()
+                print(f"back to the real time: {shown(clock.now())}")
+                return 0
+            if target is not None:
+                now = await clock.set(target)
+            else:
+                assert delta is not None
+                now = await clock.advance(delta)
+        except ClockRefused as exc:
+            raise UserError(
+                f"the clock only moves forward (it is {shown(exc.current)}); "
+                "`forumbot clock reset` takes it back to the real time"
+            ) from None
+        print(f"the clock is now {shown(now)}")
+        done = await run_due(app, now)
+        ran = {name: count for name, count in done.items() if count}
+        for name, count in ran.items():
+            print(f"{name}: {'failed' if count < 0 else count}")
+        if not ran:
+            print("nothing was due")
+        return 1 if any(c < 0 for c in done.values()) else 0
+
+    return await _with_app(settings, go)
+
+
+def _span(delta: Any) -> str:
+    minutes_in_all = round(delta.total_seconds() / 60)
+    days, seconds = divmod(minutes_in_all * 60, 86400)
+    hours, minutes = seconds // 3600, seconds % 3600 // 60
+    return f"{days}d {hours}h {minutes}m" if days else f"{hours}h {minutes}m"
 
 
 async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
@@ -340,13 +464,26 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     return await _with_app(settings, go)
 
 
+async def cmd_demo(settings: Settings, args: argparse.Namespace) -> int:
+    from bot.demo import DemoError, play
+
+    try:
+        return await play(args.data_dir or settings.data_dir / "demo", args.language, pace=max(args.pace, 0.0))
+    except DemoError as exc:
+        raise UserError(str(exc)) from None
+
+
 async def cmd_i18n(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.i18n_check import all_problems
+    from bot.i18n_check import all_problems, extracted_messages
 
     problems = all_problems()
     for line in problems:
         print(line)
-    return 1 if problems else 0
+    if problems:
+        return 1
+    count = len(extracted_messages())
+    print(f"ok: {count} messages, translated in he and ar (English comes from the msgids)")
+    return 0
 
 
 async def cmd_whatsapp(settings: Settings, args: argparse.Namespace) -> int:
@@ -397,7 +534,10 @@ COMMANDS: dict[str, Callable[[Settings, argparse.Namespace], Coroutine[Any, Any,
     "console": cmd_console,
     "admin": cmd_admin,
     "jobs": cmd_jobs,
+    "weblink": cmd_weblink,
     "whatsapp": cmd_whatsapp,
     "export": cmd_export,
     "i18n": cmd_i18n,
+    "clock": cmd_clock,
+    "demo": cmd_demo,
 }

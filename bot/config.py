@@ -52,9 +52,27 @@ class ServerSettings(BaseSettings):
 
     http_host: str = Field(default="127.0.0.1", alias="FORUMBOT_HTTP_HOST")
     http_port: int = Field(default=8080, alias="FORUMBOT_HTTP_PORT", ge=0, le=65535)
+    # Meta's and Telegram's deliveries are a few kilobytes; anything over this is refused unread (413).
+    http_max_body_bytes: int = Field(default=1_048_576, alias="FORUMBOT_HTTP_MAX_BODY_BYTES", ge=1024)
     log_level: str = Field(default="INFO", alias="FORUMBOT_LOG_LEVEL")
     log_format: str = Field(default="text", alias="FORUMBOT_LOG_FORMAT", pattern="^(text|json)$")
     default_locale: str = Field(default="he", alias="FORUMBOT_DEFAULT_LOCALE")
+    # The web page (bot.webapp): the address people open it at (sign-in links and the Telegram Mini
+    # App button are built from it), and how long a signed-in browser stays signed in.
+    public_base_url: str = Field(default="", alias="FORUMBOT_PUBLIC_URL")
+    web_session_hours: float = Field(default=12.0, alias="FORUMBOT_WEB_SESSION_HOURS", gt=0, le=24 * 30)
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _valid_public_url(cls, value: str) -> str:
+        if value and not value.startswith(("http://", "https://")):
+            raise ValueError("must be an http(s) URL such as https://forums.example.org")
+        return value.rstrip("/")
+
+    @property
+    def web_base_url(self) -> str:
+        """Where the web page is reached: the public URL, else this server's own address."""
+        return self.public_base_url or f"http://{self.http_host}:{self.http_port}"
 
     @field_validator("default_locale")
     @classmethod
@@ -72,6 +90,8 @@ class TelegramSettings(BaseSettings):
     telegram_rate_per_second: float = Field(default=29.0, alias="TELEGRAM_RATE_PER_SECOND", gt=0)
     telegram_request_timeout: int = Field(default=30, alias="TELEGRAM_REQUEST_TIMEOUT", ge=1, le=300)
     telegram_polling_timeout: int = Field(default=25, alias="TELEGRAM_POLLING_TIMEOUT", ge=0, le=60)
+    # A Mini App's signed initData older than this is refused (Telegram's auth_date).
+    telegram_webapp_max_age: int = Field(default=3600, alias="TELEGRAM_WEBAPP_MAX_AGE_SECONDS", ge=10)
 
     @property
     def telegram_enabled(self) -> bool:
@@ -121,6 +141,8 @@ class SchedulerSettings(BaseSettings):
 
     timezone: str = Field(default="Asia/Jerusalem", alias="FORUMBOT_TIMEZONE")
     scheduler_tick_seconds: float = Field(default=30.0, alias="FORUMBOT_TICK_SECONDS", gt=0)
+    # A deployment on a simulated clock (a workshop, a demo): `forumbot clock` moves it. Never on by default.
+    simulated_clock: bool = Field(default=False, alias="FORUMBOT_SIMULATED_CLOCK")
 
     @field_validator("timezone")
     @classmethod

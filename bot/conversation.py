@@ -12,23 +12,26 @@ import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar, cast
 
 from sqlalchemy import String, Table, bindparam, func, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics
+from bot.core.actions import Action, declared, pack, unpack
 from bot.core.messages import Button, EventKind, FileSpec, Inbound, Outbound, OutKind, PollSpec
+from bot.core.states import FlowState, StaleConversation, fits, load
 from bot.domain.text import InputError
 from bot.flood import Verdict, build_flood
 from bot.i18n import N_, Translator
 from bot.services import tokens
 from bot.services.errors import Refused
-from bot.services.outbox import PRIORITY_REPLY, enqueue
-from bot.services.people import get_or_create_identity, load_identity
-from bot.storage.db import retry_unavailable
+from bot.services.outbox import CHAT_GROUP, CHAT_PRIVATE, PRIORITY_REPLY, enqueue
+from bot.services.people import get_or_create_identity, load_event_identity
+from bot.storage.db import origin_of, retry_unavailable
 from bot.storage.models import ChannelIdentity, ChoiceToken, ConversationState, Person, ProcessedUpdate
 
 if TYPE_CHECKING:
@@ -37,6 +40,10 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 Handler = Callable[["Context"], Awaitable[None]]
+ActionT = TypeVar("ActionT", bound=Action)
+StateT = TypeVar("StateT", bound=FlowState)
+ActionHandler = Callable[["Context", Any], Awaitable[None]]
+TypedHandler = Callable[["Context", ActionT], Awaitable[None]]
 MAX_TEXT = 4000
 # What a person can send is bounded here, before any handler sees it: longer than any messenger
 # allows is cut, NUL and lone surrogates (which PostgreSQL and UTF-8 refuse) are removed.
@@ -94,6 +101,7 @@ class Router:
     commands: dict[str, Command] = field(default_factory=dict)
     steps: dict[tuple[str, str], Handler] = field(default_factory=dict)
     actions: dict[str, Handler] = field(default_factory=dict)
+    typed: dict[str, ActionHandler] = field(default_factory=dict)
     poll_handlers: list[Handler] = field(default_factory=list)
     group_handlers: list[Handler] = field(default_factory=list)
     text_handlers: list[Callable[[Context], Awaitable[bool]]] = field(default_factory=list)
@@ -117,6 +125,17 @@ class Router:
     def action(self, name: str) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:
             self.actions[name] = fn
+            return fn
+
+        return register
+
+    def on(self, kind: type[ActionT]) -> Callable[[TypedHandler[ActionT]], TypedHandler[ActionT]]:
+        """The handler of a declared action (bot.core.actions): it gets the decoded value."""
+
+        def register(fn: TypedHandler[ActionT]) -> TypedHandler[ActionT]:
+            if kind.name in self.typed:
+                raise ValueError(f"router {self.name} handles action {kind.name} twice")
+            self.typed[kind.name] = fn
             return fn
 
         return register
@@ -146,6 +165,7 @@ class Context:
     t: Translator
     state: ConversationState | None = None
     value: str = ""  # the value of a pressed button (for steps) or action argument
+    leads_a_forum: bool = False  # whether the person led a forum when the event began
     sent: list[Outbound] = field(default_factory=list)
     committed: list[Callable[[], None]] = field(default_factory=list)
 
@@ -178,6 +198,27 @@ class Context:
             self.state.updated_at = self.now
         await self.session.flush()
 
+    async def enter(self, value: FlowState, step: str) -> None:
+        """Go to ``step`` of a declared flow, carrying ``value`` (it replaces what the flow held)."""
+        if step not in value.steps:
+            raise ValueError(f"{value.flow} declares no step {step!r}")
+        data = value.model_dump(mode="json")
+        if self.state is None:
+            self.state = ConversationState(
+                identity_id=self.identity.id, flow=value.flow, step=step, data=data, updated_at=self.now
+            )
+            self.session.add(self.state)
+        else:
+            self.state.flow, self.state.step, self.state.data = value.flow, step, data
+            self.state.updated_at = self.now
+        await self.session.flush()
+
+    def flow(self, kind: type[StateT]) -> StateT:
+        """The current state as ``kind``, validated; StaleConversation if it does not fit."""
+        if self.state is None or self.state.flow != kind.flow:
+            raise StaleConversation(f"not in {kind.flow}")
+        return cast(StateT, load(kind, self.state.step, self.state.data))
+
     async def clear_state(self) -> None:
         if self.state is not None:
             await self.session.delete(self.state)
@@ -186,8 +227,11 @@ class Context:
 
     # -- buttons ------------------------------------------------------------------------------
 
-    def button(self, label: str, payload: str, *, anyone_in_chat: bool = False) -> Button:
-        """A button whose press comes back as ``payload``; the client only sees a token."""
+    def button(self, label: str, payload: str | Action, *, anyone_in_chat: bool = False) -> Button:
+        """A button whose press comes back as ``payload`` (a declared action, or an older string
+        payload ``"name:arg"``); the client only sees a token."""
+        if isinstance(payload, Action):
+            payload = pack(payload)
         token = tokens.mint(
             self.session,
             channel=self.event.channel,
@@ -232,6 +276,7 @@ class Context:
             self.session,
             channel=self.event.channel,
             chat_id=chat_id or self.event.chat_id,
+            chat_kind=CHAT_GROUP if chat_id is None and self.event.is_group else CHAT_PRIVATE,
             message=message,
             now=self.now,
             identity_id=self.identity.id,
@@ -266,6 +311,7 @@ class Conversations:
         self.commands: dict[str, Command] = {}
         self.steps: dict[tuple[str, str], Handler] = {}
         self.actions: dict[str, Handler] = {}
+        self.typed: dict[str, ActionHandler] = {}
         self.poll_handlers: list[Handler] = []
         self.group_handlers: list[Handler] = []
         self.text_handlers: list[Callable[[Context], Awaitable[bool]]] = []
@@ -276,12 +322,16 @@ class Conversations:
                 {f"/{c}" for c in set(self.commands) & set(router.commands)}
                 | {f"{f}.{s}" for f, s in set(self.steps) & set(router.steps)}
                 | {f"action {a}" for a in set(self.actions) & set(router.actions)}
+                | {f"action {a}" for a in set(self.typed) & set(router.typed)}
+                | {f"action {a}" for a in set(self.typed) & set(router.actions)}
+                | {f"action {a}" for a in set(router.typed) & set(self.actions)}
             )
             if clash:
                 raise ValueError(f"router {router.name} registers {sorted(clash)} again")
             self.commands.update(router.commands)
             self.steps.update(router.steps)
             self.actions.update(router.actions)
+            self.typed.update(router.typed)
             self.poll_handlers += router.poll_handlers
             self.group_handlers += router.group_handlers
             self.text_handlers += router.text_handlers
@@ -321,6 +371,13 @@ class Conversations:
             return await retry_unavailable(
                 lambda: self._handle_once(event, now, within), what=f"handling a {event.kind} event on {event.channel}"
             )
+        except DBAPIError as exc:
+            # A statement that failed for a reason other than the database being away is a bug or
+            # bad data: failed at once (not retried), in one line that says where it came from.
+            log.error("handler failed for a %s event on %s: %s", event.kind, event.channel, origin_of(exc))
+            metrics.UPDATES.labels(event.channel, event.kind.value, "error").inc()
+            metrics.APOLOGIES.labels(event.channel).inc()
+            return await self._say(event, now, APOLOGY)
         except Exception:
             log.exception("handler failed for a %s event on %s", event.kind, event.channel)
             metrics.UPDATES.labels(event.channel, event.kind.value, "error").inc()
@@ -361,7 +418,7 @@ class Conversations:
 
     async def _context(self, session: AsyncSession, event: Inbound, now: datetime) -> Context:
         # In a group the sender is still a person with their own (private) identity.
-        found, state = await load_identity(session, event.channel, event.user_id)
+        found, state, leads = await load_event_identity(session, event.channel, event.user_id)
         identity = await get_or_create_identity(
             session,
             channel=event.channel,
@@ -381,6 +438,7 @@ class Conversations:
             now=now,
             t=self.translator(identity, state),
             state=state,
+            leads_a_forum=leads,
         )
 
     async def _dispatch(self, ctx: Context) -> None:
@@ -391,6 +449,14 @@ class Conversations:
         except InputError as bad:
             msgid = INPUT_ERRORS.get(bad.key, N_("That did not work. Please try again."))
             await ctx.reply(ctx.t._(msgid, **bad.params))
+        except StaleConversation:
+            await self._start_again(ctx)
+
+    async def _start_again(self, ctx: Context) -> None:
+        """A conversation saved by an older version: end it politely."""
+        log.info("a %s conversation no longer fits its declaration; ended", ctx.state.flow if ctx.state else "?")
+        await ctx.clear_state()
+        await ctx.reply(ctx.t._(START_AGAIN))
 
     async def _route(self, ctx: Context) -> None:
         event = ctx.event
@@ -422,6 +488,9 @@ class Conversations:
         if ctx.state is not None:
             step = self.steps.get((ctx.state.flow, ctx.state.step))
             if step is not None:
+                if not fits(ctx.state.flow, ctx.state.step, ctx.state.data):
+                    await self._start_again(ctx)
+                    return
                 await step(ctx)
                 return
             await ctx.clear_state()
@@ -449,7 +518,18 @@ class Conversations:
             if ctx.state is None or (ctx.state.flow, ctx.state.step) != (flow, step):
                 await ctx.reply(ctx.t._(STALE_BUTTON))
                 return
+            if not fits(flow, step, ctx.state.data):
+                await self._start_again(ctx)
+                return
             handler = self.steps.get((flow, step))
+        elif declared(payload) is not None:
+            decoded = unpack(payload)
+            typed = self.typed.get(decoded.name) if decoded is not None else None
+            if decoded is None or typed is None:  # a payload an older version wrote: a stale button
+                await ctx.reply(ctx.t._(STALE_BUTTON))
+                return
+            await typed(ctx, decoded)
+            return
         else:
             name, _, value = payload.partition(":")
             handler = self.actions.get(name)
@@ -494,5 +574,6 @@ NOT_REGISTERED = N_(
     "invite from your forum's lead: open their link, or send me the invite code."
 )
 STALE_BUTTON = N_("This button is no longer active.")
+START_AGAIN = N_("The bot was updated since we started this, so let's start again. Send /help to see what I can do.")
 APOLOGY = N_("Something went wrong on our side. Nothing you sent was lost; please try again.")
 SLOW_DOWN = N_("You are sending me a lot at once. Please wait half a minute, then go on; I will answer again.")

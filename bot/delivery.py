@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import func, select, update
+from sqlalchemy import ColumnElement, func, or_, select, update
 
 from bot import metrics
 from bot.core.messages import (
@@ -28,9 +28,10 @@ from bot.core.messages import (
     TransientError,
 )
 from bot.ratelimit import Limiter, LocalLimiter
+from bot.services import undelivered
 from bot.services.sql import insert_ignore
 from bot.storage.db import database_unavailable, retry_unavailable
-from bot.storage.models import ChannelIdentity, ExternalRef, OutboxMessage
+from bot.storage.models import CHAT_GROUP, ChannelIdentity, ExternalRef, OutboxMessage
 
 if TYPE_CHECKING:
     from bot.clock import Clock
@@ -86,6 +87,17 @@ class Delivery:
         self.wake = asyncio.Event()
         self._wakes: list[asyncio.Event] = []
         self.stats = DeliveryStats()
+        self.only_chats: dict[str, frozenset[str]] = {}
+
+    def restrict(self, channel: str, chats: set[str]) -> None:
+        """Claim only these chats' rows of a channel (a console claims its own person's alone)."""
+        self.only_chats[channel] = frozenset(chats)
+
+    def _mine(self) -> list[ColumnElement[bool]]:
+        return [
+            or_(OutboxMessage.channel != channel, OutboxMessage.chat_id.in_(sorted(chats)))
+            for channel, chats in self.only_chats.items()
+        ]
 
     def notify(self) -> None:
         self.wake.set()
@@ -109,6 +121,7 @@ class Delivery:
                     OutboxMessage.status == "sending",
                     OutboxMessage.claimed_at < now - self.stale_after,
                     OutboxMessage.channel.in_(channels),
+                    *self._mine(),
                 )
                 .values(status="queued")
             )
@@ -118,6 +131,7 @@ class Delivery:
                     OutboxMessage.status == "queued",
                     OutboxMessage.channel.in_(channels),
                     OutboxMessage.next_attempt_at <= now,
+                    *self._mine(),
                 )
                 .order_by(OutboxMessage.priority, OutboxMessage.id)
                 .limit(limit or self.batch)
@@ -142,7 +156,7 @@ class Delivery:
     async def _send_one(self, row: OutboxMessage) -> None:
         sender = self.senders[row.channel]
         limits = self.limits.get(row.channel, LIMITS["telegram"])
-        interval = limits.group_interval if row.chat_id.startswith("-") else limits.chat_interval
+        interval = limits.group_interval if row.chat_kind == CHAT_GROUP else limits.chat_interval
         message = Outbound.from_json(row.payload)
         try:
             await self.limiter.wait_for_chat(row.channel, row.chat_id, interval)
@@ -240,6 +254,12 @@ class Delivery:
                     .where(ChannelIdentity.id == row.identity_id, ChannelIdentity.chat_id == row.chat_id)
                     .values(status="blocked")
                 )
+            # Whoever is waiting on this message hears that it will not arrive (same transaction).
+            try:
+                async with session.begin_nested():
+                    await undelivered.on_failed(session, dedup_key=row.dedup_key, now=self.clock.now())
+            except Exception:  # telling the lead must never keep the row from being marked failed
+                log.exception("telling the lead that outbox row %s failed went wrong", row.id)
         key = reason.split(":")[0][:40]
         self.stats.failed[key] = self.stats.failed.get(key, 0) + 1
         metrics.FAILED.labels(row.channel, key).inc()

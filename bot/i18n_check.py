@@ -33,7 +33,8 @@ def extracted_messages(root: Path | None = None) -> dict[str, str | None]:
     """msgid → msgid_plural (or None), from the source tree."""
     root = root or locales_dir().parent
     found: dict[str, str | None] = {}
-    method_map = [("**.py", "python")]
+    # The web page's Jinja2 templates call the same ``_`` and ``n_`` (bot/webapp/templates).
+    method_map = [("**.py", "python"), ("**/templates/**.html", "jinja2.ext:babel_extract")]
     for folder in SOURCE_DIRS:
         base = root / folder
         if not base.exists():

@@ -15,6 +15,9 @@ APOLOGIES = Counter(
 )
 FLOOD = Counter("forumbot_flood_total", "Events over the per-person flood limit", ["channel", "verdict"],
                 registry=REGISTRY)
+BODY_REFUSED = Counter(
+    "forumbot_http_body_refused_total", "HTTP requests refused for a body over the limit", registry=REGISTRY
+)
 SENT = Counter("forumbot_messages_sent_total", "Messages delivered", ["channel"], registry=REGISTRY)
 FAILED = Counter(
     "forumbot_messages_failed_total", "Messages that failed for good", ["channel", "reason"], registry=REGISTRY

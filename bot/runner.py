@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable, Iterator
 import uvicorn
 
 from bot.app import App, build_app
+from bot.clock import is_simulated
 from bot.config import Settings
 from bot.storage.migrate import upgrade_async
 from bot.web import build_web
@@ -51,6 +52,17 @@ class QuietServer(uvicorn.Server):
         yield
 
 
+async def follow_clock(app: App, stop: asyncio.Event, every: float = 1.0) -> None:
+    """On a simulated clock, read it again every second: `forumbot clock` may have moved it."""
+    while not stop.is_set():
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=every)
+        try:
+            await app.refresh_clock()
+        except Exception as exc:  # the database away for a moment: the next round tries again
+            log.debug("reading the simulated clock failed: %s", exc)
+
+
 def freeze_startup_heap() -> None:
     """Move everything built at start-up (modules, the web app, channels) out of the collector's
     sight: a full collection then walks only what the bot made since, and its pauses, which hold
@@ -64,6 +76,7 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None, install_
 
     await upgrade_async(settings.effective_database_url)
     app = build_app(settings)
+    await app.refresh_clock()
     stop = stop or asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM) if install_signals else ():
@@ -94,6 +107,9 @@ async def run(settings: Settings, *, stop: asyncio.Event | None = None, install_
     tasks.append(asyncio.create_task(server.serve(), name="http"))
     tasks.append(asyncio.create_task(app.delivery.run(stop), name="delivery"))
     tasks.append(asyncio.create_task(tick_forever(app, stop), name="scheduler"))
+    if is_simulated(app.clock):
+        tasks.append(asyncio.create_task(follow_clock(app, stop), name="clock"))
+        log.warning("the clock is simulated (FORUMBOT_SIMULATED_CLOCK): it is %s", app.clock.now().isoformat())
     freeze_startup_heap()
     log.info("forumbot started: channels=%s", ",".join(sorted(app.senders)) or "none")
     try:

@@ -19,6 +19,7 @@ def build_routers() -> list[Router]:
         polls,
         registration,
         surveys,
+        web,
     )
 
     return [
@@ -34,4 +35,5 @@ def build_routers() -> list[Router]:
         surveys.build(),
         members.build(),
         escalation.build(),
+        web.build(),
     ]

@@ -87,9 +87,14 @@ def build() -> Router:
     async def set_owner(ctx: Context) -> None:
         assert ctx.person is not None
         gap_id, _, owner_id = ctx.value.partition(":")
-        await escalation.assign_owner(ctx.session, gap_id=int(gap_id), person=ctx.person,
-                                      owner_person_id=int(owner_id), now=ctx.now)
-        await ctx.reply(ctx.t._("Recorded."))
+        gap = await escalation.assign_owner(ctx.session, gap_id=int(gap_id), person=ctx.person,
+                                            owner_person_id=int(owner_id), now=ctx.now)
+        forum = await agenda.load_forum(ctx.session, gap.forum_id)
+        owner = (await agenda.people_by_id(ctx.session, [gap.owner_person_id])).get(int(owner_id))
+        await ctx.reply("\n".join([
+            ctx.t._("Recorded:"),
+            ctx.t._("In charge: {owner}.", owner=who(ctx.t, forum.org_unit, forum, gap.owner_role, owner)),
+        ]))
 
     @router.action("escr")
     async def ask_answer(ctx: Context) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from bot.conversation import Context, Router
+from bot.core.actions import Action
 from bot.i18n import N_
 from bot.services import agenda, people
 from bot.services.agenda import ONLY_LEAD
@@ -15,8 +16,12 @@ from bot.storage.models import Forum
 NO_FORUM = N_("You are not a member of any forum yet. Ask your forum's lead for an invite.")
 
 
-async def pick_forum(ctx: Context, action: str, *, lead: bool = False) -> Forum | None:
-    """The forum to act on: the only one, or None after asking which (the answer comes to ``action``)."""
+ForumAction = Callable[[int], Action]  # a declared action carrying one forum id
+
+
+async def pick_forum(ctx: Context, action: str | ForumAction, *, lead: bool = False) -> Forum | None:
+    """The forum to act on: the only one, or None after asking which (the answer comes to ``action``:
+    a declared action built from the forum's id, or an older string payload ``action:id``)."""
     assert ctx.person is not None
     seats = [s for s in await people.seats_of(ctx.session, ctx.person.id) if s.is_lead or not lead]
     unique = list({s.forum.id: s for s in seats}.values())
@@ -27,7 +32,8 @@ async def pick_forum(ctx: Context, action: str, *, lead: bool = False) -> Forum 
         return await agenda.load_forum(ctx.session, unique[0].forum.id)
     await ctx.reply(
         ctx.t._("Which forum?"),
-        [[ctx.button(forum_title(ctx.t, s.forum, s.unit), f"{action}:{s.forum.id}")] for s in unique],
+        [[ctx.button(forum_title(ctx.t, s.forum, s.unit), f"{action}:{s.forum.id}" if isinstance(action, str)
+                     else action(s.forum.id))] for s in unique],
     )
     return None
 

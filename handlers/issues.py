@@ -9,7 +9,7 @@ from bot.domain import agenda as rules
 from bot.domain.agenda import HistoryKind, IssueCategory, IssueKind
 from bot.domain.permissions import Action
 from bot.i18n import N_, Raw
-from bot.services import agenda, escalation, issues
+from bot.services import agenda, escalation, issues, notify
 from bot.services.agenda import NOT_A_MEMBER
 from bot.services.agenda_text import (
     CATEGORY_LABELS,
@@ -20,6 +20,7 @@ from bot.services.agenda_text import (
     issue_line,
     kind_label,
     quoted,
+    ref,
     role_label,
     short,
     status_label,
@@ -104,6 +105,10 @@ def build() -> Router:
         )
         if not result.created:
             await ctx.reply(ctx.t._("This issue was already sent."), edit=True)
+            return
+        if ctx.person.id in await notify.lead_ids(ctx.session, forum.id):  # a lead's own issue: no one to tell
+            await ctx.reply(ctx.t._("It is recorded as {ref}, among the forum's open issues.",
+                                    ref=ref(result.issue.id)), edit=True)
             return
         await ctx.reply(
             ctx.t._("Thank you. It is recorded as {ref} and the forum's lead was told. "

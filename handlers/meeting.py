@@ -16,9 +16,11 @@ from bot.services.agenda_text import (
     ISSUE_STATUS_LABELS,
     button_label,
     category_label,
+    day,
     forum_title,
     kind_label,
     quoted,
+    ref,
     short,
     status_label,
     when,
@@ -58,7 +60,14 @@ def build() -> Router:
             _forum_id, meeting_at, _ = _walk(ctx)
             await outcomes.record_issue_escalation(ctx.session, issue_id=int(arg), person=ctx.person,
                                                    meeting_at=meeting_at, now=ctx.now)
-            await ctx.reply(ctx.t._("Recorded."))
+            issue = await issues.get_issue(ctx.session, int(arg))
+            above = await escalation.parent_forum(ctx.session, await agenda.load_forum(ctx.session, issue.forum_id))
+            lines = [ctx.t._("Recorded:")]
+            if above is not None:
+                lines.append(ctx.t._("Issue {ref} {title} was escalated to {forum}.", ref=ref(issue.id),
+                                     title=Raw(quoted(ctx.t, issue.title)),
+                                     forum=Raw(forum_title(ctx.t, above, above.org_unit))))
+            await ctx.reply("\n".join(lines))
             await next_subject(ctx)
         elif verb == "close":
             await close(ctx)
@@ -267,17 +276,40 @@ async def record(ctx: Context, *, note: str | None = None, owner: int | None = N
     _, meeting_at, data = _walk(ctx)
     subject = outcomes.Subject.parse(data["subject"])
     tz = ctx.app.settings.tz
+    forum = await agenda.load_forum(ctx.session, data["forum_id"])
+    lines = [ctx.t._("Recorded:")]
     if subject.kind == "item":
-        await outcomes.record_item_decision(
+        decision = await outcomes.record_item_decision(
             ctx.session, item_id=subject.id, person=ctx.person, meeting_at=meeting_at, text=data["text"],
             owner_person_id=owner, due_date=due, now=ctx.now, tz=tz,
         )
+        item = await agenda.get_item(ctx.session, subject.id)
+        lines.append(ctx.t._("The decision on {title}: {text}", title=Raw(quoted(ctx.t, item.title)),
+                             text=decision.text or ""))
     else:
-        await outcomes.record_issue_outcome(
+        decision = await outcomes.record_issue_outcome(
             ctx.session, issue_id=subject.id, person=ctx.person, meeting_at=meeting_at, status=data["status"],
             note=note, owner_person_id=owner, due_date=due, now=ctx.now, tz=tz,
         )
-    await ctx.reply(ctx.t._("Recorded."))
+        issue = await issues.get_issue(ctx.session, subject.id)
+        lines.append(ctx.t._("Issue {ref} {title}: {status}.", ref=ref(issue.id), title=Raw(quoted(ctx.t, issue.title)),
+                             status=status_label(ctx.t, issue.status)))
+        said = agenda.clean_note(note)
+        if said and issue.status == IssueStatus.RESOLVED:
+            lines.append(ctx.t._("The resolution: {text}", text=said))
+        elif said and issue.status == IssueStatus.DECLINED:
+            lines.append(ctx.t._("The reason: {text}", text=said))
+        elif said:
+            lines.append(ctx.t._("Note: {text}", text=said))
+    if decision.owner_person_id is not None:
+        owners = await agenda.people_by_id(ctx.session, [decision.owner_person_id])
+        role = await agenda.role_in(ctx.session, decision.owner_person_id, forum.id)
+        in_charge = who(ctx.t, forum.org_unit, forum, role, owners.get(decision.owner_person_id))
+        if decision.due_date is not None:
+            lines.append(ctx.t._("In charge: {owner}, by {date}.", owner=in_charge, date=day(ctx.t, decision.due_date)))
+        else:
+            lines.append(ctx.t._("In charge: {owner}.", owner=in_charge))
+    await ctx.reply("\n".join(lines))
     await next_subject(ctx)
 
 

@@ -13,11 +13,13 @@ from zoneinfo import ZoneInfo
 
 from bot.conversation import Context, Handler, Router
 from bot.core.messages import Button
+from bot.domain.meeting_polls import PollStatus
+from bot.domain.permissions import Action
 from bot.i18n import N_, Raw
 from bot.services import meetings, people, polls
 from bot.services.errors import Forbidden, NotFound, Refused
 from bot.services.invites import forum_by_code
-from bot.services.poll_texts import day_label, forum_name, option_label, present, short_label, when
+from bot.services.poll_texts import day_label, forum_name, option_label, present, role_list, short_label, when
 from bot.storage.models import Forum
 from bot.storage.models_polls import DatePoll, Meeting
 
@@ -25,6 +27,7 @@ log = logging.getLogger(__name__)
 
 FLOW = "poll"
 MOVE = "resched"
+PLACE = "mplace"
 TIMES = ("16:00", "16:30", "17:00", "17:30", "18:00", "19:00")
 DEADLINE_DAYS = (1, 2, 3, 5)
 NOT_A_LEAD = N_("Only a forum's lead can open a date poll.")
@@ -177,7 +180,7 @@ def build() -> Router:
         await meetings.require_lead(ctx.session, ctx.person, forum)
         text = await polls.results_text(ctx.session, ctx.t, await polls.tally(ctx.session, poll, forum))
         buttons = []
-        if poll.status == "open":
+        if poll.status == PollStatus.OPEN:
             buttons = [[ctx.button(ctx.t._("Close the poll now"), f"dpx:{poll.id}")]]
         await ctx.reply(text, buttons)
 
@@ -348,6 +351,63 @@ def build() -> Router:
             edit=True,
         )
 
+    @router.action("mtl")
+    @localized
+    async def place_meeting(ctx: Context) -> None:
+        [meeting_id] = _ints(ctx.value, 1)
+        meeting = await meetings.load_meeting(ctx.session, meeting_id)
+        forum = await meetings.load_forum(ctx.session, meeting.forum_id)
+        await meetings.require_lead(ctx.session, ctx.person, forum, Action.MANAGE_MEETINGS)
+        if meeting.status != "confirmed" or meeting.starts_at <= ctx.now:
+            raise Refused(N_("Only an upcoming confirmed meeting can be changed."))
+        await ctx.set_state(PLACE, "text", meeting=meeting.id)
+        t = ctx.t
+        lines = [
+            t._(
+                "Where does the meeting of {forum} on {date} take place? Type the address or room, "
+                "or paste the online meeting link.",
+                forum=Raw(forum_title(ctx, forum)),
+                date=Raw(option_label(t, meeting.starts_at)),
+            )
+        ]
+        rows = []
+        if meeting.location:
+            lines.append(meetings.place_line(t, meeting))
+            rows.append([ctx.step_button(t._("Remove the place"), PLACE, "text", "clear")])
+        rows.append([ctx.step_button(t._("↩ Back"), PLACE, "text", "back")])
+        await ctx.reply("\n".join(lines), rows)
+
+    @router.step(PLACE, "text")
+    @localized
+    async def place_text(ctx: Context) -> None:
+        assert ctx.state is not None
+        meeting_id = int(ctx.state.data["meeting"])
+        if ctx.value == "back":
+            await ctx.clear_state()
+            await ctx.reply(ctx.t._("Nothing was changed."), edit=True)
+            return
+        location = None if ctx.value == "clear" else ctx.text
+        told = await meetings.set_location(
+            ctx.session, meeting_id, location=location, person=ctx.person, now=ctx.now, tz=tz(ctx)
+        )
+        await ctx.clear_state()
+        meeting = await meetings.load_meeting(ctx.session, meeting_id)
+        text = (
+            ctx.t._("Saved: {place}.", place=meetings.place_line(ctx.t, meeting))
+            if meeting.location
+            else ctx.t._("The place is removed.")
+        )
+        await ctx.reply(
+            text
+            + "\n"
+            + ctx.t.n_(
+                "I sent the member an updated invitation.",
+                "I sent all {n} members an updated invitation.",
+                told,
+            ),
+            meeting_buttons(ctx, meeting),
+        )
+
     @router.action("mtk")
     async def keep_meeting(ctx: Context) -> None:
         await ctx.reply(ctx.t._("Nothing was changed."), edit=True)
@@ -378,7 +438,7 @@ async def begin(ctx: Context, forum: Forum) -> None:
     assert ctx.person is not None
     forum = await meetings.load_forum(ctx.session, forum.id)  # with its unit
     live = await polls.live_poll_for(ctx.session, forum.id)
-    if live is not None and live.status == "open":
+    if live is not None and live.status == PollStatus.OPEN:
         await ctx.reply(
             ctx.t._(
                 "A date poll for {forum} is already open until {deadline}.",
@@ -413,6 +473,18 @@ async def show_draft(ctx: Context, poll_id: int, *, edit: bool = False) -> None:
         lines += [f"{i}. {option_label(t, o.starts_at)}" for i, o in enumerate(options, 1)]
     else:
         lines.append(t._("No dates on offer yet."))
+    calendar = meetings.forum_calendar(forum, forum.org_unit)
+    if calendar.school_vacations_until is not None and any(
+        calendar.beyond_school_calendar(o.starts_at.astimezone(tz(ctx)).date()) for o in options
+    ):
+        lines.append(
+            t._(
+                "⚠️ The ministry's school vacation calendar I have ends on {date}. For later dates I skipped the "
+                "Jewish holidays and the school vacations they usually bring (Hanukkah, Pesach, the summer); "
+                "please check those dates against the ministry's calendar.",
+                date=Raw(t.date(calendar.school_vacations_until, "long")),
+            )
+        )
     lines.append("")
     lines.append(
         t._(
@@ -498,10 +570,21 @@ async def publish(ctx: Context, poll_id: int) -> None:
         lines.append(
             t.n_("It is also in the forum's group.", "It is also in the forum's {n} groups.", published.groups)
         )
+    lines.append(t._("If it cannot be delivered to someone, I will tell you who."))
     lines.append(t._("Voting closes on {deadline}.", deadline=Raw(when(t, poll.deadline))))
     if poll.remind_at is not None:
         lines.append(t._("On {date} I will remind whoever has not answered yet.", date=Raw(when(t, poll.remind_at))))
-    lines.append(t._("I will tell you when every required role has answered."))
+    result = await polls.tally(ctx.session, poll, published.forum)
+    if result.unseated:
+        lines.append(
+            t._(
+                "I will tell you when every required role that someone holds has answered. No one holds these "
+                "required roles yet: {roles}.",
+                roles=Raw(role_list(t, published.forum.org_unit, published.forum, result.unseated)),
+            )
+        )
+    else:
+        lines.append(t._("I will tell you when every required role has answered."))
     await ctx.reply(
         "\n".join(lines),
         [
@@ -554,7 +637,8 @@ def meeting_buttons(ctx: Context, meeting: Meeting) -> list[list[Button]]:
         [
             ctx.button(ctx.t._("📅 Change the date"), f"mtr:{meeting.id}"),
             ctx.button(ctx.t._("❌ Cancel the meeting"), f"mtc:{meeting.id}"),
-        ]
+        ],
+        [ctx.button(ctx.t._("📍 Place or link"), f"mtl:{meeting.id}")],
     ]
 
 
@@ -576,6 +660,7 @@ async def ask_new_date(ctx: Context, meeting: Meeting, forum: Forum) -> None:
             ctx.step_button(t._("↩ Back"), MOVE, "date", "back"),
         ]
     )
+    rows.append([ctx.button(t._("📍 Place or link"), f"mtl:{meeting.id}")])
     await ctx.reply(
         t._(
             "The meeting of {forum} is on {date}. To move it, choose another date from the poll or type a new one "

@@ -73,7 +73,9 @@ async def propose(user: ConsoleUser, title: str, details: str | None = None) -> 
         await press(user, "בלי פירוט")
     else:
         await user.say(details)
-    return await press(user, "שליחה")
+    # A member sends it to the forum's lead; the lead adds their own item to the agenda.
+    labels = [plain(b.label) for b in user.last.all_buttons]
+    return await press(user, "הוספה לסדר היום" if "הוספה לסדר היום" in labels else "שליחה")
 
 
 async def raise_issue(user: ConsoleUser, title: str, *, kind: str = "חסם", show: str = "role") -> str:

@@ -60,7 +60,10 @@ async def test_a_parent_raises_a_blocker_and_hears_it_is_in_progress(tmp_path: P
         await bot.presses(dana, "בטיפול", expect="מי אחראי?")
         await bot.presses(dana, "דנה לוי (מנהלת בית הספר)", expect="עד מתי?")
         before = len(fake.sent_messages(avi.id))
-        await bot.presses(dana, "בעוד שבוע", expect="נרשם.")
+        recorded = clean((await bot.presses(dana, "בעוד שבוע", expect="נרשם:")).text)
+        # The reply repeats what was recorded.
+        assert recorded.startswith('נרשם:\nהפער #1 "אין הסעה לשכונה החדשה": בטיפול.\n'
+                                   "באחריות: דנה לוי (מנהלת בית הספר), עד ")
 
         # The parent is told, in Hebrew, in the masculine.
         update = await bot.next_message(avi, before, "עדכון על הפער", timeout=10)

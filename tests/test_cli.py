@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -15,7 +16,8 @@ import pytest
 
 from tests.conftest import DEMO_ORG
 
-COMMANDS = ["run", "db", "org", "forum", "roles", "invite", "console", "admin", "jobs", "whatsapp", "export", "i18n"]
+COMMANDS = ["run", "db", "org", "forum", "roles", "invite", "console", "admin", "jobs", "whatsapp", "export", "i18n",
+            "clock", "demo", "weblink"]
 
 
 def forumbot(tmp_path: Path, *args: str, stdin: str = "", env: dict[str, str] | None = None,
@@ -47,9 +49,10 @@ def test_operator_walkthrough(tmp_path: Path) -> None:
     invite = forumbot(tmp_path, "invite", "--forum", "S-DEMO-210101", "--role", "principal")
     assert invite.returncode == 0, invite.stderr
     code = invite.stdout.split("code: ")[1].split()[0]
-    assert f"?start={code}" in invite.stdout
+    assert "<bot username>" not in invite.stdout and "set TELEGRAM_BOT_TOKEN" in invite.stdout
+    assert f"/start {code}" in invite.stdout
     chat = forumbot(tmp_path, "console", "--as", "dana",
-                    stdin=f"/start {code}\n1\n1\nדנה לוי\n2\n/forums\n/quit\n")
+                    stdin=f"/start {code}\n1\n4\nדנה לוי\n7\n/forums\n/quit\n")
     assert chat.returncode == 0, chat.stderr
     assert "ברוכה הבאה, דנה לוי!" in chat.stdout and "את מובילה את הפורום" in chat.stdout
     assert "Traceback" not in chat.stderr
@@ -112,9 +115,32 @@ def test_run_without_channels_explains_and_serves_health(tmp_path: Path) -> None
                     break
             except OSError:
                 time.sleep(0.2)
-        assert '"status":"ok"' in body
+        assert '"status":"ok"' in body and '"clock":{"simulated":false}' in body  # never on by default
     finally:
         proc.send_signal(signal.SIGTERM)
         out, err = proc.communicate(timeout=20)
     assert proc.returncode == 0, err
     assert "TELEGRAM_BOT_TOKEN" in out and "forumbot console" in out
+
+
+@pytest.mark.parametrize("args", [["roles"], ["invite", "--forum", "S-DEMO-210101", "--role", "parent"]])
+def test_a_closed_pipe_is_quiet(tmp_path: Path, args: list[str]) -> None:
+    """`forumbot invite … | head -1`: the reader leaves early; no traceback."""
+    if args[0] == "invite":
+        forumbot(tmp_path, "org", "import", str(DEMO_ORG))
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WHATSAPP_", "DATABASE_"))}
+    env.update({"FORUMBOT_DATA_DIR": str(tmp_path / "var"), "FORUMBOT_LOG_LEVEL": "WARNING"})
+    read, write = os.pipe()
+    os.close(read)  # nobody will read: the first write breaks the pipe
+    try:
+        result = subprocess.run([sys.executable, "-m", "bot", *args], stdout=write, stderr=subprocess.PIPE,
+                                text=True, env=env, cwd=tmp_path, timeout=60)
+    finally:
+        os.close(write)
+    assert result.returncode == 0 and result.stderr == ""
+
+
+def test_i18n_check_says_ok_with_counts(tmp_path: Path) -> None:
+    result = forumbot(tmp_path, "i18n", "check")
+    assert result.returncode == 0
+    assert re.fullmatch(r"ok: \d+ messages, translated in he and ar \(English comes from the msgids\)\n", result.stdout)

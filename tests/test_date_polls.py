@@ -474,8 +474,11 @@ async def test_the_hourly_sweep_tells_the_lead_when_the_last_missing_role_leaves
     assert (await run_due(app, clock.now() + timedelta(minutes=10)))["required_roles_answered"] == 0
     await app.delivery.drain()
     notice = texts(app, "dana")[-1]
-    assert notice.startswith("✔️ כל בעלי התפקידים הנדרשים ענו בסקר המועדים")
-    assert notice.endswith("עדיין אין בפורום אף אחד בתפקידים הנדרשים האלה: נציג/ת ועד ההורים")
+    # Not "every required role": the parents' committee has nobody in it any more.
+    assert "כל בעלי התפקידים הנדרשים ענו" not in notice
+    assert notice.startswith("✔️ כל התפקידים הנדרשים שמאוישים בפורום השותפים של בית ספר יסודי אלונים (הדגמה) ענו "
+                             "בסקר המועדים (3 מתוך 4):")
+    assert "בתפקידים הנדרשים האלה עדיין אין אף אחד, ולכן אין מי שיענה בשמם: נציג/ת ועד ההורים." in notice
 
 
 # -- the decision, the invitation, moves ----------------------------------------------------------

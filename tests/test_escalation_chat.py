@@ -21,7 +21,8 @@ async def test_the_lead_escalates_an_issue_at_the_meeting(app: App, clock: Fixed
     await raise_issue(rana, "חסרה יועצת נוספת", kind="צורך")
     clock.set(MEETING_AT + timedelta(hours=2))
     await dana.say("/meeting")
-    assert (await press(dana, "העברה אל עיריית טירת כרמל")).startswith("נרשם.")
+    assert (await press(dana, "העברה אל עיריית טירת כרמל")).startswith(
+        'נרשם:\nהפער #1 "חסרה יועצת נוספת" הועבר לפורום השותפים של עיריית טירת כרמל.')
     async with app.db.sessions() as session:
         issue = await session.scalar(select(RaisedIssue))
         decision = await session.scalar(select(MeetingDecision))

@@ -319,9 +319,27 @@ def test_the_ics_reads_back_in_jerusalem_time() -> None:
     assert event.end - event.start == timedelta(minutes=90)
     assert str(event["SUMMARY"]) == "פגישת פורום השותפים"
     assert [str(tz["TZID"]) for tz in calendar.timezones] == ["Asia/Jerusalem"]
-    assert str(calendar["METHOD"]) == "PUBLISH" and str(event["STATUS"]) == "CONFIRMED"
+    assert str(calendar["METHOD"]) == "REQUEST" and str(event["STATUS"]) == "CONFIRMED"
     cancelled = icalendar.Calendar.from_ical(
         meeting_ics(uid="abc@forumbot", sequence=3, starts_at=starts, minutes=90, summary="s", description="d",
                     stamp=starts, tz=TZ, cancelled=True)
     )
     assert str(cancelled["METHOD"]) == "CANCEL" and str(cancelled.events[0]["STATUS"]) == "CANCELLED"
+
+
+def test_a_date_poll_moves_only_as_its_transition_table_says() -> None:
+    from bot.domain.meeting_polls import POLL_TRANSITIONS, PollMoveError, PollStatus, poll_moved
+
+    assert set(POLL_TRANSITIONS) == set(PollStatus)
+    reachable, frontier = {PollStatus.DRAFT}, [PollStatus.DRAFT]
+    while frontier:
+        for target in POLL_TRANSITIONS[frontier.pop()]:
+            if target not in reachable:
+                reachable.add(target)
+                frontier.append(target)
+    assert reachable == set(PollStatus)  # every status is a step of some poll's life
+    assert poll_moved("open", PollStatus.CLOSED) is PollStatus.CLOSED
+    for current, target in [("draft", PollStatus.CLOSED), ("open", PollStatus.DECIDED), ("decided", PollStatus.OPEN),
+                            ("cancelled", PollStatus.DECIDED), ("closed", PollStatus.OPEN)]:
+        with pytest.raises(PollMoveError):
+            poll_moved(current, target)

@@ -29,7 +29,7 @@ from tests.wa_helpers import quick_whatsapp_delivery, serving, settled  # noqa: 
 
 pytestmark = [pytest.mark.slow, pytest.mark.usefixtures("quick_whatsapp_delivery")]
 
-SCHOOL, AUTHORITY = "S-DEMO-210101", "A2100"
+SCHOOL, SCHOOL2, AUTHORITY = "S-DEMO-210101", "S-DEMO-210102", "A2100"
 GAPS = 14  # more than the ten rows of a WhatsApp list
 
 
@@ -40,13 +40,15 @@ async def fake() -> AsyncIterator[FakeWhatsApp]:
 
 
 async def forward_gaps(app: App, n: int) -> list[int]:
-    """``n`` gaps forwarded from the school to the authority the day before its digest slot."""
+    """``n`` gaps forwarded from two schools to the authority the day before its digest slot (two units
+    below: the digest has a chart to compare them)."""
     now = app.clock.now() - timedelta(days=1)
     ids = []
     async with app.db.unit_of_work() as session:
         authority = await invites.forum_by_code(session, AUTHORITY)
-        school = await invites.forum_by_code(session, SCHOOL)
+        schools = [await invites.forum_by_code(session, code) for code in (SCHOOL, SCHOOL2)]
         for i in range(1, n + 1):
+            school = schools[i % 2]
             gap = EscalatedGap(forum_id=authority.id, kind="need", category="transport", title=f"חסרה הסעה לשכונה {i}",
                                details="פרטים", norm_title=f"gap {i}", status="open", arrived_at=now, created_at=now,
                                updated_at=now)  # fmt: skip
@@ -191,3 +193,33 @@ async def test_an_unapproved_digest_template_falls_back_to_the_generic_one(
         await settled(app)
         released = fake.messages_to(dana)[seen:]
         assert "חסרה הסעה לשכונה 2" in "\n".join(plain(m.text) for m in released)
+
+
+async def test_a_coordinator_who_does_not_tap_for_weeks_gets_one_digest_with_everything(
+    app: App, fake: FakeWhatsApp, clock: FixedClock
+) -> None:
+    await import_demo(app)
+    await forward_gaps(app, 2)
+    async with serving(app, fake):
+        dana = await coordinator(app, fake)
+        clock.advance(timedelta(hours=30))  # her window is closed: the digest is held behind its template
+        fake.clock.advance(30 * 3600)
+        assert await escalation_digests(app, clock.now()) == 1
+        app.notify_outbox()
+        await fake.wait_for(lambda m: m.to is dana and m.type == "template")
+        await settled(app)
+        clock.advance(timedelta(days=7))  # a week on she still has not tapped: the next digest replaces it
+        fake.clock.advance(7 * 86400)
+        assert await escalation_digests(app, clock.now()) == 1
+        app.notify_outbox()
+        await settled(app)
+        seen = len(fake.messages_to(dana))
+        assert await fake.press(dana, "להצגת הריכוז") == 200
+        await fake.wait_for(lambda m: m.to is dana and m.type == "document")
+        await settled(app)
+        released = fake.messages_to(dana)[seen:]
+        digests = [plain(m.text) for m in released if plain(m.text).startswith("ריכוז הפערים")]
+        assert len(digests) == 1, digests  # one digest, not one per week
+        assert "29 בנוב׳ 2026" in digests[0]
+        assert "שני פערים חדשים" in digests[0]  # what the held one listed never reached her: new to her
+        assert [m.type for m in released].count("document") == 1

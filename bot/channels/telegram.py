@@ -13,8 +13,8 @@ import contextlib
 import hashlib
 import hmac
 import logging
-import time
 import weakref
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
@@ -278,7 +278,6 @@ class TelegramChannel:
         self.dispatcher.include_router(self._router())
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._scoped_leads: set[int] = set()
-        self._not_leads: dict[int, float] = {}
 
     def _router(self) -> Router:
         router = Router(name="forumbot-telegram")
@@ -298,10 +297,15 @@ class TelegramChannel:
         lead_locale: list[str | None] = []  # filled once the event's transaction has committed
 
         async def check_lead(ctx: Context) -> None:
-            # Read in the event's own transaction: the person is loaded already, and it costs no
-            # second transaction (on SQLite, no second turn at the write lock).
+            # Whether the person led a forum came with their identity (no statement of its own). A
+            # button press may have just made them a lead (registration, joining): only then ask
+            # again, in the event's own transaction (on SQLite, no second turn at the write lock).
             person = ctx.person
-            locale = person.locale if person is not None and await leads_a_forum(ctx.session, person.id) else None
+            pressed = ctx.event.kind is EventKind.CHOICE
+            leads = ctx.leads_a_forum or (
+                person is not None and pressed and await leads_a_forum(ctx.session, person.id)
+            )
+            locale = person.locale if person is not None and leads else None
             ctx.after_commit(lambda: lead_locale.append(locale))
 
         async with lock:  # one person's updates are handled in order
@@ -367,22 +371,15 @@ class TelegramChannel:
         """Whether to check, with this event, if the person in a private chat leads a forum (for the menu)."""
         if event.is_group or event.kind not in (EventKind.COMMAND, EventKind.TEXT, EventKind.CHOICE):
             return False
-        chat_id = int(event.chat_id)
-        if chat_id in self._scoped_leads:
-            return False
-        checked = self._not_leads.get(chat_id)
-        # A person becomes a lead by pressing a button (registration, joining); otherwise re-check rarely.
-        return checked is None or event.kind is EventKind.CHOICE or time.monotonic() - checked >= 300
+        # Free for commands and text (the answer comes with the person's identity); a button press
+        # costs one read, kept for presses that may have made the person a lead.
+        return int(event.chat_id) not in self._scoped_leads
 
     async def _scope_lead_commands(self, chat_id: int, locale: str | None) -> None:
         """Give a lead's private chat the full menu, once per process per chat."""
-        if locale is None:
-            self._not_leads[chat_id] = time.monotonic()
-            return
-        if chat_id in self._scoped_leads:
+        if locale is None or chat_id in self._scoped_leads:
             return
         self._scoped_leads.add(chat_id)
-        self._not_leads.pop(chat_id, None)
         try:
             await self.bot.set_my_commands(
                 _menu(list(self.app.conversations.commands.values()), Translator(locale)),
@@ -399,6 +396,144 @@ def _menu(commands: list[Command], t: Translator) -> list[BotCommand]:
     return [BotCommand(command=c.name, description=t._(c.description)[:256].strip("\u200f")) for c in commands]
 
 
+# -- long polling ---------------------------------------------------------------------------------
+
+POLL_LIMIT = 100  # updates per getUpdates (Telegram's maximum); also the most handled at once
+POLL_GAP = 0.05  # seconds between two getUpdates while updates are being handled
+POLL_ATTEMPTS = 3  # an update whose handling raised is fetched and tried again this often
+
+
+class UpdateWindow:
+    """The updates fetched and not yet acknowledged, and the offset that acknowledges only handled ones.
+
+    getUpdates confirms every update below its ``offset``. The offset here never passes an update
+    still being handled: it is the lowest one in flight, or one past the highest handled when
+    nothing is. Handled updates above an update still in flight come back with the next answer and
+    are skipped (and, were they handled again after a restart, their processed mark makes it a no-op).
+    """
+
+    def __init__(self) -> None:
+        self.offset: int | None = None
+        self.running: dict[int, asyncio.Task[None]] = {}
+        self.handled: set[int] = set()
+        self.again: set[int] = set()  # raised: to be fetched and tried again
+        self.failures: dict[int, int] = {}
+
+    def is_new(self, update_id: int) -> bool:
+        below = self.offset is not None and update_id < self.offset
+        return not below and update_id not in self.running and update_id not in self.handled
+
+    def start(self, update_id: int, task: asyncio.Task[None]) -> None:
+        self.again.discard(update_id)
+        self.running[update_id] = task
+
+    def finished(self, update_id: int, ok: bool) -> None:
+        self.running.pop(update_id, None)
+        if ok:
+            self.handled.add(update_id)
+            self.failures.pop(update_id, None)
+        else:
+            self.again.add(update_id)
+        self._advance()
+
+    def _advance(self) -> None:
+        if self.running or self.again:
+            low = min({*self.running, *self.again})
+        elif self.handled:
+            low = max(self.handled) + 1
+        else:
+            return
+        self.handled = {i for i in self.handled if i >= low}
+        self.offset = low if self.offset is None else max(self.offset, low)
+
+
+async def poll_updates(
+    bot: Bot,
+    handle: Callable[[Update], Awaitable[None]],
+    stop: asyncio.Event,
+    *,
+    polling_timeout: int,
+    allowed_updates: list[str] | None = None,
+    limit: int = POLL_LIMIT,
+) -> None:
+    """Long polling that acknowledges an update only after it was handled (its transaction committed).
+
+    aiogram's dispatcher moves the offset on as soon as it hands an update to a task, so a process
+    killed then has acknowledged updates nobody handled. Here a restarted process fetches again
+    whatever was not handled; updates of different people are handled at the same time, and one
+    person's in order (see TelegramChannel._handle). On ``stop`` the updates in hand are finished
+    and acknowledged.
+    """
+    window = UpdateWindow()
+    stopping = asyncio.create_task(stop.wait())
+    request_timeout = int((bot.session.timeout or 60) + polling_timeout)
+    backoff = 0.0
+
+    async def one(update: Update) -> None:
+        ok = True
+        try:
+            await handle(update)
+        except Exception:
+            tries = window.failures[update.update_id] = window.failures.get(update.update_id, 0) + 1
+            ok = tries >= POLL_ATTEMPTS
+            log.exception("telegram: update %s failed (%d of %d tries)", update.update_id, tries, POLL_ATTEMPTS)
+        finally:
+            window.finished(update.update_id, ok)
+
+    try:
+        while not stop.is_set():
+            busy = bool(window.running or window.again)
+            fetch = asyncio.ensure_future(
+                bot.get_updates(
+                    offset=window.offset,
+                    limit=limit,
+                    timeout=0 if busy else polling_timeout,
+                    allowed_updates=allowed_updates or ALLOWED_UPDATES,
+                    request_timeout=request_timeout,
+                )
+            )
+            await asyncio.wait({fetch, stopping}, return_when=asyncio.FIRST_COMPLETED)
+            if not fetch.done():
+                fetch.cancel()
+                with contextlib.suppress(BaseException):
+                    await fetch
+                break
+            try:
+                updates = fetch.result()
+            except TelegramRetryAfter as exc:
+                await _pause(stop, float(exc.retry_after))
+                continue
+            except (TelegramAPIError, ClientDecodeError, TimeoutError, OSError) as exc:
+                backoff = min(max(backoff * 2, 1.0), 30.0)
+                log.warning("telegram: getUpdates failed (%s: %s); again in %.0f s", type(exc).__name__, exc, backoff)
+                await _pause(stop, backoff)
+                continue
+            backoff = 0.0
+            fresh = [u for u in updates if window.is_new(u.update_id)]
+            for update in fresh:
+                window.start(update.update_id, asyncio.create_task(one(update), name=f"update-{update.update_id}"))
+            if fresh and not busy:
+                continue  # there may be more right behind them
+            if window.running:  # nothing new in the answer: wait for one to finish, or a moment
+                running = {*window.running.values(), stopping}
+                await asyncio.wait(running, timeout=0.5, return_when=asyncio.FIRST_COMPLETED)
+            if busy:
+                await _pause(stop, POLL_GAP)
+    finally:
+        stopping.cancel()
+        if window.running:
+            await asyncio.wait(list(window.running.values()), timeout=7)
+        acknowledged = window.offset
+        if acknowledged is not None:
+            with contextlib.suppress(Exception):  # confirm what was handled; a restart re-fetches the rest
+                await bot.get_updates(offset=acknowledged, limit=1, timeout=0, request_timeout=5)
+
+
+async def _pause(stop: asyncio.Event, seconds: float) -> None:
+    with contextlib.suppress(TimeoutError):
+        await asyncio.wait_for(stop.wait(), seconds)
+
+
 async def start_telegram(app: App, stop: asyncio.Event) -> list[asyncio.Task[None]]:
     """Start the channel: identify the bot, set the menu, then poll or serve the webhook."""
     settings = app.settings
@@ -411,6 +546,7 @@ async def start_telegram(app: App, stop: asyncio.Event) -> list[asyncio.Task[Non
     except TelegramAPIError:
         log.warning("could not set the command menu; continuing")
     tasks: list[asyncio.Task[None]] = []
+    polling: asyncio.Task[None] | None = None
     if settings.telegram_webhook_url:
         secret = webhook_secret(settings)
         mount_webhook(app, channel, secret)
@@ -424,24 +560,18 @@ async def start_telegram(app: App, stop: asyncio.Event) -> list[asyncio.Task[Non
     else:
         await bot.delete_webhook(drop_pending_updates=False)
 
-        async def poll() -> None:
-            await channel.dispatcher.start_polling(
-                bot,
-                polling_timeout=settings.telegram_polling_timeout,
-                handle_signals=False,
-                close_bot_session=False,
-                allowed_updates=ALLOWED_UPDATES,
-                tasks_concurrency_limit=64,
-            )
-
-        tasks.append(asyncio.create_task(poll(), name="telegram-polling"))
+        polling = asyncio.create_task(
+            poll_updates(bot, channel.feed, stop, polling_timeout=settings.telegram_polling_timeout),
+            name="telegram-polling",
+        )
+        tasks.append(polling)
         log.info("telegram: long polling as @%s", channel.username)
 
     async def close_on_stop() -> None:
         await stop.wait()
-        if not settings.telegram_webhook_url:
-            with contextlib.suppress(RuntimeError):
-                await channel.dispatcher.stop_polling()
+        if polling is not None:  # it handles what it fetched and acknowledges it first
+            with contextlib.suppress(Exception):
+                await asyncio.wait_for(asyncio.shield(polling), timeout=8)
         await asyncio.sleep(0)
         await bot.session.close()
 

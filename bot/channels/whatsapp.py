@@ -38,7 +38,7 @@ import json
 import logging
 import time
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
@@ -114,6 +114,9 @@ INBOX_BATCH = 50
 INBOX_STALE = timedelta(minutes=5)
 INBOX_ATTEMPTS = 5
 INBOX_KEEP = timedelta(days=14)  # Meta re-delivers for up to a week
+# A signed delivery older than this (by its items' timestamps) is refused: the inbox no longer
+# remembers its keys, so a replay would be handled again. A day less than INBOX_KEEP, for clocks.
+REPLAY_WINDOW = INBOX_KEEP - timedelta(days=1)
 
 # Cloud API error codes (https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes)
 WINDOW_CLOSED = 131047
@@ -298,41 +301,85 @@ def status_item(status: dict[str, Any]) -> InboxItem | None:
     if status.get("status") != "failed":
         return None
     errors = status.get("errors") or [{}]
+    first = errors[0] if isinstance(errors, list) and errors and isinstance(errors[0], dict) else {}
     return InboxItem(
         key=f"status:{status.get('id')}:failed",
         kind="status",
         payload={
-            "wamid": status.get("id"),
-            "recipient": status.get("recipient_user_id") or status.get("recipient_id"),
-            "code": int(errors[0].get("code") or 0),
-            "title": str(errors[0].get("title") or errors[0].get("message") or ""),
+            "wamid": str(status.get("id") or ""),
+            "recipient": str(status.get("recipient_user_id") or status.get("recipient_id") or ""),
+            "code": int(first.get("code") or 0),
+            "title": str(first.get("title") or first.get("message") or "")[:300],
         },
     )
 
 
-def parse_delivery(client: WhatsApp, body: dict[str, Any], phone_id: str) -> list[InboxItem]:
-    """Every message and failed status for our number in one webhook delivery (Meta may batch)."""
-    items: list[InboxItem] = []
-    for entry in body.get("entry") or []:
-        for change in entry.get("changes") or []:
+def sent_at(item: dict[str, Any]) -> datetime | None:
+    """The Unix ``timestamp`` Meta puts on every message and status; None when it has none."""
+    raw = item.get("timestamp")
+    if isinstance(raw, bool) or not isinstance(raw, (str, int)) or not str(raw).isdigit() or len(str(raw)) > 12:
+        return None
+    return datetime.fromtimestamp(int(raw), UTC)
+
+
+def _list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
+
+
+def _dicts(value: Any) -> list[dict[str, Any]]:
+    return [v for v in _list(value) if isinstance(v, dict)]
+
+
+@dataclass
+class Parsed:
+    """What one webhook delivery carried: the items to store, and what was left out (and why)."""
+
+    items: list[InboxItem] = dataclasses.field(default_factory=list)
+    malformed: int = 0
+    stale: int = 0
+
+
+def parse_delivery(client: WhatsApp, body: dict[str, Any], phone_id: str, *, now: datetime | None = None) -> Parsed:
+    """Every message and failed status for our number in one webhook delivery (Meta may batch).
+
+    One odd item costs only itself: it is logged and skipped, the others are kept (refusing the
+    delivery would make Meta send the good ones again, and the odd one with them, for a week).
+    With ``now``, an item older than ``REPLAY_WINDOW`` by its timestamp is left out: its key may
+    no longer be remembered, so it could be handled a second time (a replayed, signed delivery).
+    """
+    found = Parsed()
+    oldest = now - REPLAY_WINDOW if now is not None else None
+    for entry in _dicts(body.get("entry")):
+        for change in _dicts(entry.get("changes")):
             if change.get("field") != "messages":
                 continue
-            value = change.get("value") or {}
-            if phone_id and str((value.get("metadata") or {}).get("phone_number_id")) != phone_id:
+            value = change.get("value")
+            if not isinstance(value, dict):
+                found.malformed += 1
                 continue
-            for message in value.get("messages") or []:
+            metadata = value.get("metadata")
+            metadata = metadata if isinstance(metadata, dict) else {}
+            if phone_id and str(metadata.get("phone_number_id")) != phone_id:
+                continue
+            raw_items = [("message", m) for m in _list(value.get("messages"))]
+            raw_items += [("status", s) for s in _list(value.get("statuses"))]
+            for kind, raw in raw_items:
                 try:
-                    item = message_item(client, entry, value, message)
-                except Exception:  # one odd item must not cost the others (nor make Meta retry forever)
-                    log.exception("could not parse a WhatsApp message %s", message.get("id"))
+                    if not isinstance(raw, dict):
+                        raise ValueError(f"a {kind} that is not an object")
+                    at = sent_at(raw)
+                    if oldest is not None and at is not None and at < oldest:
+                        found.stale += 1
+                        continue
+                    item = message_item(client, entry, value, raw) if kind == "message" else status_item(raw)
+                except Exception as exc:  # one odd item must not cost the others (nor make Meta retry forever)
+                    found.malformed += 1
+                    wamid = raw.get("id") if isinstance(raw, dict) else None
+                    log.warning("skipped a malformed WhatsApp %s %s (%s: %s)", kind, wamid, type(exc).__name__, exc)
                     continue
                 if item is not None:
-                    items.append(item)
-            for status in value.get("statuses") or []:
-                item = status_item(status)
-                if item is not None:
-                    items.append(item)
-    return items
+                    found.items.append(item)
+    return found
 
 
 # -- errors ----------------------------------------------------------------------------------------
@@ -636,17 +683,23 @@ class WhatsAppChannel:
             return refused
         try:
             data = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # not JSON, or nested deeper than any delivery is
+            log.warning("refused a signed WhatsApp webhook that is not a JSON delivery")
             return 400
         if not isinstance(data, dict):
             return 400
+        now = self.app.clock.now()
         try:
-            items = parse_delivery(self.client, data, self.phone_id)
+            delivery = parse_delivery(self.client, data, self.phone_id, now=now)
         except Exception:
             log.exception("a WhatsApp delivery of an unexpected shape was refused")
             return 400
+        items = delivery.items
+        if delivery.stale:
+            log.warning("ignored %d WhatsApp items older than %s (a replay?)", delivery.stale, REPLAY_WINDOW)
+            if not items and not delivery.malformed:
+                return 400  # every item in it is too old to be a delivery Meta still retries
         if items:
-            now = self.app.clock.now()
             try:
                 async with self.app.db.unit_of_work() as session:
                     for item in items:

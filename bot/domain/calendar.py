@@ -51,6 +51,7 @@ from holidays.groups.christian import ChristianHolidays
 from holidays.groups.islamic import IslamicHolidays
 from holidays.holiday_base import HolidayBase
 from pyluach import dates as pyluach_dates
+from pyluach import utils as pyluach_utils
 
 from bot.i18n import levantine
 
@@ -75,6 +76,7 @@ __all__ = [
     "load_school_vacations",
     "parse_school_vacations",
     "territory_locale",
+    "usual_school_vacations",
 ]
 
 # Python's numbering (``date.weekday()``): Monday is 0, Sunday is 6.
@@ -469,6 +471,56 @@ def load_school_vacations() -> tuple[SchoolVacation, ...]:
     return parse_school_vacations(resource.read_text(encoding="utf-8"), "bot/data/school_vacations.csv")
 
 
+def _vacation_name(he: str, en: str, ar: str) -> HolidayName:
+    return HolidayName(he=he, en=en, ar=ar, key=_SCHOOL_VACATION_KEY)
+
+
+def usual_school_vacations(school_year: int) -> tuple[SchoolVacation, ...]:
+    """The ministry's usual vacations for the school year that starts in September ``school_year``.
+
+    The pattern of the published calendars (e.g. תשפ״ה): 29 Elul–2 Tishrei; 9–13 Tishrei (Yom
+    Kippur and the days that bridge it to Sukkot); 14–22 Tishrei; 26 Kislev–2 Tevet; 14–15 Adar
+    (Adar II in a leap year); 6–21 Nisan; 18 Iyar; 5–6 Sivan; and the primary schools' summer,
+    1 July–31 August. Used for rows not yet published and for days past the CSV's last day.
+    """
+    year = school_year + 3761  # the Hebrew year whose Tishrei falls in that autumn
+
+    def day(y: int, month: int, d: int) -> date:
+        found: date = pyluach_dates.HebrewDate(y, month, d).to_pydate()
+        return found
+
+    adar = 13 if pyluach_utils._is_leap(year) else 12
+    spans = (
+        (day(year - 1, 6, 29), day(year, 7, 2), ("חופשת ראש השנה", "Rosh Hashana vacation", "عطلة رأس السنة العبرية")),
+        (day(year, 7, 9), day(year, 7, 13), ("חופשת יום הכיפורים", "Yom Kippur vacation", "عطلة يوم الغفران")),
+        (day(year, 7, 14), day(year, 7, 22), ("חופשת סוכות", "Sukkot vacation", "عطلة عيد العُرش")),
+        (day(year, 9, 26), day(year, 10, 2), ("חופשת חנוכה", "Hanukkah vacation", "عطلة عيد الأنوار (حانوكا)")),
+        (day(year, adar, 14), day(year, adar, 15), ("חופשת פורים", "Purim vacation", "عطلة عيد المساخر (بوريم)")),
+        (day(year, 1, 6), day(year, 1, 21), ("חופשת פסח", "Pesach vacation", "عطلة عيد الفصح اليهودي")),
+        (day(year, 2, 18), day(year, 2, 18), ("חופשת ל״ג בעומר", "Lag BaOmer vacation", "عطلة لاغ بعومر")),
+        (day(year, 3, 5), day(year, 3, 6), ("חופשת שבועות", "Shavuot vacation", "عطلة عيد الأسابيع")),
+        (
+            date(school_year + 1, 7, 1),
+            date(school_year + 1, 8, 31),
+            ("חופשת הקיץ", "Summer vacation", "العطلة الصيفية"),
+        ),
+    )
+    return tuple(SchoolVacation(first, last, _vacation_name(*names)) for first, last, names in spans)
+
+
+def _usual_after(last_known: date, until_year: int) -> tuple[SchoolVacation, ...]:
+    """The usual pattern's vacation days after ``last_known`` (trimmed), through ``until_year``."""
+    found = []
+    for school_year in range(last_known.year - 1, until_year + 1):
+        for vacation in usual_school_vacations(school_year):
+            if vacation.end > last_known:
+                found.append(SchoolVacation(max(vacation.start, last_known + timedelta(days=1)), vacation.end,
+                                            vacation.name))
+    return tuple(found)
+
+
+USUAL_PATTERN_YEARS = 3  # how far past the CSV's last day the usual pattern is applied
+
 # --------------------------------------------------------------------------------------------
 # The calendar
 # --------------------------------------------------------------------------------------------
@@ -499,7 +551,14 @@ class IsraeliCalendar:
         self.observances = frozenset(Observance(o) for o in observances) | {Observance.JEWISH}
         self.school_vacations = school_vacations
         self.jerusalem = jerusalem
-        vacations = (load_school_vacations() if school_vacations else ()) + tuple(extra_vacations)
+        published = load_school_vacations() if school_vacations else ()
+        # The day after which the ministry's calendar is not in the CSV (None: not a school calendar).
+        self.school_vacations_until: date | None = max((v.end for v in published), default=None)
+        usual: tuple[SchoolVacation, ...] = ()
+        if self.school_vacations_until is not None:
+            last = self.school_vacations_until
+            usual = _usual_after(last, last.year + USUAL_PATTERN_YEARS)
+        vacations = published + usual + tuple(extra_vacations)
         self.vacations: tuple[SchoolVacation, ...] = vacations
         self._vacation_days: dict[date, list[HolidayName]] = {}
         for vacation in vacations:
@@ -536,6 +595,10 @@ class IsraeliCalendar:
                         days.add(day)
             blocked = self._blocked[year] = frozenset(days)
         return blocked
+
+    def beyond_school_calendar(self, d: date) -> bool:
+        """A school calendar's day past the CSV's last day: its vacations there are the usual pattern."""
+        return self.school_vacations_until is not None and d > self.school_vacations_until
 
     def is_working_day(self, d: date) -> bool:
         """Sunday–Thursday and not a holiday, eve, fast, chol hamoed, memorial day or vacation."""

@@ -27,12 +27,46 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
+from enum import StrEnum
 from zoneinfo import ZoneInfo
 
-from icalendar import Calendar, Event
+from icalendar import Calendar, Event, Timezone, vCalAddress
 from icalendar.enums import STATUS
 
 from bot.domain.calendar import FRIDAY, SATURDAY, SUNDAY, Cadence, IsraeliCalendar, Reason
+
+
+class PollStatus(StrEnum):
+    """A date poll's life: a draft the lead edits, open for votes until its deadline, closed (the
+    lead chooses a date), then decided (a meeting was set) or cancelled (none will be)."""
+
+    DRAFT = "draft"
+    OPEN = "open"
+    CLOSED = "closed"
+    DECIDED = "decided"
+    CANCELLED = "cancelled"
+
+
+POLL_TRANSITIONS: dict[PollStatus, frozenset[PollStatus]] = {
+    PollStatus.DRAFT: frozenset({PollStatus.OPEN}),  # an unpublished draft is deleted, not moved
+    PollStatus.OPEN: frozenset({PollStatus.CLOSED}),  # by its deadline or by the lead
+    PollStatus.CLOSED: frozenset({PollStatus.DECIDED, PollStatus.CANCELLED}),
+    PollStatus.DECIDED: frozenset(),
+    PollStatus.CANCELLED: frozenset(),
+}
+LIVE_POLL = frozenset({PollStatus.OPEN, PollStatus.CLOSED})  # a forum has at most one of these
+
+
+class PollMoveError(ValueError):
+    """A move the transition table does not allow (a bug in the caller, never a person's input)."""
+
+
+def poll_moved(current: str, target: PollStatus) -> PollStatus:
+    """``target``, once the table allows the move from ``current``; the one way a status changes."""
+    if target not in POLL_TRANSITIONS[PollStatus(current)]:
+        raise PollMoveError(f"a date poll does not move from {current} to {target}")
+    return target
+
 
 MIN_OPTIONS = 2
 MAX_OPTIONS = 10
@@ -328,6 +362,35 @@ def nudge_period(calendar: IsraeliCalendar, cadence: Cadence, local_now: datetim
 # --------------------------------------------------------------------------------------------
 
 
+# Israel's clock rule since 2013 (Israel Standard Time Law amendment): summer time from 02:00 on the
+# Friday before the last Sunday of March (tzdata "Fri>=23") until 02:00 on the last Sunday of October.
+# Written as two yearly RRULEs, the form every calendar reads (a VTIMEZONE listing each change as
+# RDATE values is read by several parsers only up to its first value). DTSTART is the first change
+# under the current rule; tests/test_ics.py checks the rule against zoneinfo year by year.
+JERUSALEM_VTIMEZONE = (
+    "BEGIN:VTIMEZONE\r\n"
+    "TZID:Asia/Jerusalem\r\n"
+    "X-LIC-LOCATION:Asia/Jerusalem\r\n"
+    "BEGIN:DAYLIGHT\r\n"
+    "TZOFFSETFROM:+0200\r\n"
+    "TZOFFSETTO:+0300\r\n"
+    "TZNAME:IDT\r\n"
+    "DTSTART:20130329T020000\r\n"
+    "RRULE:FREQ=YEARLY;BYMONTH=3;BYMONTHDAY=23,24,25,26,27,28,29;BYDAY=FR\r\n"
+    "END:DAYLIGHT\r\n"
+    "BEGIN:STANDARD\r\n"
+    "TZOFFSETFROM:+0300\r\n"
+    "TZOFFSETTO:+0200\r\n"
+    "TZNAME:IST\r\n"
+    "DTSTART:20131027T020000\r\n"
+    "RRULE:FREQ=YEARLY;BYMONTH=10;BYDAY=-1SU\r\n"
+    "END:STANDARD\r\n"
+    "END:VTIMEZONE\r\n"
+)
+ICS_ORGANIZER = "mailto:noreply@forumbot.invalid"  # no mailbox: replies come through the chat
+LOCATION_MAX = 300
+
+
 def meeting_ics(
     *,
     uid: str,
@@ -339,25 +402,39 @@ def meeting_ics(
     stamp: datetime,
     tz: ZoneInfo,
     cancelled: bool = False,
+    organizer: str = "",
+    location: str | None = None,
 ) -> bytes:
-    """An iCalendar file with one event in ``tz`` (VTIMEZONE included), stable UID, given SEQUENCE."""
+    """An iCalendar file with one event in ``tz`` (VTIMEZONE included), stable UID, given SEQUENCE.
+
+    ``METHOD:REQUEST`` for a new or moved meeting, ``METHOD:CANCEL`` for a cancelled one; both carry
+    an ``ORGANIZER`` (the forum, by name, at an address that receives nothing), the place or online
+    link in ``LOCATION`` when the lead gave one, and the agenda (``description``) in ``DESCRIPTION``.
+    """
     start = starts_at.astimezone(tz)
     event = Event.new(
         uid=uid,
         start=start,
         end=start + timedelta(minutes=minutes),
         summary=summary,
-        description=description,
+        description=description or None,
         sequence=sequence,
         stamp=stamp,
         status=STATUS.CANCELLED if cancelled else STATUS.CONFIRMED,
+        location=location or None,
     )
+    organizer_address = vCalAddress(ICS_ORGANIZER)
+    if organizer:
+        organizer_address.params["CN"] = organizer
+    event.add("organizer", organizer_address)
     calendar = Calendar()
     calendar.add("prodid", ICS_PRODID)
     calendar.add("version", "2.0")
     calendar.add("calscale", "GREGORIAN")
-    calendar.add("method", "CANCEL" if cancelled else "PUBLISH")
+    calendar.add("method", "CANCEL" if cancelled else "REQUEST")
+    if tz.key == "Asia/Jerusalem":
+        calendar.add_component(Timezone.from_ical(JERUSALEM_VTIMEZONE))
     calendar.add_component(event)
-    calendar.add_missing_timezones()
+    calendar.add_missing_timezones()  # any other zone: icalendar's own rendering of it
     data: bytes = calendar.to_ical()
     return data

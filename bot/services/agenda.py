@@ -23,6 +23,7 @@ from bot.i18n import N_, Raw
 from bot.services import audit, notify, people
 from bot.services.access import load_forum as load_forum  # one definition, used from here too
 from bot.services.access import require as require
+from bot.services.agenda_actions import AcceptItem, DeclineItem
 from bot.services.agenda_text import agenda_text, forum_title, from_tier_label, quoted, short, who
 from bot.services.errors import Forbidden, NotFound, Refused
 from bot.services.sql import insert_ignore
@@ -266,7 +267,7 @@ async def _tell_leads_about(
         body = [head, quoted(r.t, item.title)]
         if item.details:
             body.append(short(item.details, 600))
-        buttons = [[r.button(r.t._("Accept"), f"agacc:{item.id}"), r.button(r.t._("Decline"), f"agdec:{item.id}")]]
+        buttons = [[r.button(r.t._("Accept"), AcceptItem(item.id)), r.button(r.t._("Decline"), DeclineItem(item.id))]]
         await r.send(r.message("\n".join(body), buttons), dedup_key=f"agenda:new:{item.id}")
 
 

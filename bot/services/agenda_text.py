@@ -13,7 +13,7 @@ from bot.domain.agenda import IssueCategory, IssueKind, IssueStatus, ItemOrigin,
 from bot.domain.roles import UnknownRole, get_role
 from bot.domain.text import gendered
 from bot.domain.tiers import ForumKind, Tier
-from bot.i18n import N_, Raw, Translator
+from bot.i18n import N_, Ltr, Raw, Translator
 from bot.storage.models import Forum, OrgUnit, Person
 from bot.storage.models_agenda import AgendaItem, MeetingDecision, RaisedIssue
 
@@ -233,3 +233,8 @@ def decision_line(
         else:
             text += " (" + owner + ")"
     return text
+
+
+def ref(number: int) -> Ltr:
+    """'#12', a number as a reference: a ``{ref}`` parameter, read left to right inside Hebrew or Arabic."""
+    return Ltr(f"#{number}")

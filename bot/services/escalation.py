@@ -9,7 +9,7 @@ answer given at any tier reaches every origin forum and every raiser below it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,7 +26,7 @@ from bot.domain.escalation import OPEN_GAP, GapStatus, Via
 from bot.domain.permissions import Action
 from bot.domain.tiers import ForumKind
 from bot.i18n import N_, Raw
-from bot.services import audit, issues, notify
+from bot.services import audit, escalation_notices, issues, notify
 from bot.services.agenda import ONLY_LEAD, clean_note, load_forum, require, role_in
 from bot.services.agenda_text import forum_title, quoted
 from bot.services.errors import Forbidden, NotFound, Refused
@@ -131,33 +131,18 @@ async def escalate_issue(
     actor_role = await role_in(session, person.id, forum.id) if person is not None else None
     await issues.apply_status(
         session, issue, IssueStatus.ESCALATED, now=now, actor_person_id=person.id if person else None,
-        actor_role=actor_role, note=unit_name_he(target), meeting_at=meeting_at,
+        actor_role=actor_role, note=unit_name_he(target), meeting_at=meeting_at, tell=False,
     )
     audit.record(session, now=now, action="escalation.forward", actor_person_id=person.id if person else None,
                  subject=f"issue:{issue.id}", details={"gap": gap.id, "to": target.code, "via": via.value})
-    await _tell_origin_leads_forwarded(session, forum, target, issue, person, now)
+    await escalation_notices.forwarded(session, issues=[issue], left=forum, target=target, gap=None, actor=person,
+                                       now=now)
     return Forwarded(gap=gap, target=target, merged=not created)
 
 
 def unit_name_he(forum: Forum) -> str:
     """The forum above as the history note records it (names are data, kept as imported)."""
     return forum.org_unit.name
-
-
-async def _tell_origin_leads_forwarded(
-    session: AsyncSession, forum: Forum, target: Forum, issue: RaisedIssue, actor: Person | None, now: datetime
-) -> None:
-    skip = {actor.id if actor else 0, issue.raiser_person_id or 0}
-    leads = [i for i in await notify.lead_ids(session, forum.id) if i not in skip]
-    for r in await notify.recipients(session, leads, now=now):
-        if actor is None:
-            text = r.t._("Issue {ref} {title} stayed unresolved past the forum's window and was escalated to {forum}.",
-                         ref=r.t.ref(issue.id), title=Raw(quoted(r.t, issue.title)),
-                         forum=Raw(forum_title(r.t, target, target.org_unit)))
-        else:
-            text = r.t._("Issue {ref} {title} was escalated to {forum}.", ref=r.t.ref(issue.id),
-                         title=Raw(quoted(r.t, issue.title)), forum=Raw(forum_title(r.t, target, target.org_unit)))
-        await r.send(r.message(text), dedup_key=f"esc:fwd:i{issue.id}:f{target.id}")
 
 
 async def _coordinator(session: AsyncSession, gap: EscalatedGap, person: Person | None) -> Forum:
@@ -170,6 +155,14 @@ async def _coordinator(session: AsyncSession, gap: EscalatedGap, person: Person 
 async def origin_issue_ids(session: AsyncSession, gap_id: int) -> list[int]:
     rows = await session.scalars(
         select(EscalationLink.issue_id).where(EscalationLink.gap_id == gap_id).order_by(EscalationLink.issue_id)
+    )
+    return list(rows.all())
+
+
+async def origin_issues(session: AsyncSession, gap_id: int) -> list[RaisedIssue]:
+    rows = await session.scalars(
+        select(RaisedIssue).join(EscalationLink, EscalationLink.issue_id == RaisedIssue.id)
+        .where(EscalationLink.gap_id == gap_id).order_by(RaisedIssue.id)
     )
     return list(rows.all())
 
@@ -202,6 +195,8 @@ async def forward_gap(
     await session.flush()
     audit.record(session, now=now, action="escalation.forward_gap", actor_person_id=person.id if person else None,
                  subject=f"gap:{gap.id}", details={"gap": up.id, "to": target.code, "via": via.value})
+    await escalation_notices.forwarded(session, issues=await origin_issues(session, gap.id), left=forum,
+                                       target=target, gap=gap, actor=person, now=now)
     return Forwarded(gap=up, target=target, merged=not created)
 
 
@@ -210,9 +205,12 @@ async def acknowledge(session: AsyncSession, *, gap_id: int, person: Person, now
     await _coordinator(session, gap, person)
     if gap.status not in OPEN_GAP:
         raise Refused(N_("This item was already answered or forwarded."))
+    forum = await load_forum(session, gap.forum_id)
     if gap.status == GapStatus.OPEN:
         gap.status = GapStatus.ACKNOWLEDGED
         gap.updated_at = now
+        await escalation_notices.progressed(session, gap=gap, issues=await origin_issues(session, gap.id),
+                                            above=forum, actor=person, now=now)
     audit.record(session, now=now, action="escalation.ack", actor_person_id=person.id, subject=f"gap:{gap.id}")
     return gap
 
@@ -232,6 +230,10 @@ async def assign_owner(
     gap.updated_at = now
     audit.record(session, now=now, action="escalation.owner", actor_person_id=person.id, subject=f"gap:{gap.id}",
                  details={"owner": owner_person_id})
+    owner = await session.get(Person, owner_person_id)
+    if owner is not None:
+        await escalation_notices.progressed(session, gap=gap, issues=await origin_issues(session, gap.id),
+                                            above=forum, actor=person, now=now, owner=owner)
     if owner_person_id != person.id:
         for r in await notify.recipients(session, [owner_person_id], now=now):
             text = r.t._("You were put in charge of {title} in {forum}.", title=Raw(quoted(r.t, gap.title)),
@@ -258,7 +260,7 @@ async def _gaps_below(session: AsyncSession, gap_id: int) -> list[EscalatedGap]:
 class Answered:
     gap: EscalatedGap
     issues: int  # origin issues resolved by the answer
-    forums: int  # origin forums told
+    forums: int  # forums below told: the origin forums and those it passed through
 
 
 async def answer(session: AsyncSession, *, gap_id: int, person: Person, text: str, now: datetime) -> Answered:
@@ -272,7 +274,8 @@ async def answer(session: AsyncSession, *, gap_id: int, person: Person, text: st
     if not note:
         raise Refused(N_("Please write the answer in a sentence or two."))
     role = await role_in(session, person.id, forum.id)
-    for g in [gap, *await _gaps_below(session, gap.id)]:
+    below = await _gaps_below(session, gap.id)
+    for g in [gap, *below]:
         g.status = GapStatus.RESOLVED
         g.answer = note
         g.answered_by_role = role
@@ -283,37 +286,13 @@ async def answer(session: AsyncSession, *, gap_id: int, person: Person, text: st
         if issue is None or issue.status != IssueStatus.ESCALATED:
             continue  # closed in its own forum meanwhile
         await issues.apply_status(session, issue, IssueStatus.RESOLVED, now=now, actor_person_id=person.id,
-                                  actor_role=role, note=note)
+                                  actor_role=role, note=note, tell=False)
         resolved.append(issue)
     audit.record(session, now=now, action="escalation.answer", actor_person_id=person.id, subject=f"gap:{gap.id}",
                  details={"issues": len(resolved)})
-    forums = await _tell_origin_leads_answered(session, forum, resolved, note, person, now)
+    forums = await escalation_notices.answered(session, gap=gap, answered_in=forum, below=below, resolved=resolved,
+                                               note=note, actor=person, role=role, now=now)
     return Answered(gap=gap, issues=len(resolved), forums=forums)
-
-
-async def _tell_origin_leads_answered(
-    session: AsyncSession, answered_in: Forum, resolved: Sequence[RaisedIssue], note: str, actor: Person,
-    now: datetime,
-) -> int:
-    by_forum: dict[int, list[RaisedIssue]] = {}
-    for issue in resolved:
-        by_forum.setdefault(issue.forum_id, []).append(issue)
-    for forum_id, forum_issues in by_forum.items():
-        forum = await load_forum(session, forum_id)
-        raisers = {i.raiser_person_id for i in forum_issues}
-        leads = [i for i in await notify.lead_ids(session, forum_id) if i != actor.id and i not in raisers]
-        for r in await notify.recipients(session, leads, now=now):
-            titles = r.t.join(Raw(f"{r.t.ref(i.id)} {quoted(r.t, i.title)}") for i in forum_issues)
-            lines = [
-                r.t._("{forum} answered what {origin} escalated: {titles}.",
-                      forum=Raw(forum_title(r.t, answered_in, answered_in.org_unit)),
-                      origin=Raw(forum_title(r.t, forum, forum.org_unit)), titles=Raw(titles)),
-                r.t._("The answer: {text}", text=note),
-                r.t._("The issue is marked resolved; its raiser was told."),
-            ]
-            ids = "-".join(str(i.id) for i in forum_issues)
-            await r.send(r.message("\n".join(lines)), dedup_key=f"esc:ans:f{forum_id}:i{ids}")
-    return len(by_forum)
 
 
 # -- the window ----------------------------------------------------------------------------------

@@ -4,6 +4,11 @@ once, rendered per reader (language, length limits), with a CSV when long and a 
 A digest for a slot (e.g. Sunday 08:00) lists the gaps that had arrived by that slot: those no
 digest listed yet as **new**, the rest as **still open** with their age; grouped by the unit below
 that passed them on, then by kind. Nothing open: no digest.
+
+After downtime (the messenger unreachable for weeks, a clock jump) a lead gets **one** digest: a new
+one supersedes that lead's older digests of the same forum still waiting in the outbox, and lists as
+new what those never delivered. A chart is drawn only where it compares something: a panel of a single
+bar (one area, one unit below) is left out, and a digest with nothing to compare has no chart.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import aliased
 
@@ -26,13 +31,14 @@ from bot.domain.agenda import IssueKind
 from bot.domain.escalation import OPEN_GAP, GapStatus
 from bot.domain.tiers import Tier
 from bot.i18n import N_, Ltr, Raw, Translator, ascii_filename
-from bot.services import notify
+from bot.services import held, notify
 from bot.services.agenda_text import category_label, forum_title, kind_label, role_label
 from bot.services.escalation import mark_seen
 from bot.services.outbox import PRIORITY_BULK
-from bot.storage.models import Forum, OrgUnit
+from bot.storage.models import Forum, OrgUnit, OutboxMessage
 from bot.storage.models_agenda import RaisedIssue
 from bot.storage.models_escalation import EscalatedGap, EscalationLink
+from bot.storage.models_whatsapp import HeldMessage
 
 PART_LIMIT = 3500  # characters per message (Telegram allows 4096; WhatsApp text too)
 MAX_PARTS = 3  # more than this: a summary and the full list as a CSV file
@@ -42,6 +48,7 @@ BUTTONS_PER_PART = 40
 DIGEST_TEMPLATE = "forumbot_digest"
 ORIGIN_NAMES_SHOWN = 3
 KIND_ORDER = {IssueKind.BLOCKER.value: 0, IssueKind.DIFFICULTY.value: 1, IssueKind.NEED.value: 2}
+SUPERSEDED = "superseded"  # an outbox status: a later digest of the same forum replaced it before it went out
 
 
 @dataclass
@@ -73,6 +80,15 @@ class Digest:
     @property
     def all(self) -> list[GapLine]:
         return self.new + self.still_open
+
+    def new_since(self, since: datetime | None) -> Digest:
+        """The same digest for a reader who never got the digests queued from ``since`` on: what those
+        listed first is new to them."""
+        if since is None:
+            return self
+        lines = sorted(self.all, key=lambda g: (g.arrived_at, g.id))
+        new = [g for g in lines if g.first_digest_at is None or g.first_digest_at >= since]
+        return Digest(self.forum_id, self.slot, new, [g for g in lines if g not in new])
 
 
 @dataclass(frozen=True)
@@ -273,8 +289,27 @@ def _visual(t: Translator, text: str) -> str:
 _MARKS = dict.fromkeys(map(ord, "\u2066\u2067\u2068\u2069\u200e\u200f"), None)
 
 
-def digest_chart(t: Translator, forum: Forum, digest: Digest, units: Mapping[int, UnitName]) -> bytes:
-    """A PNG: open gaps by area and by the unit below, labelled in the reader's language.
+Panel = tuple[str, list[tuple[str, int]]]  # a chart panel: its title and its bars (label, count)
+
+
+def chart_panels(t: Translator, digest: Digest, units: Mapping[int, UnitName]) -> list[Panel]:
+    """The chart's panels (title, bars) that compare something: a panel of one bar is left out."""
+    by_category = Counter(category_label(t, g.category or "other") for g in digest.all).most_common()
+    by_child = Counter(units[g.children[0]].of(t) if len(g.children) == 1 and g.children[0] in units
+                       else t._("Several units") for g in digest.all).most_common(12)
+    panels = [(t._("By area"), by_category), (t._("By unit below"), by_child)]
+    return [(title, data) for title, data in panels if len(data) > 1]
+
+
+def chart_caption(t: Translator, panels: list[Panel]) -> str:
+    if len(panels) == 2:
+        return t._("Open gaps by area and by unit below")
+    return t._("Open gaps by area") if panels[0][0] == t._("By area") else t._("Open gaps by unit below")
+
+
+def digest_chart(t: Translator, forum: Forum, digest: Digest, units: Mapping[int, UnitName]) -> bytes | None:
+    """A PNG: open gaps by area and by the unit below, labelled in the reader's language (None: a single
+    gap, or one area from one unit — nothing to compare, no chart of one bar).
 
     Matplotlib 3.11 shapes and orders Hebrew and Arabic itself (checked by eye), and DejaVu Sans,
     bundled with matplotlib, has both scripts: no system font is needed (the slim image has none).
@@ -282,16 +317,17 @@ def digest_chart(t: Translator, forum: Forum, digest: Digest, units: Mapping[int
     from matplotlib.backends.backend_agg import FigureCanvasAgg
     from matplotlib.figure import Figure
 
-    by_category = Counter(category_label(t, g.category or "other") for g in digest.all).most_common()
-    by_child = Counter(units[g.children[0]].of(t) if len(g.children) == 1 and g.children[0] in units
-                       else t._("Several units") for g in digest.all).most_common(12)
-    height = 1.6 + 0.35 * (len(by_category) + len(by_child))
+    panels = chart_panels(t, digest, units)
+    if not panels:
+        return None
+    height = 1.6 + 0.35 * sum(len(data) for _, data in panels)
     fig = Figure(figsize=(8, max(4.0, height)), dpi=100)
     FigureCanvasAgg(fig)
     name = forum.org_unit.name_en or forum.org_unit.name if t.locale == "en" else forum.org_unit.name
     fig.suptitle(_visual(t, t._("Open gaps forwarded to {forum}", forum=name)), fontfamily="DejaVu Sans")
-    axes = fig.subplots(2, 1, gridspec_kw={"height_ratios": [max(1, len(by_category)), max(1, len(by_child))]})
-    for ax, data, title in ((axes[0], by_category, t._("By area")), (axes[1], by_child, t._("By unit below"))):
+    axes = fig.subplots(len(panels), 1, squeeze=False,
+                        gridspec_kw={"height_ratios": [len(data) for _, data in panels]})[:, 0]
+    for ax, (title, data) in zip(axes, panels, strict=True):
         labels = [_visual(t, label) for label, _ in data][::-1]
         values = [n for _, n in data][::-1]
         ax.barh(range(len(values)), values, color="#3b6ea8")
@@ -312,15 +348,55 @@ def gap_buttons(make: Any, ids: list[int]) -> list[list[Button]]:
     return [[make(f"#{i}", f"escg:{i}") for i in shown[n:n + 5]] for n in range(0, len(shown), 5)]
 
 
+async def supersede(session: AsyncSession, forum: Forum, identity_id: int, key: str, now: datetime) -> datetime | None:
+    """Older digests of this forum that have not reached this reader are superseded by the one being
+    queued (``key``): those still waiting in the outbox, and those a channel holds for them (WhatsApp,
+    window closed: the tap would release them all at once). Returns when the oldest digest this reader
+    never got (since the last one that reached them) was queued, or None when they got every one."""
+    prefix = f"esc:digest:f{forum.id}:"
+    rows = (await session.execute(
+        select(OutboxMessage.id, OutboxMessage.dedup_key, OutboxMessage.status, OutboxMessage.created_at).where(
+            OutboxMessage.identity_id == identity_id, OutboxMessage.dedup_key.like(prefix + "%"),
+            ~OutboxMessage.dedup_key.like(key + ":%"),
+        )
+    )).all()
+    waiting = [row.id for row in rows if row.status == "queued"]
+    if waiting:
+        await session.execute(
+            update(OutboxMessage).where(OutboxMessage.id.in_(waiting), OutboxMessage.status == "queued")
+            .values(status=SUPERSEDED, last_error="superseded by a later digest")
+            .execution_options(synchronize_session=False)
+        )
+    held_firsts: set[datetime] = set()
+    for row in (await session.scalars(select(HeldMessage).where(
+        HeldMessage.identity_id == identity_id, HeldMessage.kind == held.WINDOW, HeldMessage.released_at.is_(None),
+    ))).all():
+        mark = ((row.payload or {}).get("template") or {}).get("digest") or {}
+        if mark.get("forum") == forum.id:
+            if mark.get("part") == 0:
+                held_firsts.add(datetime.fromisoformat(str(mark["at"])))
+            row.released_at = now  # dropped unseen: the new digest carries all of it
+    firsts = [row for row in rows if (row.dedup_key or "").endswith(f":0:i{identity_id}")]
+    got = max((row.created_at for row in firsts if row.status in ("sent", "sending")
+               and row.created_at not in held_firsts), default=None)
+    missed = [row.created_at for row in firsts if row.status in ("queued", SUPERSEDED, "failed")] + list(held_firsts)
+    missed = [at for at in missed if got is None or at > got]
+    return min(missed) if missed else None
+
+
 async def send_digest(session: AsyncSession, forum: Forum, digest: Digest, now: datetime) -> int:
-    """Queue the digest to the forum's leads (once per slot, by its dedup keys); mark its new gaps seen."""
+    """Queue the digest to the forum's leads (once per slot, by its dedup keys), superseding their older
+    digests not yet sent; mark its new gaps seen."""
     if digest.empty:
         return 0
     units = await unit_names(session, [digest])
     key = f"esc:digest:f{forum.id}:{digest.slot.isoformat()}"
-    charts: dict[str, bytes] = {}
+    charts: dict[str, bytes | None] = {}  # per language: the chart shows every open gap, whatever is new
     sent = 0
+    full = digest
     for r in await notify.recipients(session, await notify.lead_ids(session, forum.id), now=now):
+        since = await supersede(session, forum, r.identity.id, key, now)
+        digest = full.new_since(since)
         lines = digest_lines(r.t, forum, digest, units, now)
         parts = rules.split_lines(lines, PART_LIMIT)
         footer = r.t._("Press a number to acknowledge it, put someone in charge, answer it or forward it up.")
@@ -338,15 +414,20 @@ async def send_digest(session: AsyncSession, forum: Forum, digest: Digest, now: 
                 ids = [i for i in ordered if f"{r.t.ref(i)} " in part]
                 text = part + ("\n\n" + footer if n == len(parts) - 1 else "")
                 messages.append(r.message(text, gap_buttons(r.button, ids)))
-        chart = charts.get(r.t.locale)
-        if chart is None:
-            chart = charts[r.t.locale] = digest_chart(r.t, forum, digest, units)
-        messages.append(Outbound(kind=OutKind.FILE, text=r.t._("Open gaps by area and by unit below"), rtl=r.t.rtl,
-                                 file=FileSpec.of(*_names(r.t, forum, "png", chart, "image/png"))))
-        template = {"name": DIGEST_TEMPLATE, "body": [r.person.display_name, forum_title(r.t, forum, forum.org_unit)]}
+        if r.t.locale not in charts:
+            charts[r.t.locale] = digest_chart(r.t, forum, digest, units)
+        chart = charts[r.t.locale]
+        if chart is not None:
+            caption = chart_caption(r.t, chart_panels(r.t, digest, units))
+            messages.append(Outbound(kind=OutKind.FILE, text=caption, rtl=r.t.rtl,
+                                     file=FileSpec.of(*_names(r.t, forum, "png", chart, "image/png"))))
+        body = [r.person.display_name, forum_title(r.t, forum, forum.org_unit)]
         for n, message in enumerate(messages):
-            message.template = template  # used only where a channel needs one (WhatsApp, window closed)
+            # The template is used only where a channel needs one (WhatsApp, window closed); "digest" marks
+            # what a held message is, for a later digest to supersede it.
+            message.template = {"name": DIGEST_TEMPLATE, "body": body,
+                                "digest": {"forum": forum.id, "at": now.isoformat(), "part": n}}
             if await r.send(message, priority=PRIORITY_BULK, dedup_key=f"{key}:{n}"):
                 sent += 1
-    await mark_seen(session, [g.id for g in digest.new], now)
+    await mark_seen(session, [g.id for g in full.new], now)
     return sent

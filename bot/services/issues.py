@@ -175,10 +175,12 @@ async def apply_status(
     due_date: date | None = None,
     meeting_at: datetime | None = None,
     tz: ZoneInfo | None = None,
+    tell: bool = True,
 ) -> RaisedIssue:
     """Move an issue by the transition table, keep the history, tell the raiser. Callers check permission.
 
-    The escalation feature calls this with ``IssueStatus.ESCALATED`` once it adds that transition.
+    The escalation feature calls this with ``IssueStatus.ESCALATED`` and ``tell=False``: it tells the
+    raiser itself, naming the forum the issue is with now and who answered it.
     """
     clean = clean_note(note)
     current = IssueStatus(issue.status)
@@ -210,7 +212,7 @@ async def apply_status(
     await session.flush()
     audit.record(session, now=now, action="issue.status", actor_person_id=actor_person_id,
                  subject=f"issue:{issue.id}", details={"from": current.value, "to": to.value})
-    if issue.raiser_person_id != actor_person_id:
+    if tell and issue.raiser_person_id != actor_person_id:
         await tell_raiser(session, issue, entry, now)
     return issue
 

@@ -22,16 +22,19 @@ from bot.core.messages import FileSpec, Outbound, OutKind
 from bot.domain import agenda as agenda_rules
 from bot.domain import meeting_polls as rules
 from bot.domain.calendar import Cadence, IsraeliCalendar, Observance
+from bot.domain.meeting_polls import LIVE_POLL
 from bot.domain.permissions import Action, allowed
 from bot.domain.roles import lead_roles
+from bot.domain.text import InputError, clean_text
 from bot.domain.tiers import Tier
-from bot.i18n import FSI, LRI, N_, PDI, RLM, Raw, Translator, ascii_filename
+from bot.i18n import FSI, LRI, N_, PDI, RLM, Ltr, Raw, Translator, ascii_filename
 from bot.services import agenda, audit, people
 from bot.services.access import load_forum as load_forum  # one definition, used from here too
 from bot.services.access import require as require
+from bot.services.agenda import Agenda
 from bot.services.errors import Forbidden, NotFound, Refused
 from bot.services.notify import Recipient, forum_groups, lead_ids, member_ids, recipients
-from bot.services.outbox import PRIORITY_NOTICE, enqueue
+from bot.services.outbox import CHAT_GROUP, PRIORITY_NOTICE, enqueue
 from bot.services.poll_texts import DayReasons, forum_name, option_label
 from bot.services.sql import insert_ignore
 from bot.storage.models import Forum, JobRun, Membership, OrgUnit, Person
@@ -183,6 +186,7 @@ async def create_meeting(
         created_at=now,
         updated_at=now,
         confirmed_at=now if status == "confirmed" else None,
+        location=usual_location(forum),
     )
     session.add(meeting)
     await session.flush()
@@ -318,6 +322,52 @@ async def cancel(session: AsyncSession, meeting_id: int, *, person: Person | Non
     return await announce(session, meeting, forum, now=now, tz=tz)
 
 
+async def set_location(
+    session: AsyncSession, meeting_id: int, *, location: str | None, person: Person | None, now: datetime, tz: ZoneInfo
+) -> int:
+    """The lead sets (or, with None, removes) the meeting's place or online link; every member gets
+    the updated invitation, and the forum remembers it for its next meetings. Returns people told."""
+    meeting = await load_meeting(session, meeting_id, lock=True)
+    forum = await load_forum(session, meeting.forum_id)
+    await require_lead(session, person, forum, Action.MANAGE_MEETINGS)
+    if meeting.status != "confirmed" or meeting.starts_at <= now:
+        raise Refused(N_("Only an upcoming confirmed meeting can be changed."))
+    value: str | None = None
+    if location is not None:
+        try:
+            value = clean_text(location, max_length=rules.LOCATION_MAX, min_length=2)
+        except InputError:
+            raise Refused(
+                N_("Please send the place or the link in 2 to {max} characters."), max=rules.LOCATION_MAX
+            ) from None
+    if value == meeting.location:
+        raise Refused(N_("The meeting's place is already set to that."))
+    meeting.location = value
+    meeting.ics_sequence += 1
+    meeting.updated_at = now
+    settings = dict(forum.settings)
+    if value is None:
+        settings.pop("meeting_location", None)
+    else:
+        settings["meeting_location"] = value
+    forum.settings = settings
+    audit.record(
+        session,
+        now=now,
+        action="meeting.location",
+        actor_person_id=person.id if person else None,
+        subject=f"meeting:{meeting.id}",
+        details={"set": value is not None, "sequence": meeting.ics_sequence},
+    )
+    return await announce(session, meeting, forum, now=now, tz=tz, place_changed=True)
+
+
+def usual_location(forum: Forum) -> str | None:
+    """The place or link the forum's lead set last (``settings["meeting_location"]``)."""
+    value = forum.settings.get("meeting_location")
+    return value if isinstance(value, str) and value else None
+
+
 # --------------------------------------------------------------------------------------------
 # Announcements and the invitation
 # --------------------------------------------------------------------------------------------
@@ -329,26 +379,59 @@ def _plain(text: str) -> str:
     return text
 
 
-def invitation(t: Translator, meeting: Meeting, forum: Forum, *, now: datetime, tz: ZoneInfo) -> bytes:
+def invitation(
+    t: Translator, meeting: Meeting, forum: Forum, *, now: datetime, tz: ZoneInfo, agenda_text: str = ""
+) -> bytes:
+    """The .ics for one reader: their language, the forum as organizer, the place, the agenda."""
     title = forum_name(t, forum, forum.org_unit)
+    description = _plain(agenda_text).strip() if meeting.status != "cancelled" else ""
+    footer = _plain(t._("Set with forumbot. Changes are sent in the chat with an updated invitation."))
     return rules.meeting_ics(
         uid=meeting.ics_uid,
         sequence=meeting.ics_sequence,
         starts_at=meeting.starts_at,
         minutes=meeting.duration_minutes,
         summary=_plain(t._("Meeting of {forum}", forum=Raw(title))),
-        description=_plain(t._("Set with forumbot. Changes are sent in the chat with an updated invitation.")),
+        description=f"{description}\n\n{footer}" if description else footer,
         stamp=now,
         tz=tz,
         cancelled=meeting.status == "cancelled",
+        organizer=_plain(title),
+        location=meeting.location,
     )
 
 
+def place_line(t: Translator, meeting: Meeting) -> str:
+    if not meeting.location:
+        return ""
+    place = meeting.location
+    value: str = Ltr(place) if "://" in place or place.startswith("www.") else place
+    return t._("📍 Where: {place}", place=value)
+
+
 def announcement_text(
-    t: Translator, meeting: Meeting, forum: Forum, *, old_start: datetime | None = None
+    t: Translator, meeting: Meeting, forum: Forum, *, old_start: datetime | None = None, place_changed: bool = False
+) -> str:
+    text = _announcement_text(t, meeting, forum, old_start=old_start, place_changed=place_changed)
+    place = place_line(t, meeting) if meeting.status != "cancelled" else ""
+    if not place:
+        return text
+    first, _, rest = text.partition("\n")
+    return "\n".join(part for part in (first, place, rest) if part)
+
+
+def _announcement_text(
+    t: Translator, meeting: Meeting, forum: Forum, *, old_start: datetime | None, place_changed: bool
 ) -> str:
     title = Raw(forum_name(t, forum, forum.org_unit))
     when = Raw(option_label(t, meeting.starts_at))
+    if place_changed:
+        first = (
+            t._("📍 The meeting of {forum} on {date} has a new place.", forum=title, date=when)
+            if meeting.location
+            else t._("📍 The meeting of {forum} on {date} has no set place any more.", forum=title, date=when)
+        )
+        return first + "\n" + t._("The updated invitation is attached: open it to update your calendar.")
     if meeting.status == "cancelled":
         return t._("❌ The meeting of {forum} on {date} is cancelled.", forum=title, date=when) + "\n" + t._(
             "The attached file removes it from your calendar."
@@ -365,11 +448,20 @@ def announcement_text(
     )
 
 
-def _file_message(t: Translator, meeting: Meeting, forum: Forum, text: str, *, now: datetime, tz: ZoneInfo) -> Outbound:
-    data = invitation(t, meeting, forum, now=now, tz=tz)
+def _file_message(
+    t: Translator, meeting: Meeting, forum: Forum, text: str, *, now: datetime, tz: ZoneInfo, coming: Agenda | None
+) -> Outbound:
+    data = invitation(t, meeting, forum, now=now, tz=tz, agenda_text=_agenda_of(t, coming, meeting))
     name = t.filename(N_("meeting-{number}"), "ics", number=meeting.id)
     file = FileSpec.of(name, ICS_MIME, data, ascii_filename("meeting-{number}", "ics", number=meeting.id))
     return Outbound(kind=OutKind.FILE, text=text, rtl=t.rtl, file=file)
+
+
+def _agenda_of(t: Translator, coming: Agenda | None, meeting: Meeting) -> str:
+    """The coming agenda's text, when it is this meeting's and has something on it."""
+    if coming is None or coming.meeting_at != meeting.starts_at or not (coming.items or coming.issues):
+        return ""
+    return coming.text(t, with_intake=False)
 
 
 async def announce(
@@ -380,22 +472,25 @@ async def announce(
     now: datetime,
     tz: ZoneInfo,
     old_start: datetime | None = None,
+    place_changed: bool = False,
 ) -> int:
     """The meeting as it now stands, with its invitation, to every member and the forum's groups."""
     key = f"meeting:{meeting.id}:s{meeting.ics_sequence}:{meeting.status}"
+    coming = await agenda.coming_agenda(session, forum, now) if meeting.status != "cancelled" else None
     told: set[int] = set()
     for r in await recipients(session, await member_ids(session, forum.id), now=now, tz=tz):
-        text = announcement_text(r.t, meeting, forum, old_start=old_start)
-        if await r.send(_file_message(r.t, meeting, forum, text, now=now, tz=tz), dedup_key=key):
+        text = announcement_text(r.t, meeting, forum, old_start=old_start, place_changed=place_changed)
+        if await r.send(_file_message(r.t, meeting, forum, text, now=now, tz=tz, coming=coming), dedup_key=key):
             told.add(r.person.id)
     t = Translator(group_locale(forum), "p", tz)
     for group in await forum_groups(session, forum.id):
-        text = announcement_text(t, meeting, forum, old_start=old_start)
+        text = announcement_text(t, meeting, forum, old_start=old_start, place_changed=place_changed)
         await enqueue(
             session,
             channel=group.channel,
             chat_id=group.chat_id,
-            message=_file_message(t, meeting, forum, text, now=now, tz=tz),
+            chat_kind=CHAT_GROUP,
+            message=_file_message(t, meeting, forum, text, now=now, tz=tz, coming=coming),
             now=now,
             priority=PRIORITY_NOTICE,
             dedup_key=f"{key}:g{group.id}",
@@ -472,6 +567,7 @@ async def send_reminder(session: AsyncSession, meeting_id: int, *, now: datetime
             session,
             channel=group.channel,
             chat_id=group.chat_id,
+            chat_kind=CHAT_GROUP,
             message=Outbound(kind=OutKind.TEXT, text=text_for(t), rtl=t.rtl),
             now=now,
             priority=PRIORITY_NOTICE,
@@ -512,7 +608,7 @@ async def cadence_nudges(session: AsyncSession, *, now: datetime, tz: ZoneInfo) 
         return 0
     busy = set(
         (
-            await session.scalars(select(DatePoll.forum_id).where(DatePoll.status.in_(("open", "closed"))))
+            await session.scalars(select(DatePoll.forum_id).where(DatePoll.status.in_(LIVE_POLL)))
         ).all()
     )
     led = await session.execute(

@@ -14,6 +14,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.actions import Action, pack
 from bot.core.messages import Button, Outbound, OutKind
 from bot.domain.roles import lead_roles
 from bot.i18n import Translator
@@ -32,7 +33,10 @@ class Recipient:
     t: Translator
     now: datetime
 
-    def button(self, label: str, payload: str) -> Button:
+    def button(self, label: str, payload: str | Action) -> Button:
+        """A button in a message to this person (a declared action, or an older string payload)."""
+        if isinstance(payload, Action):
+            payload = pack(payload)
         token = tokens.mint(
             self.session,
             channel=self.identity.channel,

@@ -8,7 +8,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.messages import Outbound
 from bot.services.sql import insert_ignore
-from bot.storage.models import OutboxMessage
+from bot.storage.models import CHAT_GROUP, CHAT_PRIVATE, OutboxMessage
+
+__all__ = ["CHAT_GROUP", "CHAT_PRIVATE", "PRIORITY_BULK", "PRIORITY_NOTICE", "PRIORITY_REPLY", "enqueue"]
 
 PRIORITY_REPLY = 0
 PRIORITY_NOTICE = 5
@@ -26,11 +28,13 @@ async def enqueue(
     priority: int = PRIORITY_REPLY,
     dedup_key: str | None = None,
     not_before: datetime | None = None,
+    chat_kind: str = CHAT_PRIVATE,
 ) -> bool:
     """Queue a message; with a ``dedup_key`` a second enqueue of the same thing is a no-op."""
     values = {
         "channel": channel,
         "chat_id": chat_id,
+        "chat_kind": chat_kind,
         "identity_id": identity_id,
         "payload": message.to_json(),
         "priority": priority,

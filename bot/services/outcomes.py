@@ -369,18 +369,24 @@ async def due_reminders(session: AsyncSession, now: datetime, tz: ZoneInfo = DEF
             .execution_options(synchronize_session=False)
         )
         if getattr(claimed, "rowcount", 0) and needed:
-            sent += await _remind(session, decision, now)
+            sent += await _remind(session, decision, now, today)
     return sent
 
 
-async def _remind(session: AsyncSession, decision: MeetingDecision, now: datetime) -> int:
+async def _remind(session: AsyncSession, decision: MeetingDecision, now: datetime, today: date) -> int:
+    """The owner's reminder; one sent late (catching up after downtime, past the due date) says it is overdue."""
     assert decision.due_date is not None and decision.owner_person_id is not None
     forum = await load_forum(session, decision.forum_id)
     title = (await subject_titles(session, [decision])).get(subject_key(decision), "")
     sent = 0
     for r in await notify.recipients(session, [decision.owner_person_id], now=now):
-        lines = [r.t._("A reminder: you are in charge of “{title}” in {forum}, due by {date}.", title=title,
-                       forum=Raw(forum_title(r.t, forum, forum.org_unit)), date=day(r.t, decision.due_date))]
+        if decision.due_date < today:
+            first = r.t._("Overdue: you are in charge of “{title}” in {forum}, which was due by {date}.", title=title,
+                          forum=Raw(forum_title(r.t, forum, forum.org_unit)), date=day(r.t, decision.due_date))
+        else:
+            first = r.t._("A reminder: you are in charge of “{title}” in {forum}, due by {date}.", title=title,
+                          forum=Raw(forum_title(r.t, forum, forum.org_unit)), date=day(r.t, decision.due_date))
+        lines = [first]
         if decision.text:
             lines.append(r.t._("What was decided: {text}", text=decision.text))
         key = f"due:{decision.id}:{decision.due_date.isoformat()}"

@@ -6,12 +6,12 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, select
+from sqlalchemy import bindparam, exists, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
 from bot.domain.permissions import Standing
-from bot.domain.roles import get_role, lead_roles
+from bot.domain.roles import CATALOGUE, get_role, lead_roles
 from bot.domain.text import clean_name
 from bot.domain.tiers import Tier
 from bot.i18n import N_
@@ -61,8 +61,25 @@ TOUCH_PERSON = timedelta(hours=1)  # activity, for the retention period
 
 # The statements run for every inbound event are built once: building one and computing its cache
 # key costs more than running it. Values go in as bound parameters.
+# Every (role, tier, forum kind) that leads a forum, from the domain's catalogue: whether a person
+# leads anywhere is then one EXISTS inside the identity's own query (no statement of its own).
+LEAD_SEATS = sorted(
+    (role.key, tier.value, kind.value) for (tier, kind), roles in CATALOGUE.items() for role in roles if role.leads
+)
+_LEADS_SOMEWHERE = (
+    exists()
+    .where(
+        Membership.person_id == ChannelIdentity.person_id,
+        Membership.revoked_at.is_(None),
+        Membership.forum_id == Forum.id,
+        Forum.org_unit_id == OrgUnit.id,
+        tuple_(Membership.role, OrgUnit.tier, Forum.kind).in_(LEAD_SEATS),
+    )
+    .correlate(ChannelIdentity)
+    .label("leads")
+)
 _LOAD_IDENTITY = (
-    select(ChannelIdentity, ConversationState)
+    select(ChannelIdentity, ConversationState, _LEADS_SOMEWHERE)
     .outerjoin(ConversationState, ConversationState.identity_id == ChannelIdentity.id)
     .where(ChannelIdentity.channel == bindparam("channel"), ChannelIdentity.external_id == bindparam("external_id"))
     .options(joinedload(ChannelIdentity.person))
@@ -86,8 +103,17 @@ async def load_identity(
     session: AsyncSession, channel: str, external_id: str
 ) -> tuple[ChannelIdentity | None, ConversationState | None]:
     """An identity with its person and its conversation state, in one query."""
+    identity, state, _leads = await load_event_identity(session, channel, external_id)
+    return identity, state
+
+
+async def load_event_identity(
+    session: AsyncSession, channel: str, external_id: str
+) -> tuple[ChannelIdentity | None, ConversationState | None, bool]:
+    """What an inbound event needs of its sender, in one query: the identity with its person, the
+    conversation state, and whether the person leads a forum anywhere (for a lead's menu)."""
     row = (await session.execute(_LOAD_IDENTITY, {"channel": channel, "external_id": external_id})).first()
-    return (row[0], row[1]) if row is not None else (None, None)
+    return (row[0], row[1], bool(row[2])) if row is not None else (None, None, False)
 
 
 async def get_or_create_identity(

@@ -26,17 +26,17 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.messages import Button, Outbound, OutKind, PollSpec
 from bot.domain import meeting_polls as rules
-from bot.domain.meeting_polls import DateInputError, OptionCount
+from bot.domain.meeting_polls import LIVE_POLL, DateInputError, OptionCount, PollStatus, poll_moved
 from bot.domain.permissions import Action, allowed
 from bot.domain.roles import lead_roles, required_roles
-from bot.i18n import N_, Raw, Translator
+from bot.i18n import N_, Ltr, Raw, Translator
 from bot.services import audit, meetings, people
 from bot.services.errors import Forbidden, NotFound, Refused
 from bot.services.notify import forum_groups, lead_ids, member_ids, recipients
-from bot.services.outbox import PRIORITY_NOTICE, enqueue
+from bot.services.outbox import CHAT_GROUP, CHAT_PRIVATE, PRIORITY_NOTICE, enqueue
 from bot.services.poll_texts import forum_name, option_label, role_list, short_label, when
 from bot.services.sql import insert_ignore
-from bot.storage.models import ExternalRef, Forum, JobRun, OutboxMessage, Person
+from bot.storage.models import ExternalRef, Forum, GroupChat, JobRun, OutboxMessage, Person
 from bot.storage.models_polls import DatePoll, DatePollBallot, DatePollOption, Meeting
 
 log = logging.getLogger(__name__)
@@ -99,7 +99,7 @@ async def live_poll_for(session: AsyncSession, forum_id: int) -> DatePoll | None
     """The forum's open poll, or a closed one still waiting for the lead's decision."""
     return await session.scalar(
         select(DatePoll)
-        .where(DatePoll.forum_id == forum_id, DatePoll.status.in_(("open", "closed")))
+        .where(DatePoll.forum_id == forum_id, DatePoll.status.in_(LIVE_POLL))
         .order_by(DatePoll.id.desc())
         .limit(1)
     )
@@ -115,7 +115,9 @@ async def start_draft(session: AsyncSession, forum: Forum, person: Person, *, no
     await meetings.require_lead(session, person, forum)
     await session.execute(
         delete(DatePoll).where(
-            DatePoll.forum_id == forum.id, DatePoll.status == "draft", DatePoll.created_by_person_id == person.id
+            DatePoll.forum_id == forum.id,
+            DatePoll.status == PollStatus.DRAFT,
+            DatePoll.created_by_person_id == person.id,
         )
     )
     unit = forum.org_unit
@@ -128,7 +130,7 @@ async def start_draft(session: AsyncSession, forum: Forum, person: Person, *, no
     poll = DatePoll(
         forum_id=forum.id,
         created_by_person_id=person.id,
-        status="draft",
+        status=PollStatus.DRAFT,
         meeting_time=rules.format_hhmm(start),
         duration_minutes=meetings.usual_minutes(forum),
         deadline=rules.default_deadline(calendar, today, tz).astimezone(UTC),
@@ -146,7 +148,7 @@ async def start_draft(session: AsyncSession, forum: Forum, person: Person, *, no
 
 async def _draft(session: AsyncSession, poll_id: int, person: Person | None) -> tuple[DatePoll, Forum]:
     poll = await load_poll(session, poll_id, lock=True)
-    if poll.status != "draft":
+    if poll.status != PollStatus.DRAFT:
         raise Refused(N_("This poll was already published."))
     forum = await meetings.load_forum(session, poll.forum_id)
     await meetings.require_lead(session, person, forum)
@@ -291,7 +293,7 @@ async def publish(
     await session.scalar(select(Forum.id).where(Forum.id == forum.id).with_for_update())
     other = await live_poll_for(session, forum.id)
     if other is not None and other.id != poll.id:
-        if other.status == "open":
+        if other.status == PollStatus.OPEN:
             raise Refused(
                 N_("Another date poll for this forum is already open until {deadline}."), deadline=other.deadline
             )
@@ -307,7 +309,7 @@ async def publish(
     for position, option in enumerate(options):
         option.position = position
     calendar = meetings.forum_calendar(forum, forum.org_unit)
-    poll.status = "open"
+    poll.status = poll_moved(poll.status, PollStatus.OPEN)
     poll.opened_at = now
     remind = rules.reminder_at(now, poll.deadline, calendar, tz)
     poll.remind_at = remind.astimezone(UTC) if remind else None
@@ -395,6 +397,7 @@ async def send_ballots(
             session,
             channel=group.channel,
             chat_id=group.chat_id,
+            chat_kind=CHAT_GROUP,
             message=ballot(t, poll, forum, options, None),
             now=now,
             priority=PRIORITY_NOTICE,
@@ -493,12 +496,12 @@ async def vote(
 ) -> VoteResult:
     """Record a person's whole answer (empty = take it back)."""
     poll = await load_poll(session, poll_id, lock=True)
-    if poll.status == "draft":
+    if poll.status == PollStatus.DRAFT:
         raise NotFound(N_("That poll no longer exists. Send /poll to start a new one."))
     forum = await meetings.load_forum(session, poll.forum_id)
     if person is None or not allowed(Action.VOTE, await people.standings(session, person, forum)):
         raise Forbidden(NOT_A_MEMBER)
-    if poll.status != "open" or now >= poll.deadline:
+    if poll.status != PollStatus.OPEN or now >= poll.deadline:
         raise Refused(VOTING_CLOSED)
     valid = {o.id for o in await options_of(session, poll.id)}
     chosen = chosen & valid
@@ -587,7 +590,7 @@ _SENDING_TO = (
     .where(
         OutboxMessage.status == "sending",
         OutboxMessage.channel == bindparam("channel"),
-        or_(OutboxMessage.chat_id == bindparam("chat_id"), OutboxMessage.chat_id.startswith("-")),
+        or_(OutboxMessage.chat_id == bindparam("chat_id"), OutboxMessage.chat_kind == CHAT_GROUP),
     )
     .limit(1)
 )
@@ -673,6 +676,16 @@ def roles_line(t: Translator, result: Tally) -> str:
         lines.append(
             t._("Required roles not answered yet: {roles}", roles=Raw(role_list(t, unit, result.forum, result.missing)))
         )
+    elif result.roles_complete and result.unseated:
+        filled = result.required - result.unseated
+        lines.append(
+            t._(
+                "Every required role that someone holds has answered ({filled} of {required} required roles are "
+                "filled).",
+                filled=len(filled),
+                required=len(result.required),
+            )
+        )
     elif result.roles_complete:
         lines.append(t._("Every required role has answered."))
     if result.unseated:
@@ -694,14 +707,14 @@ async def notify_if_roles_complete(
     session: AsyncSession, poll: DatePoll, forum: Forum, *, now: datetime, tz: ZoneInfo
 ) -> bool:
     """Tell the leads, once, that every required role held in the forum has answered."""
-    if poll.status != "open" or poll.roles_notified_at is not None:
+    if poll.status != PollStatus.OPEN or poll.roles_notified_at is not None:
         return False
     result = await tally(session, poll, forum)
     if not result.roles_complete:
         return False
     claimed = await session.execute(
         update(DatePoll)
-        .where(DatePoll.id == poll.id, DatePoll.roles_notified_at.is_(None), DatePoll.status == "open")
+        .where(DatePoll.id == poll.id, DatePoll.roles_notified_at.is_(None), DatePoll.status == PollStatus.OPEN)
         .values(roles_notified_at=now)
         .execution_options(synchronize_session=False)
     )
@@ -711,16 +724,30 @@ async def notify_if_roles_complete(
     unit = forum.org_unit
     for r in await recipients(session, await lead_ids(session, forum.id), now=now, tz=tz):
         t = r.t
-        text = t._(
-            "✔️ Every required role has answered the date poll of {forum}. You can close it now, "
-            "or let it run until {deadline}.",
-            forum=Raw(forum_name(t, forum, unit)),
-            deadline=Raw(when(t, poll.deadline)),
-        )
-        if result.unseated:
+        if result.unseated:  # never "every required role" while some have nobody in them
+            filled = result.required - result.unseated
+            text = t._(
+                "✔️ The required roles that someone holds in {forum} have all answered the date poll "
+                "({filled} of {required}): {roles}.",
+                forum=Raw(forum_name(t, forum, unit)),
+                filled=len(filled),
+                required=len(result.required),
+                roles=Raw(role_list(t, unit, forum, filled)),
+            )
             text += "\n" + t._(
-                "No one in the forum holds these required roles yet: {roles}",
+                "No one holds these required roles yet, so no one could answer for them: {roles}. "
+                "You can invite someone with {command}.",
                 roles=Raw(role_list(t, unit, forum, result.unseated)),
+                command=Ltr("/invite"),
+            )
+            text += "\n" + t._("You can close the poll now, or let it run until {deadline}.",
+                                deadline=Raw(when(t, poll.deadline)))
+        else:
+            text = t._(
+                "✔️ Every required role has answered the date poll of {forum}. You can close it now, "
+                "or let it run until {deadline}.",
+                forum=Raw(forum_name(t, forum, unit)),
+                deadline=Raw(when(t, poll.deadline)),
             )
         buttons = [[r.button(t._("Close the poll now"), f"dpx:{poll.id}"), r.button(t._("Results"), f"dpr:{poll.id}")]]
         await r.send(r.message(text, buttons), dedup_key=f"{correlation_of(poll.id)}:roles-complete")
@@ -742,7 +769,7 @@ async def roles_complete_sweep(session: AsyncSession, *, now: datetime, tz: Zone
         return 0
     polls = (
         await session.scalars(
-            select(DatePoll).where(DatePoll.status == "open", DatePoll.roles_notified_at.is_(None))
+            select(DatePoll).where(DatePoll.status == PollStatus.OPEN, DatePoll.roles_notified_at.is_(None))
         )
     ).all()
     told = 0
@@ -757,7 +784,7 @@ async def due_reminder_ids(session: AsyncSession, now: datetime) -> list[int]:
         (
             await session.scalars(
                 select(DatePoll.id).where(
-                    DatePoll.status == "open",
+                    DatePoll.status == PollStatus.OPEN,
                     DatePoll.reminded_at.is_(None),
                     DatePoll.remind_at <= now,
                     DatePoll.deadline > now,
@@ -773,7 +800,7 @@ async def send_reminders(session: AsyncSession, poll_id: int, *, now: datetime, 
         update(DatePoll)
         .where(
             DatePoll.id == poll_id,
-            DatePoll.status == "open",
+            DatePoll.status == PollStatus.OPEN,
             DatePoll.reminded_at.is_(None),
             DatePoll.remind_at <= now,
             DatePoll.deadline > now,
@@ -808,7 +835,9 @@ DRAFT_DAYS = 14
 async def purge_stale_drafts(session: AsyncSession, now: datetime) -> int:
     """Drafts a lead walked away from (``/cancel``, a new ``/poll`` elsewhere) are dropped after two weeks."""
     result = await session.execute(
-        delete(DatePoll).where(DatePoll.status == "draft", DatePoll.created_at < now - timedelta(days=DRAFT_DAYS))
+        delete(DatePoll).where(
+            DatePoll.status == PollStatus.DRAFT, DatePoll.created_at < now - timedelta(days=DRAFT_DAYS)
+        )
     )
     return _rowcount(result)
 
@@ -817,7 +846,9 @@ async def due_close_ids(session: AsyncSession, now: datetime) -> list[int]:
     return list(
         (
             await session.scalars(
-                select(DatePoll.id).where(DatePoll.status == "open", DatePoll.deadline <= now).order_by(DatePoll.id)
+                select(DatePoll.id)
+                .where(DatePoll.status == PollStatus.OPEN, DatePoll.deadline <= now)
+                .order_by(DatePoll.id)
             )
         ).all()
     )
@@ -826,15 +857,22 @@ async def due_close_ids(session: AsyncSession, now: datetime) -> list[int]:
 async def stop_native(session: AsyncSession, poll_id: int, ref: ExternalRef, *, now: datetime) -> None:
     if not ref.message_id:
         return
+    in_group = await session.scalar(
+        select(GroupChat.id).where(GroupChat.channel == ref.channel, GroupChat.chat_id == ref.chat_id).limit(1)
+    )
     await enqueue(
         session,
         channel=ref.channel,
         chat_id=ref.chat_id,
+        chat_kind=CHAT_GROUP if in_group is not None else CHAT_PRIVATE,
         message=Outbound(kind=OutKind.STOP_POLL, text="", edit_ref=ref.message_id),
         now=now,
         priority=PRIORITY_NOTICE,
         dedup_key=f"{correlation_of(poll_id)}:stop:r{ref.id}",
     )
+
+
+CLOSING = poll_moved(PollStatus.OPEN, PollStatus.CLOSED)  # the table allows it, checked at import
 
 
 async def close(
@@ -849,14 +887,14 @@ async def close(
 
     At the deadline (a job, also after a restart that missed it) or earlier by a lead.
     """
-    condition = [DatePoll.id == poll_id, DatePoll.status == "open"]
+    condition = [DatePoll.id == poll_id, DatePoll.status == PollStatus.OPEN]
     if early_by is None:
         condition.append(DatePoll.deadline <= now)
     else:
         poll = await load_poll(session, poll_id)
         await meetings.require_lead(session, early_by, await meetings.load_forum(session, poll.forum_id))
     claimed = await session.execute(
-        update(DatePoll).where(*condition).values(status="closed", closed_at=now).execution_options(
+        update(DatePoll).where(*condition).values(status=CLOSING, closed_at=now).execution_options(
             synchronize_session=False
         )
     )
@@ -939,6 +977,8 @@ def closed_text(t: Translator, result: Tally) -> str:
         line = t._("I propose {date}.", date=Raw(option_label(t, best.starts_at)))
         if not best.voters:
             line += " " + t._("No one chose a date, so this is the earliest one.")
+        elif not missing and result.unseated:
+            line += " " + t._("Every required role that someone holds can come.")
         elif not missing:
             line += " " + t._("Every required role can come.")
         else:
@@ -981,15 +1021,15 @@ async def _closed_poll(session: AsyncSession, poll_id: int, person: Person | Non
     poll = await load_poll(session, poll_id, lock=True)
     forum = await meetings.load_forum(session, poll.forum_id)
     await meetings.require_lead(session, person, forum, Action.MANAGE_MEETINGS)
-    if poll.status == "decided":
+    if poll.status == PollStatus.DECIDED:
         meeting = await meetings.meeting_of_poll(session, poll.id)
         if meeting is not None:
             raise Refused(N_("The date is already set: {date}."), date=meeting.starts_at)
-    if poll.status == "cancelled":
+    if poll.status == PollStatus.CANCELLED:
         raise Refused(N_("No meeting was set from this poll. Send /poll to start a new one."))
-    if poll.status == "open":
+    if poll.status == PollStatus.OPEN:
         raise Refused(N_("This poll is still open. Close it first."))
-    if poll.status != "closed":
+    if poll.status != PollStatus.CLOSED:
         raise Refused(N_("That poll no longer exists. Send /poll to start a new one."))
     return poll, forum
 
@@ -1010,7 +1050,7 @@ async def decide(
             session, forum=forum, starts_at=option.starts_at, now=now, poll_id=poll.id,
             created_by=poll.created_by_person_id, minutes=poll.duration_minutes,
         )
-    poll.status = "decided"
+    poll.status = poll_moved(poll.status, PollStatus.DECIDED)
     told = await meetings.confirm(session, meeting, forum, starts_at=option.starts_at, person=person, now=now, tz=tz)
     return Decided(meeting, forum, told)
 
@@ -1018,7 +1058,7 @@ async def decide(
 async def drop(session: AsyncSession, poll_id: int, *, person: Person | None, now: datetime) -> None:
     """The lead sets no meeting from this poll."""
     poll, _ = await _closed_poll(session, poll_id, person)
-    poll.status = "cancelled"
+    poll.status = poll_moved(poll.status, PollStatus.CANCELLED)
     meeting = await meetings.meeting_of_poll(session, poll.id)
     if meeting is not None and meeting.status == "proposed":
         meeting.status = "cancelled"

@@ -133,10 +133,11 @@ async def forget_inactive(session: AsyncSession, person_id: int, now: datetime, 
 
 async def purge(session: AsyncSession, now: datetime, *, outbox_days: int, audit_days: int) -> Purged:
     result = Purged()
-    # Delivered or failed-for-good messages carry names and texts: gone after the outbox period.
+    # Delivered, failed-for-good or superseded messages carry names and texts: gone after the outbox period.
     done = await session.execute(
         delete(OutboxMessage).where(
-            OutboxMessage.status.in_(("sent", "failed")), OutboxMessage.created_at < now - timedelta(days=outbox_days)
+            OutboxMessage.status.in_(("sent", "failed", "superseded")),
+            OutboxMessage.created_at < now - timedelta(days=outbox_days),
         )
     )
     result.outbox = _count(done)

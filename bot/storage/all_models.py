@@ -3,8 +3,10 @@
 from bot.storage import (  # noqa: F401
     models,
     models_agenda,
+    models_clock,
     models_escalation,
     models_keshet,
     models_polls,
+    models_web,
     models_whatsapp,
 )

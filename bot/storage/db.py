@@ -95,30 +95,110 @@ _UNAVAILABLE = {
     "ConnectionFailureError",
     "PostgresConnectionError",
     "AdminShutdownError",  # "terminating connection due to administrator command"
-    "InterfaceError",
+    "CrashShutdownError",
+    "TooManyConnectionsError",
 }
+# PostgreSQL's SQLSTATEs for "the server is away": class 08 (connection exception) and these.
+_PG_AWAY = {"57P01", "57P02", "57P03", "53300"}  # admin/crash shutdown, cannot connect now, too many connections
+# SQLite's result codes for "the file is busy or out of reach" (the lock beyond busy_timeout included).
+_SQLITE_AWAY = ("SQLITE_BUSY", "SQLITE_LOCKED", "SQLITE_CANTOPEN", "SQLITE_IOERR", "SQLITE_PROTOCOL")
+# What a driver says when the connection itself failed, for errors that carry no code.
+_AWAY_WORDS = (
+    "database is locked",
+    "database table is locked",
+    "unable to open database file",
+    "disk i/o error",
+    "connection refused",
+    "connection reset",
+    "connection is closed",
+    "connection was closed",
+    "connection has been closed",
+    "server closed the connection",
+    "terminating connection",
+    "could not connect",
+    "cannot connect",
+    "the database system is",
+    "timed out",
+    "timeout expired",
+    "no route to host",
+    "broken pipe",
+)
+_DRIVERS = {"sqlite3", "aiosqlite", "asyncpg", "psycopg", "psycopg2", "sqlalchemy"}
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and what it wraps: a DBAPI error's ``orig``, then explicit and implicit causes."""
+    chain: list[BaseException] = []
+    seen: BaseException | None = exc
+    while seen is not None and len(chain) < 8 and all(seen is not c for c in chain):
+        chain.append(seen)
+        implicit = None if seen.__suppress_context__ else seen.__context__
+        seen = getattr(seen, "orig", None) or seen.__cause__ or implicit
+    return chain
 
 
 def database_unavailable(exc: BaseException) -> bool:
-    """Whether ``exc`` means the database could not be reached (as opposed to a bug or bad data)."""
-    from sqlalchemy.exc import DBAPIError, OperationalError
-    from sqlalchemy.exc import InterfaceError as SAInterfaceError
+    """Whether ``exc`` means the database could not be reached (as opposed to a bug or bad data).
+
+    Only connection-level failures count: refused, reset or closed connections, timeouts (the
+    pool's included), SQLite's lock beyond its busy timeout, PostgreSQL shutting down or not yet
+    accepting connections. A missing table, a typo'd statement or a violated constraint is a
+    bug or bad data, however the driver classes it (SQLite calls "no such table" an
+    OperationalError): retrying it would only hold the person's lock for half a minute.
+    """
+    from sqlalchemy.exc import DBAPIError
     from sqlalchemy.exc import TimeoutError as PoolTimeout
 
     if isinstance(exc, DBAPIError) and exc.connection_invalidated:
         return True
-    seen: BaseException | None = exc
-    for _ in range(6):
-        if seen is None:
-            break
-        if isinstance(seen, (OperationalError, SAInterfaceError, PoolTimeout, ConnectionError, TimeoutError)):
-            return True
-        if isinstance(seen, OSError) and not isinstance(seen, FileNotFoundError):
-            return True
+    for seen in _causes(exc):
+        if isinstance(seen, PoolTimeout):
+            return True  # no pooled connection came free in time
+        if isinstance(seen, DBAPIError):
+            continue  # judged by what it wraps
         if type(seen).__name__ in _UNAVAILABLE:
             return True
-        seen = getattr(seen, "orig", None) or seen.__cause__ or seen.__context__
+        sqlstate = getattr(seen, "sqlstate", None) or getattr(seen, "pgcode", None)
+        if isinstance(sqlstate, str) and sqlstate:
+            return sqlstate.startswith("08") or sqlstate in _PG_AWAY
+        code_name = getattr(seen, "sqlite_errorname", None)
+        if isinstance(code_name, str) and code_name:
+            return code_name.startswith(_SQLITE_AWAY)
+        if isinstance(seen, (ConnectionError, TimeoutError)):
+            return True
+        if isinstance(seen, OSError) and not isinstance(seen, (FileNotFoundError, PermissionError)):
+            return True
+        driver = type(seen).__module__.split(".")[0]
+        if driver in _DRIVERS and any(words in str(seen).lower() for words in _AWAY_WORDS):
+            return True
     return False
+
+
+_HERE = Path("bot/storage/db.py")
+
+
+def origin_of(exc: BaseException) -> str:
+    """Where a failed statement came from: the innermost frame of forumbot's own code, and the
+    statement's first words (never its values)."""
+    where = "?"
+    tb = exc.__traceback__
+    root = Path(__file__).resolve().parents[2]
+    while tb is not None:
+        filename = Path(tb.tb_frame.f_code.co_filename)
+        try:
+            relative = filename.resolve().relative_to(root)
+        except ValueError:
+            relative = None
+        if relative is not None and relative.parts[0] not in (".venv", "venv") and relative != _HERE:
+            where = f"{relative.as_posix()}:{tb.tb_lineno} in {tb.tb_frame.f_code.co_name}"
+        tb = tb.tb_next
+    statement = " ".join(str(getattr(exc, "statement", "") or "").split())
+    if len(statement) > 80:
+        statement = statement[:77] + "..."
+    cause = next((c for c in _causes(exc)[1:] if not hasattr(c, "orig")), None)
+    reason = str(cause if cause is not None else exc).splitlines()[0][:200] if str(cause or exc) else ""
+    text = f"{type(exc).__name__} ({reason}) at {where}"
+    return f"{text}; statement: {statement}" if statement else text
 
 
 async def retry_unavailable(op: Callable[[], Awaitable[T]], *, what: str) -> T:

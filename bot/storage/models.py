@@ -169,6 +169,10 @@ class ChoiceToken(Base):
     expires_at: Mapped[datetime] = mapped_column(index=True)
 
 
+CHAT_PRIVATE = "private"
+CHAT_GROUP = "group"
+
+
 class OutboxMessage(Base):
     """Every outgoing message, written in the transaction of the change that caused it."""
 
@@ -177,6 +181,9 @@ class OutboxMessage(Base):
     id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
     chat_id: Mapped[str] = mapped_column(String(64))
+    # "private" or "group": filled in by whoever addresses the row (a reply in a group event, a
+    # notice to a linked group); delivery paces groups more slowly. Never read off the chat id.
+    chat_kind: Mapped[str] = mapped_column(String(8), default=CHAT_PRIVATE, server_default=CHAT_PRIVATE)
     identity_id: Mapped[int | None] = mapped_column(
         ForeignKey("channel_identities.id", ondelete="SET NULL"), index=True
     )

@@ -45,6 +45,7 @@ class Meeting(Base):
     updated_at: Mapped[datetime]
     confirmed_at: Mapped[datetime | None]
     reminded_at: Mapped[datetime | None]  # the day-before reminder for the current date went out
+    location: Mapped[str | None] = mapped_column(String(300))  # a place or an online link, set by the lead
 
     forum: Mapped[Forum] = relationship()
 

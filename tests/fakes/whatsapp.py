@@ -30,6 +30,7 @@ import hmac
 import itertools
 import json
 import re
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -77,8 +78,10 @@ ERRORS = {
 class FakeClock:
     """Seconds since the epoch that only move when a test says so."""
 
-    def __init__(self, start: float = 1_795_000_000.0) -> None:
-        self.now = start
+    def __init__(self, start: float | None = None) -> None:
+        # The wall clock when made: Meta stamps deliveries with the real time, and the bot refuses
+        # one older than its replay window.
+        self.now = float(int(time.time())) if start is None else start
 
     def __call__(self) -> float:
         return self.now

@@ -1,0 +1,286 @@
+"""The web page's routes: sign-in, the board and a gap's card with its actions.
+
+Who is asking comes from ``Authorization: tma <initData>`` (a Telegram Mini App, signed by
+Telegram on each request) or from the session cookie a sign-in link or a Mini App login set.
+Every view asks the permission table through the same services as the chat; every POST made with
+the cookie carries the session's CSRF token (form field ``csrf`` or header ``X-CSRF-Token``).
+"""
+
+from __future__ import annotations
+
+import hmac
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from urllib.parse import parse_qsl, urlencode
+
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse, RedirectResponse, Response
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.app import App
+from bot.domain.permissions import Action
+from bot.i18n import N_, Translator
+from bot.services import access, board, escalation, websessions, webstats
+from bot.services.errors import Forbidden, NotFound, Refused
+from bot.storage.models import Forum, OrgUnit, Person
+from bot.webapp import initdata, opendata, views
+from bot.webapp.render import page
+
+COOKIE = "forumbot_session"
+ASK_THE_BOT = N_("This sign-in link was already used or has expired. Send /web to the bot for a new one.")
+SIGN_IN_FIRST = N_("Please sign in: send /web to the bot, or open the page from the bot's menu in Telegram.")
+NOT_REGISTERED = N_("You are not registered with the bot yet. Open the bot and join your forum with your invite.")
+BAD_TELEGRAM = N_("Telegram's sign-in data could not be verified. Close the page and open it again from the bot.")
+ONLY_LEADS_ABOVE = N_("Only the forum's leads and the coordinators above it can see this.")
+ONLY_HQ = N_("Only HQ's coordinators can see the national picture.")
+NO_CSRF = N_("The form expired. Go back, reload the page and try again.")
+
+
+class Unauthorized(Exception):
+    def __init__(self, msgid: str) -> None:
+        self.msgid = msgid
+
+
+@dataclass
+class Who:
+    person: Person
+    t: Translator
+    csrf: str | None  # None when Telegram signed this request itself (no cookie to forge with)
+
+
+def translator_for(person: Person | None, app: App) -> Translator:
+    if person is None:
+        return Translator(app.settings.default_locale, "p", app.settings.tz)
+    return Translator(person.locale, person.address_form, app.settings.tz)
+
+
+def secure_cookie(request: Request, app: App) -> bool:
+    """Secure behind HTTPS: the request came over it, a proxy says so, or the public URL is https."""
+    return (request.url.scheme == "https" or request.headers.get("x-forwarded-proto", "") == "https"
+            or app.settings.public_base_url.startswith("https://"))
+
+
+def build_router(app: App) -> APIRouter:
+    router = APIRouter()
+    lifetime = timedelta(hours=app.settings.web_session_hours)
+
+    def bot_token() -> str:
+        token = app.settings.telegram_bot_token
+        return token.get_secret_value() if token is not None else ""
+
+    async def who(session: AsyncSession, request: Request) -> Who:
+        header = request.headers.get("authorization", "")
+        if header[:4].lower() == "tma ":
+            try:
+                user = initdata.validate(header[4:].strip(), bot_token(), max_age=app.settings.telegram_webapp_max_age,
+                                         now=app.clock.now().timestamp())
+            except initdata.InvalidInitData:
+                raise Unauthorized(BAD_TELEGRAM) from None
+            person = await websessions.person_by_identity(session, "telegram", str(user.id))
+            if person is None:
+                raise Unauthorized(NOT_REGISTERED)
+            return Who(person, translator_for(person, app), None)
+        signed = await websessions.load_session(session, request.cookies.get(COOKIE, ""), app.clock.now())
+        if signed is None:
+            raise Unauthorized(SIGN_IN_FIRST)
+        return Who(signed.person, translator_for(signed.person, app), signed.csrf)
+
+    def refusal(t: Translator, msgid: str, status: int, **params: object) -> Response:
+        return page(t, "message.html", status=status, text=t._(msgid, **params))
+
+    async def guarded(request: Request, fn: Callable[[AsyncSession, Who], Awaitable[Response]], *,
+                      write: bool = False) -> Response:
+        """Resolve the person, run ``fn`` in one transaction, and turn refusals into pages."""
+        try:
+            async with app.db.unit_of_work() as session:
+                me = await who(session, request)
+                if write:
+                    await check_csrf(request, me)
+                response = await fn(session, me)
+        except Unauthorized as exc:
+            return refusal(translator_for(None, app), exc.msgid, 401)
+        except CsrfMissing:
+            return refusal(me.t, NO_CSRF, 403)
+        except Forbidden as exc:
+            return refusal(me.t, exc.msgid, 403, **exc.params)
+        except NotFound as exc:
+            return refusal(me.t, exc.msgid, 404, **exc.params)
+        except Refused as exc:
+            return refusal(me.t, exc.msgid, 409, **exc.params)
+        if write:
+            app.notify_outbox()
+        return response
+
+    # -- signing in ----------------------------------------------------------------------------
+
+    @router.get("/web/link/{token}")
+    async def open_link(token: str, request: Request) -> Response:
+        async with app.db.unit_of_work() as session:
+            person_id = await websessions.consume_link(session, token, app.clock.now())
+            if person_id is None:
+                return refusal(translator_for(None, app), ASK_THE_BOT, 401)
+            opened = await websessions.open_session(session, person_id, app.clock.now(), lifetime, "link")
+        response = RedirectResponse("/web", status_code=303)
+        set_cookie(response, request, opened)
+        return response
+
+    def set_cookie(response: Response, request: Request, opened: websessions.Opened) -> None:
+        response.set_cookie(COOKIE, opened.cookie, max_age=int(lifetime.total_seconds()), path="/web",
+                            httponly=True, samesite="lax", secure=secure_cookie(request, app))
+
+    @router.get("/web/tma")
+    async def mini_app_entry() -> Response:
+        return page(translator_for(None, app), "tma.html")
+
+    @router.post("/web/login/tma")
+    async def mini_app_login(request: Request) -> Response:
+        body = (await request.body()).decode("utf-8", "replace")
+        data = dict(parse_qsl(body)).get("initData", "") if body.startswith("initData=") else body
+        header = request.headers.get("authorization", "")
+        if not data and header[:4].lower() == "tma ":
+            data = header[4:].strip()
+        try:
+            user = initdata.validate(data, bot_token(), max_age=app.settings.telegram_webapp_max_age,
+                                     now=app.clock.now().timestamp())
+        except initdata.InvalidInitData:
+            return JSONResponse({"ok": False, "error": "invalid initData"}, status_code=401)
+        async with app.db.unit_of_work() as session:
+            person = await websessions.person_by_identity(session, "telegram", str(user.id))
+            if person is None:
+                return JSONResponse({"ok": False, "error": "not registered"}, status_code=401)
+            opened = await websessions.open_session(session, person.id, app.clock.now(), lifetime, "telegram")
+        response = JSONResponse({"ok": True, "next": "/web"})
+        set_cookie(response, request, opened)
+        return response
+
+    @router.post("/web/logout")
+    async def logout(request: Request) -> Response:
+        async def go(session: AsyncSession, me: Who) -> Response:
+            await websessions.close_session(session, request.cookies.get(COOKIE, ""))
+            response = page(me.t, "message.html", text=me.t._("You are signed out."))
+            response.delete_cookie(COOKIE, path="/web")
+            return response
+        return await guarded(request, go, write=True)
+
+    # -- pages -----------------------------------------------------------------------------------
+
+    @router.get("/web")
+    async def home(request: Request) -> Response:
+        async def go(session: AsyncSession, me: Who) -> Response:
+            return page(me.t, "home.html", me=me, **await views.home(session, me.person, app.clock.now()))
+        return await guarded(request, go)
+
+    @router.get("/web/board/{forum_id}")
+    async def board_page(forum_id: int, request: Request) -> Response:
+        async def go(session: AsyncSession, me: Who) -> Response:
+            forum = await access.load_forum(session, forum_id)
+            await access.require(session, me.person, forum, Action.HANDLE_ESCALATED, escalation.ONLY_COORDINATORS)
+            filters = board.Filters.parse(dict(request.query_params))
+            context = await views.board_context(session, me.t, forum, filters, app.clock.now())
+            return page(me.t, "board.html", me=me, **context)
+        return await guarded(request, go)
+
+    @router.get("/web/gap/{gap_id}")
+    async def gap_page(gap_id: int, request: Request) -> Response:
+        async def go(session: AsyncSession, me: Who) -> Response:
+            gap = await escalation.get_gap(session, gap_id)
+            forum = await access.load_forum(session, gap.forum_id)
+            await access.require(session, me.person, forum, Action.HANDLE_ESCALATED, escalation.ONLY_COORDINATORS)
+            context = await views.gap_context(session, me.t, gap, forum, app.clock.now())
+            return page(me.t, "gap.html", me=me, done=request.query_params.get("done", ""), **context)
+        return await guarded(request, go)
+
+    async def overview_forum(session: AsyncSession, me: Who, forum_id: int) -> Forum:
+        forum = await access.load_forum(session, forum_id)
+        await access.require(session, me.person, forum, Action.HANDLE_ESCALATED, ONLY_LEADS_ABOVE)
+        if forum.org_unit.tier == "school":
+            raise NotFound(N_("There is no tree below a school."))
+        return forum
+
+    @router.get("/web/tree/{forum_id}")
+    async def tree_page(forum_id: int, request: Request) -> Response:
+        async def go(session: AsyncSession, me: Who) -> Response:
+            forum = await overview_forum(session, me, forum_id)
+            return page(me.t, "tree.html", me=me, **await views.tree_context(session, me.t, forum, app.clock.now()))
+        return await guarded(request, go)
+
+    @router.get("/web/trends/{forum_id}")
+    async def trends_page(forum_id: int, request: Request) -> Response:
+        async def go(session: AsyncSession, me: Who) -> Response:
+            forum = await overview_forum(session, me, forum_id)
+            context = await views.trends_context(session, me.t, forum, app.clock.now())
+            return page(me.t, "trends.html", me=me, **context)
+        return await guarded(request, go)
+
+    async def hq_forum(session: AsyncSession, me: Who) -> Forum:
+        found = await session.scalar(
+            select(Forum.id).join(OrgUnit, Forum.org_unit_id == OrgUnit.id)
+            .where(OrgUnit.tier == "hq", Forum.kind == "main")
+        )
+        if found is None:
+            raise NotFound(N_("That forum no longer exists."))
+        forum = await access.load_forum(session, found)
+        await access.require(session, me.person, forum, Action.HANDLE_ESCALATED, ONLY_HQ)
+        return forum
+
+    @router.get("/web/national")
+    async def national_page(request: Request) -> Response:
+        async def go(session: AsyncSession, me: Who) -> Response:
+            await hq_forum(session, me)
+            context = await views.national_context(session, me.t, app.clock.now())
+            return page(me.t, "national.html", me=me, **context)
+        return await guarded(request, go)
+
+    @router.get("/web/national.{fmt}")
+    async def national_data(fmt: str, request: Request) -> Response:
+        async def go(session: AsyncSession, me: Who) -> Response:
+            if fmt not in ("csv", "json"):
+                raise NotFound(N_("That item no longer exists."))
+            await hq_forum(session, me)
+            cells = await webstats.national(session, app.clock.now(), app.settings.tz)
+            return opendata.response(cells, fmt)
+        return await guarded(request, go)
+
+    @router.post("/web/gap/{gap_id}/{action}")
+    async def gap_action(gap_id: int, action: str, request: Request) -> Response:
+        form = await read_form(request)
+
+        async def go(session: AsyncSession, me: Who) -> Response:
+            now = app.clock.now()
+            if action == "ack":
+                await escalation.acknowledge(session, gap_id=gap_id, person=me.person, now=now)
+            elif action == "owner":
+                owner = form.get("owner", "")
+                if not owner.isdigit():
+                    raise Refused(N_("Please choose who is in charge."))
+                await escalation.assign_owner(session, gap_id=gap_id, person=me.person, owner_person_id=int(owner),
+                                              now=now)
+            elif action == "answer":
+                await escalation.answer(session, gap_id=gap_id, person=me.person, text=form.get("text", ""), now=now)
+            elif action == "forward":
+                await escalation.forward_gap(session, gap_id=gap_id, person=me.person, now=now)
+            else:
+                raise NotFound(N_("That item no longer exists."))
+            return RedirectResponse(f"/web/gap/{gap_id}?{urlencode({'done': action})}", status_code=303)
+
+        return await guarded(request, go, write=True)
+
+    async def read_form(request: Request) -> dict[str, str]:
+        body = (await request.body())[:20_000].decode("utf-8", "replace")
+        return dict(parse_qsl(body, keep_blank_values=True))
+
+    async def check_csrf(request: Request, me: Who) -> None:
+        if me.csrf is None:
+            return  # signed by Telegram on this request: a cross-site page cannot produce that header
+        form = await read_form(request)
+        given = request.headers.get("x-csrf-token", "") or str(form.get("csrf", ""))
+        if not given or not hmac.compare_digest(given.encode(), me.csrf.encode()):
+            raise CsrfMissing
+
+    return router
+
+
+class CsrfMissing(Exception):
+    pass
