@@ -439,13 +439,13 @@ async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
             async with app.db.sessions() as session:
                 if args.what == "survey":
                     made_survey = await surveys.export(session, survey_id=args.id, fmt=args.format, t=t, system=True)
-                    name, data, rows = made_survey.name, made_survey.data, made_survey.rows
+                    name, data, rows = made_survey.ascii_name, made_survey.data, made_survey.rows
                 else:
                     forum = await invites.forum_by_code(session, args.forum)
                     made = await exports.export(
                         session, forum=forum, what=args.what, fmt=args.format, t=t, operator=True
                     )
-                    name, data, rows = made.name, made.data, made.rows
+                    name, data, rows = made.ascii_name, made.data, made.rows
         except Refused as exc:
             prefix = f"survey {args.id}: " if args.what == "survey" else ""
             raise UserError(prefix + exc.msgid.format(**exc.params)) from None

@@ -263,8 +263,9 @@ class Context:
         )
         await self.send(message)
 
-    async def reply_file(self, name: str, mime: str, data: bytes, caption: str) -> None:
-        await self.send(Outbound(kind=OutKind.FILE, text=caption, rtl=self.t.rtl, file=FileSpec.of(name, mime, data)))
+    async def reply_file(self, name: str, mime: str, data: bytes, caption: str, ascii_name: str = "") -> None:
+        file = FileSpec.of(name, mime, data, ascii_name)
+        await self.send(Outbound(kind=OutKind.FILE, text=caption, rtl=self.t.rtl, file=file))
 
     async def reply_poll(self, text: str, poll: PollSpec) -> None:
         await self.send(Outbound(kind=OutKind.POLL, text=text, rtl=self.t.rtl, poll=poll))

@@ -11,7 +11,7 @@ import gettext
 import io
 import os
 import unicodedata
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from datetime import date, datetime, time
 from functools import cache
 from pathlib import Path
@@ -30,6 +30,27 @@ FORMS = ("m", "f", "p")
 
 RLM, LRM = "\u200f", "\u200e"
 FSI, LRI, PDI = "\u2068", "\u2066", "\u2069"
+
+# The month names Arabic speakers in Israel (and the Levant) read: CLDR's ar gives the Egyptian
+# يناير…ديسمبر, and its ar_IL stand-alone months are not even Arabic.
+LEVANTINE_MONTHS = (
+    "كانون الثاني", "شباط", "آذار", "نيسان", "أيار", "حزيران",
+    "تموز", "آب", "أيلول", "تشرين الأول", "تشرين الثاني", "كانون الأول",
+)
+_CLDR_AR_MONTHS = (
+    "يناير", "فبراير", "مارس", "أبريل", "مايو", "يونيو",
+    "يوليو", "أغسطس", "سبتمبر", "أكتوبر", "نوفمبر", "ديسمبر",
+)
+LIST_SEPARATOR = {"ar": "، "}
+# A file name a channel carries as is when it cannot take anything but ASCII.
+_UNSAFE_IN_NAMES = dict.fromkeys(map(ord, '/\\:*?"<>|\u200e\u200f\u2066\u2067\u2068\u2069'), None)
+
+
+def levantine(text: str) -> str:
+    """Arabic date text with the Levantine month names (كانون الثاني, not يناير)."""
+    for cldr, local in zip(_CLDR_AR_MONTHS, LEVANTINE_MONTHS, strict=True):
+        text = text.replace(cldr, local)
+    return text
 
 
 def locales_dir() -> Path:
@@ -142,14 +163,37 @@ class Translator:
             return RLM + text
         return text
 
+    # -- ids, commands, lists, file names ----------------------------------------------------
+
+    def ref(self, number: int | str) -> Raw:
+        """An id as "#12", kept in one left-to-right piece so that it never shows as "12#"."""
+        text = f"#{number}"
+        return Raw(f"{LRI}{text}{PDI}" if self.rtl else text)
+
+    def command(self, text: str) -> Raw:
+        """A command ("/help", "/link CODE") isolated left to right, so it never shows as "help/"."""
+        return Raw(self.isolate(Ltr(text)))
+
+    def join(self, items: Iterable[object]) -> Raw:
+        """A list in the reader's punctuation ("، " in Arabic), each item isolated."""
+        return Raw(LIST_SEPARATOR.get(self.locale, ", ").join(self.isolate(item) for item in items))
+
+    def filename(self, msgid: str, suffix: str, /, **params: object) -> str:
+        """A file name in the reader's language ("ריכוז-פערים-SCH1.csv"); see ascii_filename()."""
+        return _clean_filename(self._(msgid, **params), suffix)
+
     # -- numbers and dates, in Asia/Jerusalem ------------------------------------------------
 
     def number(self, n: int | float) -> str:
         return format_decimal(n, locale=self.babel_locale)
 
     def date(self, d: date | datetime, fmt: str = "full") -> str:
+        """A date for running text: "full" (with the weekday) or "long", with the month in words
+        ("12 בינואר 2026", "12 كانون الثاني 2026"); a pattern ("LLLL y") may be given too."""
         if isinstance(d, datetime):
             d = d.astimezone(self.tz).date()
+        if self.locale == "ar":
+            return levantine(format_date(d, format=fmt.replace("LLLL", "MMMM"), locale=self.babel_locale))
         return format_date(d, format=fmt, locale=self.babel_locale)
 
     def time(self, t: time | datetime) -> str:
@@ -158,7 +202,18 @@ class Translator:
         return format_time(t, format="HH:mm", locale=self.babel_locale)
 
     def datetime(self, dt: datetime, fmt: str = "medium") -> str:
-        return format_datetime(dt.astimezone(self.tz), format=fmt, locale=self.babel_locale, tzinfo=self.tz)
+        text = format_datetime(dt.astimezone(self.tz), format=fmt, locale=self.babel_locale, tzinfo=self.tz)
+        return levantine(text) if self.locale == "ar" else text
+
+
+def _clean_filename(stem: str, suffix: str) -> str:
+    return "-".join(stem.translate(_UNSAFE_IN_NAMES).split()) + "." + suffix
+
+
+def ascii_filename(msgid: str, suffix: str, /, **params: object) -> str:
+    """The same file name from the English msgid, ASCII only, for a channel or a disk that needs it."""
+    stem = _clean_filename(msgid.format_map({k: str(v) for k, v in params.items()}), suffix)
+    return stem.encode("ascii", "ignore").decode() or f"file.{suffix}"
 
 
 def translator_for(locale: str | None, form: str | None = None, tz: ZoneInfo | None = None) -> Translator:

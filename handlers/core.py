@@ -8,12 +8,14 @@ from datetime import datetime
 from bot.conversation import Context, Router
 from bot.domain.permissions import Action, allowed
 from bot.domain.roles import roles_for
-from bot.i18n import LOCALES, N_, Ltr, Raw
+from bot.i18n import LOCALES, N_, Ltr, Raw, ascii_filename
 from bot.services import invites, membership, people, privacy
 from bot.services.errors import Forbidden
 from bot.storage.models import Forum
 from handlers.common import bullet_list, forum_title, role_name
 from handlers.registration import LANGUAGE_NAMES
+
+MYDATA_FILE = N_("my-data")
 
 
 def build() -> Router:
@@ -95,7 +97,8 @@ def build() -> Router:
         data = await privacy.export_person(ctx.session, ctx.person)
         body = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
         await ctx.reply_file(
-            "forumbot-mydata.json", "application/json", body, ctx.t._("Here is everything forumbot stores about you.")
+            ctx.t.filename(MYDATA_FILE, "json"), "application/json", body,
+            ctx.t._("Here is everything forumbot stores about you."), ascii_filename(MYDATA_FILE, "json"),
         )
 
     @router.command("forget", N_("Erase me from forumbot"), audience="registered")

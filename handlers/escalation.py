@@ -210,7 +210,7 @@ async def show_gap(ctx: Context, gap_id: int) -> None:
         .join(EscalationLink, EscalationLink.issue_id == RaisedIssue.id)
         .where(EscalationLink.gap_id == gap.id).order_by(RaisedIssue.created_at)
     )).all()
-    head = f"#{gap.id} · {kind_label(ctx.t, gap.kind)}"
+    head = f"{ctx.t.ref(gap.id)} · {kind_label(ctx.t, gap.kind)}"
     if gap.category:
         head += f" · {category_label(ctx.t, gap.category)}"
     lines = [head, quoted(ctx.t, gap.title)]

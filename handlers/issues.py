@@ -111,8 +111,8 @@ def build() -> Router:
                                     ref=ref(result.issue.id)), edit=True)
             return
         await ctx.reply(
-            ctx.t._("Thank you. It is recorded as #{number} and the forum's lead was told. "
-                    "I will let you know whenever its status changes.", number=Raw(str(result.issue.id))),
+            ctx.t._("Thank you. It is recorded as {ref} and the forum's lead was told. "
+                    "I will let you know whenever its status changes.", ref=ctx.t.ref(result.issue.id)),
             edit=True,
         )
 
@@ -127,14 +127,14 @@ def build() -> Router:
         unit = forum.org_unit
         people_map = await agenda.people_by_id(ctx.session, [issue.raiser_person_id, issue.owner_person_id])
         lines = [
-            f"#{issue.id} · {kind_label(ctx.t, issue.kind)}"
+            f"{ctx.t.ref(issue.id)} · {kind_label(ctx.t, issue.kind)}"
             + (f" · {category_label(ctx.t, issue.category)}" if issue.category else ""),
             quoted(ctx.t, issue.title),
             issue.details,
             ctx.t._("Raised by {who} on {date}.",
                     who=who(ctx.t, unit, forum, issue.raiser_role, people_map.get(issue.raiser_person_id or 0),
                             show_name=issue.show_name),
-                    date=ctx.t.date(issue.created_at, "medium")),
+                    date=ctx.t.date(issue.created_at, "long")),
             ctx.t._("Status: {status}", status=status_label(ctx.t, issue.status)),
         ]
         history = [h for h in await issues.history_of(ctx.session, issue.id) if h.kind != HistoryKind.CREATED]

@@ -80,7 +80,7 @@ async def hub(ctx: Context, forum: Forum, *, edit: bool = False) -> None:
     for sector in k.SECTORS:
         mine = [names.get(s.person_id, "") for s in seat_list if s.sector is sector]
         lines.append(
-            t._("{sector}: {names}", sector=sector_name(t, sector), names=", ".join(mine))
+            t._("{sector}: {names}", sector=sector_name(t, sector), names=t.join(mine))
             if mine
             else t._("{sector}: not at the table", sector=sector_name(t, sector))
         )

@@ -155,6 +155,7 @@ def build() -> Router:
             made.name, made.mime, made.data,
             ctx.t._("{what} of {forum}", what=ctx.t._(exports.SHEET_TITLES[exports.What(what)]),
                     forum=Raw(forum_title(ctx.t, forum, forum.org_unit))),
+            made.ascii_name,
         )
 
     return router
@@ -206,7 +207,7 @@ async def next_subject(ctx: Context) -> None:
         return
     issue = await issues.get_issue(ctx.session, subject.id)
     people_map = await agenda.people_by_id(ctx.session, [issue.raiser_person_id])
-    head = f"#{issue.id} · {kind_label(ctx.t, issue.kind)}"
+    head = f"{ctx.t.ref(issue.id)} · {kind_label(ctx.t, issue.kind)}"
     if issue.category:
         head += f" · {category_label(ctx.t, issue.category)}"
     raiser = who(ctx.t, forum.org_unit, forum, issue.raiser_role, people_map.get(issue.raiser_person_id or 0),

@@ -35,7 +35,7 @@ def build() -> Router:
             ctx.t._(
                 "End the membership of {name} ({role}) in {forum}? They will be told.",
                 name=member.person.display_name,
-                role=role_name(ctx.t, forum.org_unit, forum, found.role),
+                role=role_name(ctx.t, forum.org_unit, forum, found.role, member.person.address_form),
                 forum=Raw(forum_title(ctx.t, forum, forum.org_unit)),
             ),
             [[ctx.button(ctx.t._("End membership"), f"mbry:{member_id}"), ctx.button(ctx.t._("Cancel"), "mbrn:")]],
@@ -72,7 +72,7 @@ async def show(ctx: Context, forum: Forum, *, edit: bool = False) -> None:
         ctx.t._(
             "{name} · {role}",
             name=m.person.display_name,
-            role=role_name(ctx.t, forum.org_unit, forum, m.membership.role),
+            role=role_name(ctx.t, forum.org_unit, forum, m.membership.role, m.person.address_form),
         )
         for m in found[:PAGE]
     ]

@@ -149,7 +149,7 @@ async def begin_join(ctx: Context, code: str) -> None:
 async def ask_language(ctx: Context, *, again: bool = False) -> None:
     intro = ctx.t._("Please choose one of the options.") + "\n" if again else ""
     await ctx.reply(
-        intro + "בחרו שפה · اختر اللغة · Choose a language",
+        intro + "בחרו שפה · اختاروا اللغة · Choose a language",
         [[ctx.step_button(LANGUAGE_NAMES[k], FLOW, "language", k) for k in LOCALES]],
     )
 

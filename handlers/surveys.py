@@ -9,6 +9,7 @@ from bot.conversation import Context, Router
 from bot.domain import surveys as d
 from bot.i18n import N_, Raw, Translator
 from bot.services import notify, people, surveys
+from bot.services.agenda_text import quoted
 from bot.services.errors import Forbidden
 from bot.storage.models import Forum
 from bot.storage.models_keshet import Survey, SurveyQuestion
@@ -133,7 +134,7 @@ def results_text(t: Translator, res: surveys.Results) -> str:
         else:
             lines.append("   " + t.n_("One written answer:", "{n} written answers:", summary.answered))
             for text in summary.texts[:5]:
-                lines.append(f"   • “{text}”")
+                lines.append(f"   • {quoted(t, text)}")
             if summary.answered > 5:
                 lines.append("   " + t.n_("…and one more", "…and {n} more", summary.answered - 5))
     return "\n".join(lines)
@@ -361,7 +362,9 @@ def build() -> Router:
     async def export(ctx: Context) -> None:
         survey_id, _, fmt = ctx.value.partition(":")
         made = await surveys.export(ctx.session, survey_id=int(survey_id), fmt=fmt, t=ctx.t, person=ctx.person)
-        await ctx.reply_file(made.name, made.mime, made.data, ctx.t._("The survey's answers, one row per respondent."))
+        await ctx.reply_file(
+            made.name, made.mime, made.data, ctx.t._("The survey's answers, one row per respondent."), made.ascii_name
+        )
 
     @router.action("svc")
     async def close(ctx: Context) -> None:
@@ -381,7 +384,7 @@ def build() -> Router:
             await ctx.reply(ctx.t._("The {shown} newest of {total} written answers:", shown=len(listed), total=total))
         for answer, question in listed:
             await ctx.reply(
-                f"“{answer.value['text']}”\n— {label(ctx.t, survey, question.text)}",
+                f"{quoted(ctx.t, answer.value['text'])}\n— {label(ctx.t, survey, question.text)}",
                 [
                     [
                         ctx.button(ctx.t._("To the agenda"), f"svpa:{answer.id}:agenda"),
@@ -412,6 +415,6 @@ def build() -> Router:
                 if target == "agenda"
                 else ctx.t._("Saved as an issue: it will be raised as soon as the issues list can take it.")
             )
-        await ctx.reply(f"“{promotion.text}”\n\n{text}", edit=True)
+        await ctx.reply(f"{quoted(ctx.t, promotion.text)}\n\n{text}", edit=True)
 
     return router

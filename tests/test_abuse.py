@@ -127,11 +127,12 @@ async def test_a_lead_revokes_a_membership_and_the_person_is_told(sqlite_app: Ap
     app.clock.advance(timedelta(minutes=1))
     listing = await dana.text_of("/members")
     assert "אבי כהן" in listing and "דנה לוי" in listing
+    assert "דנה לוי · מנהלת בית הספר" in listing  # the role in the form she chose (feminine)
     labels = [plain(b.label) for b in dana.last.all_buttons]
     assert labels == ["הסרת אבי כהן"]  # no button to remove herself
     # A member cannot list or revoke.
     assert "/members" not in await avi.text_of("/help")
-    assert "רק מי שמוביל" in await avi.text_of("/members")
+    assert "רק מובילי הפורום" in await avi.text_of("/members")
     confirm = await dana.text_of("1")
     assert "אבי כהן" in confirm
     done = await dana.text_of(str(dana.button_index("סיום החברות")))
@@ -160,4 +161,4 @@ async def test_revoke_is_checked_again_on_the_press(sqlite_app: App) -> None:
         lead_seat = (await session.scalars(select(Membership).where(Membership.role == "principal"))).one()
         lead_seat.revoked_at = app.clock.now()
     refused = await dana.text_of(str(dana.button_index("סיום החברות")))
-    assert "רק מי שמוביל" in refused
+    assert "רק מובילי הפורום" in refused

@@ -23,7 +23,9 @@ SCHOOL = "S-DEMO-210101"
 
 
 def clean(text: str | None) -> str:
-    return (text or "").replace("\u2068", "").replace("\u2069", "").replace("\u2066", "")
+    for mark in ("\u2068", "\u2069", "\u2066", "\u200f", "\u200e"):
+        text = (text or "").replace(mark, "")
+    return text or ""
 
 
 async def test_a_parent_raises_a_blocker_and_hears_it_is_in_progress(tmp_path: Path) -> None:
@@ -41,7 +43,7 @@ async def test_a_parent_raises_a_blocker_and_hears_it_is_in_progress(tmp_path: P
         await bot.presses(avi, "רק התפקיד שלי (הורה)", expect="לשלוח לפורום?")
         before = len(fake.sent_messages(dana.id))
         done = await bot.presses(avi, "שליחה", expect="הפער נרשם")
-        assert clean(done.text).startswith("תודה. הפער נרשם במספר #1")
+        assert clean(done.text).startswith("תודה. הפער נרשם, ומספרו #1.")
         told = await bot.next_message(dana, before, "פער חדש הועלה", timeout=10)
         assert '"אין הסעה לשכונה החדשה" — הורה' in clean(told.text) and "אבי" not in clean(told.text)
 

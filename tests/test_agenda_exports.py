@@ -28,7 +28,7 @@ async def seed(app: App, clock: FixedClock) -> None:
     await propose(avi, "הסעות לטיול השנתי", "צריך לסגור ספק")
     await press(dana, "אישור")
     await propose(avi, "נושא שנדחה")
-    await press(dana, "דחייה")
+    await press(dana, "סירוב")
     await dana.say("כבר נדון")
     await raise_issue(avi, "אין הסעה לשכונה החדשה")
     await raise_issue(rana, "חסרה יועצת", kind="צורך", show="name")
@@ -61,7 +61,7 @@ async def export_in_chat(app: App, what: str, fmt: str) -> tuple[str, bytes]:
 async def test_the_lead_gets_issues_as_a_right_to_left_workbook(app: App, clock: FixedClock) -> None:
     await seed(app, clock)
     name, data = await export_in_chat(app, "פערים שהועלו", "Excel (xlsx)")
-    assert name == f"issues-{SCHOOL}.xlsx"
+    assert name == f"פערים-{SCHOOL}.xlsx"  # in the reader's language (the CLI writes issues-CODE.xlsx)
     book = load_workbook(io.BytesIO(data))
     sheet = book.active
     assert sheet is not None and sheet.title == "פערים שהועלו" and sheet.sheet_view.rightToLeft is True
@@ -83,7 +83,7 @@ async def test_agenda_and_decisions_as_csv_that_excel_reads(app: App, clock: Fix
     assert rows[0][:6] == ["מספר", "תאריך הצעה", "כותרת", "פירוט", "הוצע על ידי", "סטטוס"]
     assert rows[1][2:6] == ["הסעות לטיול השנתי", "צריך לסגור ספק", "אבי כהן (הורה)", "הוחלט"]
     assert rows[1][8] == "נבחר ספק"
-    assert rows[2][5] == "נדחה" and rows[2][9] == "כבר נדון"
+    assert rows[2][5] == "לא אושר" and rows[2][9] == "כבר נדון"
     _, decisions_csv = await export_in_chat(app, "החלטות", "CSV")
     decisions = list(csv.reader(io.StringIO(decisions_csv.decode("utf-8-sig"))))
     assert decisions[0] == ["פגישה", "נושא", "סטטוס", "החלטה", "באחריות", "תאריך יעד", "תאריך רישום"]
@@ -98,7 +98,7 @@ async def test_only_the_lead_exports(app: App, clock: FixedClock) -> None:
     from tests.test_agenda import ConsoleUser
 
     avi = ConsoleUser(app, "avi")
-    assert "רק מי שמוביל את הפורום" in await avi.text_of("/export")
+    assert "רק מובילי הפורום" in await avi.text_of("/export")
 
 
 def test_export_from_the_command_line(tmp_path: Path) -> None:

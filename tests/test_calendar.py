@@ -393,7 +393,7 @@ def test_format_meeting_option() -> None:
     assert format_meeting_option(day, "en") == "Tue, 12 January 2027"
     assert format_meeting_option(day, "en", time(9, 30)) == "Tue, 12 January 2027 · 09:30"
     arabic = format_meeting_option(day, "ar", time(18, 0))
-    assert arabic == "الثلاثاء، 12 يناير 2027 · 18:00"
+    assert arabic == "الثلاثاء، 12 كانون الثاني 2027 · 18:00"
     for locale in ("he", "ar", "en"):
         assert len(format_meeting_option(day, locale, time(18, 0))) <= 100  # a Telegram poll option
 

@@ -449,7 +449,7 @@ async def test_sigkill_mid_digest_run_builds_each_digest_once(tmp_path: Path) ->
     for forum_id, chats in world["coordinators"].items():
         for chat in chats:
             got = fake.sent_messages(chat)
-            texts = " ".join(m.sent_text or "" for m in got if m.method == "sendMessage")
+            texts = " ".join(plain(m.sent_text or "") for m in got if m.method == "sendMessage")
             if not all(f"#{g} " in texts for g in world["gaps"][forum_id]):
                 missing.append(chat)
             charts[chat] = sum(1 for m in got if m.document is not None and m.document.filename.endswith(".png"))

@@ -237,8 +237,8 @@ async def test_a_lead_builds_a_poll_and_every_member_gets_it_in_their_language(a
 
 async def test_a_member_cannot_open_a_poll(app: App) -> None:
     s = await school(app)
-    assert "רק מי שמוביל את הפורום יכול לפתוח סקר מועדים." in await s.counsellor.text_of("/poll")
-    assert "רק מי שמוביל את הפורום יכול לפתוח סקר מועדים." in await s.lead.text_of(f"/poll {OTHER_SCHOOL}")
+    assert "רק מובילי הפורום יכולים לפתוח סקר מועדים." in await s.counsellor.text_of("/poll")
+    assert "רק מובילי הפורום יכולים לפתוח סקר מועדים." in await s.lead.text_of(f"/poll {OTHER_SCHOOL}")
     assert "צריך הזמנה" in await ConsoleUser(app, "stranger").text_of("/poll")
     assert "/poll" not in await s.counsellor.text_of("/help")
     assert "/poll" in await s.lead.text_of("/help")
@@ -258,7 +258,7 @@ async def test_a_poll_needs_two_dates_and_only_one_poll_runs_at_a_time(app: App)
 
     again = await s.lead.text_of("/poll")
     assert again.startswith("סקר המועדים של פורום השותפים של בית ספר יסודי אלונים (הדגמה) כבר פתוח, עד")
-    closed = await press(app, "dana", "לסגור את הסקר עכשיו")
+    closed = await press(app, "dana", "סגירת הסקר עכשיו")
     assert "ההצבעה נסגרה." in plain(closed[0].text)
     assert "ההצבעה על מועד הפגישה של פורום השותפים" in texts(app, "dana")[-1]
     waiting = await s.lead.text_of("/poll")  # closed but undecided: the decision comes back
@@ -497,7 +497,7 @@ async def test_the_confirmed_meeting_is_announced_with_an_ics_and_a_move_updates
     poll = await publish(s)
     await answer(app, "dana", [0, 1])
     await until_closed(app, clock, poll)
-    confirmed = plain((await press(app, "dana", "✅ לקבוע: יום ה׳ 3.12 · 17:00"))[0].text)
+    confirmed = plain((await press(app, "dana", "✅ קביעת המועד: יום ה׳ 3.12 · 17:00"))[0].text)
     assert confirmed.startswith(
         f"נקבע: פגישת {FORUM} תתקיים ביום ה׳, 3 בדצמבר 2026 · כ״ג בכסלו תשפ״ז · 17:00."
     )
@@ -521,7 +521,7 @@ async def test_the_confirmed_meeting_is_announced_with_an_ics_and_a_move_updates
     )
     assert str(invitation(english).events[0]["UID"]) == uid
 
-    again = await press(app, "dana", "✅ לקבוע: יום ה׳ 3.12 · 17:00")  # a second click
+    again = await press(app, "dana", "✅ קביעת המועד: יום ה׳ 3.12 · 17:00")  # a second click
     assert "המועד כבר נקבע: יום חמישי, 3 בדצמבר 2026 בשעה 17:00." in plain(again[0].text)
     assert len([m for m in inbox(app, "yossi") if m.kind is OutKind.FILE]) == 1
 
@@ -563,7 +563,7 @@ async def test_the_meeting_is_reminded_the_day_before_once_and_again_after_a_mov
     s = await school(app)
     poll = await publish(s)
     await until_closed(app, clock, poll)
-    await press(app, "dana", "✅ לקבוע: יום ה׳ 3.12 · 17:00")
+    await press(app, "dana", "✅ קביעת המועד: יום ה׳ 3.12 · 17:00")
     clock.set(datetime(2026, 12, 2, 9, 59, tzinfo=TZ))
     assert (await run_due(app, clock.now()))["meeting_reminders"] == 0
     clock.set(datetime(2026, 12, 2, 10, 0, tzinfo=TZ))
@@ -605,7 +605,7 @@ async def test_setting_no_meeting_and_choosing_another_date(app: App, clock: Fix
     clock.set(datetime(2027, 1, 3, 9, 0, tzinfo=TZ))
     second = await publish(s)
     await until_closed(app, clock, second)
-    dropped = await press(app, "dana", "✖ לא לקבוע פגישה")
+    dropped = await press(app, "dana", "✖ ויתור על הפגישה הפעם")
     assert "לא נקבעה פגישה. שלחי /poll כשתרצי לנסות מועדים אחרים." in plain(dropped[0].text)
     async with app.db.sessions() as session:
         statuses = sorted((await session.scalars(select(Meeting.status))).all())
@@ -630,7 +630,7 @@ async def test_leads_are_nudged_once_per_period_when_no_meeting_is_set(app: App,
     for day in (23, 24, 25):
         clock.set(datetime(2026, 11, day, 10, 0, tzinfo=TZ))
         assert (await run_due(app, clock.now()))["cadence_nudges"] == 0
-    draft = plain((await press(app, "dana", "לפתוח סקר מועדים"))[0].text)
+    draft = plain((await press(app, "dana", "פתיחת סקר מועדים"))[0].text)
     assert draft.startswith("סקר מועדים לפורום השותפים של בית ספר יסודי אלונים (הדגמה).")
     # The next week, HQ is nudged again (weekly); the school is not (December is still its period).
     clock.set(datetime(2026, 11, 29, 9, 5, tzinfo=TZ))
@@ -644,7 +644,7 @@ async def test_a_forum_with_a_meeting_next_month_is_not_nudged(app: App, clock: 
     s = await school(app)
     poll = await publish(s)
     await until_closed(app, clock, poll)
-    await press(app, "dana", "✅ לקבוע: יום ה׳ 3.12 · 17:00")
+    await press(app, "dana", "✅ קביעת המועד: יום ה׳ 3.12 · 17:00")
     before = len(texts(app, "dana"))
     clock.set(datetime(2026, 11, 29, 9, 30, tzinfo=TZ))
     assert (await run_due(app, clock.now()))["cadence_nudges"] == 0

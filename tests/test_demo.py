@@ -78,7 +78,7 @@ def test_the_demo_plays_the_whole_story_in_hebrew(tmp_path: Path) -> None:
         assert ics.read_bytes().startswith(b"BEGIN:VCALENDAR"), person
         assert f"📎 {ics}" in body[3]
     # 5. The parent raises a transport blocker; the principal is told.
-    assert "תודה. הפער נרשם במספר #1" in read_by(body[4], "מירי כהן")
+    assert "תודה. הפער נרשם, ומספרו #1." in read_by(body[4], "מירי כהן")
     assert 'פער חדש הועלה בפורום השותפים של בית ספר יסודי אלונים (הדגמה) (חסם):\n"אין הסעה לשכונה החדשה"' in (
         read_by(body[4], "דנה לוי")
     )

@@ -41,7 +41,7 @@ async def test_announce_from_a_district_to_its_schools(app: App, clock: FixedClo
     assert "כתוב את ההחלטה או העדכון" in await moshe.text_of("/announce")
     await moshe.say("חוזר בטיחות לקראת החורף\nיש לבדוק את מערכות החימום עד סוף החודש.")
     done = await press(moshe, "בתי הספר")
-    assert done == "נשלח ל-5 פורומים שמתחת: חבריהם יקבלו אותו, והוא יוצע לסדר היום הבא שלהם."
+    assert done == "נשלח ל־5 פורומים שמתחתיו: חבריהם יקבלו אותו, והוא יוצע לסדר היום הבא שלהם."
     await run_due(app, clock.now())
     await app.delivery.drain()
     assert "יש לבדוק את מערכות החימום" in last_text(app, "avi")

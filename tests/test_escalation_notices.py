@@ -98,7 +98,7 @@ async def test_everyone_on_the_way_is_told_up_and_down(app: App, clock: FixedClo
     await tick(app, clock, local(edge, 0, 5))
     assert texts(app, "avi", ": הועבר")[-1] == (
         f'עדכון על הפער שהעלית ב{SCHOOL_FORUM}, "{TITLE}": הועבר ל{DISTRICT_FORUM}.\n'
-        f"הפער הועבר מעצמו: הוא נשאר פתוח יותר מהזמן שנקבע ל{AUTHORITY_FORUM} לטפל בו.\n"
+        f"הפער הועבר אוטומטית: הוא נשאר פתוח יותר מהזמן שנקבע ל{AUTHORITY_FORUM} לטפל בו.\n"
         "תקבל הודעה כשתגיע תשובה."
     )
     onward = f'הפער #1 "{TITLE}" לא נפתר בזמן שנקבע ל{AUTHORITY_FORUM}, והועבר הלאה ל{DISTRICT_FORUM}.'

@@ -215,4 +215,4 @@ async def test_lead_creates_an_invite_in_the_chat(app: App) -> None:
     counsellor = await register(app, "c", new_code)
     assert "יועצת בית הספר" in plain(counsellor.received[-1].text)
     member = await ConsoleUser(app, "c").text_of("/invite")
-    assert "רק מי שמוביל את הפורום" in member
+    assert "רק מובילי הפורום" in member

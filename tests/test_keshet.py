@@ -335,7 +335,7 @@ async def test_self_assessment_on_demand_verdict_and_no_double_round(app: App) -
     assert "סבב 1, נפתח ב־22 בנובמבר 2026: ענו 3 מתוך 3 שותפים." in details
     assert "✅ 1. האם לשותפות יש מסגרת ארגונית קבועה והמשכית?\n   כן: 3 מתוך 3" in details
     assert "(המגזר הציבורי: 1 מתוך 1 · המגזר העסקי: 1 מתוך 1 · המגזר השלישי: 0 מתוך 1)" in details
-    assert "✅ 3. האם יש נוכחות של לפחות שני מגזרים?\n   לפי המושבים: 3 מגזרים מיוצגים" in details
+    assert "✅ 3. האם יש נוכחות של לפחות שני מגזרים?\n   לפי הרכב השותפים: 3 מגזרים מיוצגים" in details
     assert "❌ 4." in details
     async with app.db.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(KeshetAssessmentAnswer)) == 15
@@ -348,7 +348,7 @@ async def test_a_two_sector_partnership_passes_question_three(app: App) -> None:
     await answer_round(users["third"], set(k.QUESTIONS))
     assert "השורה התחתונה: כן — השותפות עומדת בכל שש השאלות." in last_text(users["third"])
     details = await press(users["third"], "הצגת התוצאות")
-    assert "✅ 3. האם יש נוכחות של לפחות שני מגזרים?\n   לפי המושבים: שני מגזרים מיוצגים" in details
+    assert "✅ 3. האם יש נוכחות של לפחות שני מגזרים?\n   לפי הרכב השותפים: שני מגזרים מיוצגים" in details
     assert "המגזר העסקי" not in details.split("✅ 1.")[1].split("✅ 2.")[0]  # absent, not "no answer"
 
 
@@ -369,7 +369,7 @@ async def test_scheduled_rounds_every_six_months_and_the_trend_over_two_rounds(a
     await answer_round(users["business"], {1, 2, 4})
     details = await press(users["business"], "הצגת התוצאות")
     assert "סבב 2, נפתח ב־" in details
-    trend = details.split("המגמה (שיעור ה„כן”, סבב אחר סבב):\n")[1].split("\n\n")[0].splitlines()
+    trend = details.split("המגמה (שיעור ה\"כן\", סבב אחר סבב):\n")[1].split("\n\n")[0].splitlines()
     assert trend == [
         "1. 100% → 100% =",
         "2. 50% → 100% ↑",
@@ -418,7 +418,7 @@ async def test_mydata_shows_what_a_partner_gave(app: App) -> None:
 
     await send_mapping_quick(app, users["public"])
     await app.delivery.drain()
-    await press(users["business"], "מילוי הסקר")
+    await press(users["business"], "מילוי השאלון")
     await press(users["business"], "5")
     await users["business"].text_of("/mydata")
     _name, body = console_sender(app).files[-1]

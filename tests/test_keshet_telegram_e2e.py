@@ -88,7 +88,7 @@ async def test_three_partners_of_three_sectors_walk_the_self_assessment_and_see_
 
         details = plain((await bot.presses(third, "הצגת התוצאות", expect="סבב 1, נפתח")).text)
         assert "סבב 1, נפתח ב־" in details and "ענו 3 מתוך 3 שותפים." in details
-        assert "✅ 3. האם יש נוכחות של לפחות שני מגזרים?\n   לפי המושבים: 3 מגזרים מיוצגים" in details
+        assert "✅ 3. האם יש נוכחות של לפחות שני מגזרים?\n   לפי הרכב השותפים: 3 מגזרים מיוצגים" in details
         assert "❌ 4. האם השותפות מרכזת משאבים מכל המגזרים המעורבים?" in details
         assert "(המגזר הציבורי: 1 מתוך 1 · המגזר העסקי: 0 מתוך 1 · המגזר השלישי: 0 מתוך 1)" in details
 

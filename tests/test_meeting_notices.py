@@ -70,7 +70,8 @@ async def test_the_lead_adds_her_own_item_without_being_asked_to_send_it_to_hers
     assert await press(dana, "הוספה לסדר היום") == 'נוסף לסדר היום: "עדכון מהנהלת בית הספר".'
 
     # Her own issue: she is not told that "the forum's lead was told".
-    assert await raise_issue(dana, "מחסור בשומר בשער") == "הפער נרשם במספר #1, עם הפערים הפתוחים של הפורום."
+    recorded = await raise_issue(dana, "מחסור בשומר בשער")
+    assert recorded == "הפער נרשם, ומספרו #1. הוא נמצא עכשיו עם הפערים הפתוחים של הפורום."
 
     await avi.say("/agenda")  # a member is still asked to send it to the lead
     await press(avi, "הצעת נושא")

@@ -37,7 +37,7 @@ async def count(app: App, model: type) -> int:
 
 async def send_mapping(lead: ConsoleUser) -> str:
     await lead.text_of("/surveys")
-    await press(lead, "שליחת סקר חדש")
+    await press(lead, "שליחת שאלון חדש")
     preview = await press(lead, "מיפוי עירוני")
     assert preview.startswith("מיפוי עירוני\nמיפוי עמדות לקראת הקמת המערך")
     assert "1. חשיבות הקמת המערך (1 = לא חשוב, 5 = חשוב מאוד)" in preview
@@ -49,7 +49,7 @@ async def send_mapping(lead: ConsoleUser) -> str:
 
 
 async def answer_mapping(user: ConsoleUser, *, importance: str, text: str) -> None:
-    await press(user, "מילוי הסקר")
+    await press(user, "מילוי השאלון")
     await press(user, importance)  # 1. importance (1-5)
     await press(user, "☐ כלל ילדי העיר")  # 2. target population (multiple)
     await press(user, "☐ קבוצות מצוינות")
@@ -69,7 +69,7 @@ async def test_a_mapping_survey_answered_summarised_and_exported(app: App) -> No
     await send_mapping(lead)
     assert await count(app, Survey) == 1
     notice = last_text(business)
-    assert notice.startswith("סקר: מיפוי עירוני") and notice.endswith("יש בו 8 שאלות.")
+    assert notice.startswith("שאלון: מיפוי עירוני") and notice.endswith("יש בו 8 שאלות.")
     await answer_mapping(business, importance="4", text="צריך רכז בית ספרי לתוכנית")
     assert last_text(business).startswith("תודה! התשובות שלך נשמרו.")
     await answer_mapping(third, importance="5", text="שיתוף סטודנטים מלגאים ופר״ח")
@@ -82,7 +82,7 @@ async def test_a_mapping_survey_answered_summarised_and_exported(app: App) -> No
     assert await count(app, SurveyResponse) == 2 and await count(app, SurveyAnswer) == 14  # 7 each: replaced, not added
 
     results = await lead.text_of("/surveys")
-    assert "סקרים של הפורומים שאתה מוביל:" in results
+    assert "שאלונים של הפורומים שאתה מוביל:" in results
     results = await press(lead, "תוצאות: מיפוי עירוני")
     assert results.startswith("תוצאות: מיפוי עירוני\nענו 2 מתוך 3 חברי הפורום.")
     assert (
@@ -91,11 +91,11 @@ async def test_a_mapping_survey_answered_summarised_and_exported(app: App) -> No
     assert "   • כלל ילדי העיר — 2 (100%)" in results and "   • אוכלוסיות ממעמד סוציו־אקונומי נמוך — 0 (0%)" in results
     assert "6. מחויבות ודמי השתתפות\n   עדיין אין תשובות." in results
     assert "8. דגשים ונקודות למחשבה לקראת תכנון ארוך טווח\n   שתי תשובות כתובות:" in results
-    assert "   • “צריך רכז בית ספרי לתוכנית”" in results
+    assert '   • "צריך רכז בית ספרי לתוכנית"' in results
 
     await press(lead, "ייצוא CSV")
     name, data = console_sender(app).files[-1]
-    assert name == "survey-1.csv" and data.startswith("\ufeff".encode())
+    assert name == "שאלון-1.csv" and data.startswith("\ufeff".encode())
     rows = list(csv.reader(io.StringIO(data.decode("utf-8-sig"))))
     assert rows[0][:4] == ["מס׳ משיב", "תפקיד", "מענה אחרון", "1. חשיבות הקמת המערך (1 = לא חשוב, 5 = חשוב מאוד)"]
     assert len(rows) == 3 and len(rows[0]) == 11
@@ -107,7 +107,7 @@ async def test_a_mapping_survey_answered_summarised_and_exported(app: App) -> No
 
     await press(lead, "ייצוא לאקסל")
     name, data = console_sender(app).files[-1]
-    assert name == "survey-1.xlsx"
+    assert name == "שאלון-1.xlsx"
     sheet = load_workbook(io.BytesIO(data)).active
     assert sheet is not None and sheet.sheet_view.rightToLeft
     values = [[c.value for c in row] for row in sheet.iter_rows()]
@@ -118,9 +118,9 @@ async def test_a_mapping_survey_answered_summarised_and_exported(app: App) -> No
     with pytest.raises(Forbidden):
         async with app.db.sessions() as session:
             await surveys.results(session, survey_id=1, person=await session.get(Person, 2))
-    closed = await press(lead, "סגירת הסקר")
-    assert closed.startswith("הסקר נסגר ולא מקבל עוד תשובות.\nתוצאות: מיפוי עירוני") and "הסקר סגור." in closed
-    assert await business.text_of("/surveys") == "אין כרגע סקר פתוח עבורך."
+    closed = await press(lead, "סגירת השאלון")
+    assert closed.startswith("השאלון נסגר ולא מקבל עוד תשובות.\nתוצאות: מיפוי עירוני") and "השאלון סגור." in closed
+    assert await business.text_of("/surveys") == "אין כרגע שאלון פתוח עבורך."
     async with app.db.unit_of_work() as session:
         with pytest.raises(Refused, match="closed"):
             await surveys.answer(
@@ -137,7 +137,7 @@ async def test_a_person_who_is_not_a_member_cannot_answer(app: App) -> None:
             await surveys.answer(
                 session, question_id=1, person=await session.get(Person, 3), value={"scale": 3}, now=app.clock.now()
             )
-    assert await outsider.text_of("/surveys") == "אין כרגע סקר פתוח עבורך."
+    assert await outsider.text_of("/surveys") == "אין כרגע שאלון פתוח עבורך."
 
 
 async def send_mapping_quick(app: App, lead: ConsoleUser) -> int:
@@ -167,12 +167,12 @@ async def test_a_free_text_answer_becomes_an_agenda_item_or_an_issue_with_one_ac
     await answer_mapping(business, importance="3", text=answer)
     await lead.text_of("/surveys")
     await press(lead, "תוצאות: מיפוי עירוני")
-    await press(lead, "תשובות לסדר היום או להצפה")
-    assert last_text(lead).startswith("“הכשרת מדריכים מקומיים לתכניות ההעשרה\nכדאי")
+    await press(lead, "תשובות לסדר היום או כפערים")
+    assert last_text(lead).startswith('"הכשרת מדריכים מקומיים לתכניות ההעשרה\nכדאי')
     first, second = await press_twice(lead, "לסדר היום")
     assert first.endswith("נוסף לסדר היום של הפורום.")
     assert second.endswith("התשובה הזאת כבר הועברה לסדר היום.")
-    assert (await press(lead, "הצפה כסוגיה")).endswith("הוצף כסוגיה של הפורום.")
+    assert (await press(lead, "העלאה כפער")).endswith("הועלה כפער של הפורום.")
     async with app.db.sessions() as session:
         items = (await session.scalars(select(AgendaItem))).all()
         issues = (await session.scalars(select(RaisedIssue))).all()
@@ -225,8 +225,8 @@ async def test_a_refusal_reaches_the_lead_and_keeps_nothing(app: App, monkeypatc
     monkeypatch.setitem(sys.modules, "bot.services.issues", types.SimpleNamespace(raise_issue=refuses))
     await users["public"].text_of("/surveys")
     await press(users["public"], "תוצאות: מיפוי עירוני")
-    await press(users["public"], "תשובות לסדר היום או להצפה")
-    assert await press(users["public"], "הצפה כסוגיה") == "רק מי שמוביל את הפורום יכול לעשות זאת."
+    await press(users["public"], "תשובות לסדר היום או כפערים")
+    assert await press(users["public"], "העלאה כפער") == "רק מובילי הפורום יכולים לעשות זאת."
     assert await count(app, SurveyPromotion) == 0
 
 
@@ -264,9 +264,9 @@ async def test_the_school_forums_needs_survey_goes_out_every_late_august(app: Ap
     assert (await run_due(app, clock.now()))["school_needs_surveys"] == 0
     await app.delivery.drain()
     notice = last_text(parent)
-    assert notice.startswith("סקר: צורכי חברי הפורום לקראת שנת הלימודים")
+    assert notice.startswith("שאלון: צורכי חברי הפורום לקראת שנת הלימודים")
     assert "לפני פתיחת שנה יש לבחון את הצרכים של חברי הפורום ולקבוע את המנגנונים לניהולו במהלך השנה." in notice
-    await press(parent, "מילוי הסקר")
+    await press(parent, "מילוי השאלון")
     await press(parent, "☐ ביטחון ובטיחות")
     question = await press(parent, "הבא")
     assert "אילו צרכים, קשיים וחסמים אתה רואה לקראת שנת הלימודים?" in question

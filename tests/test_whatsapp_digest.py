@@ -152,6 +152,11 @@ async def test_a_digest_outside_the_window_goes_as_its_template_and_the_quick_re
         assert plain(released[0].text).startswith("ריכוז הפערים שהועברו לפורום השותפים של עיריית טירת כרמל")
         assert [m.type for m in released][-1] == "document" and released[-1].media is not None
         assert released[-1].media.mime == "image/png"
+        # the file is named in Dana's language; the multipart upload carries the ASCII fallback
+        shown = released[-1].payload["document"]["filename"]
+        assert shown.startswith("ריכוז-פערים-") and shown.endswith(".png")
+        uploaded = released[-1].media.filename
+        assert uploaded.isascii() and uploaded.startswith("escalation-digest-") and uploaded.endswith(".png")
         text = "\n".join(plain(m.text) for m in released)
         assert all(f"חסרה הסעה לשכונה {n}" in text for n in range(1, GAPS + 1))
         [menu] = [m for m in released if m.rows]

@@ -597,10 +597,16 @@ class WhatsAppSender:
             menu = SectionList(button_title=part.button, sections=[section])
             return await self._sent_id(self.client.send_message(to=to, text=part.body, buttons=menu))
         assert isinstance(part, DocumentPart)
+        # The upload is multipart, where a non-ASCII name is at the mercy of the encoder: it takes the
+        # ASCII name; the message (JSON) names the file in the reader's language. An upload whose reply
+        # cannot be read raises here, before anything was sent: retried.
+        media = await self.client.upload_media(
+            media=part.file.data, mime_type=part.file.mime, filename=part.file.safe_name, media_type="document"
+        )
         return await self._sent_id(
             self.client.send_document(
                 to=to,
-                document=part.file.data,
+                document=media,
                 filename=part.file.name,
                 caption=part.caption or None,
                 mime_type=part.file.mime,

@@ -71,13 +71,23 @@ class PollSpec:
 
 @dataclass
 class FileSpec:
-    name: str
+    name: str  # in the reader's language
     mime: str
     data_b64: str
+    ascii_name: str = ""  # for a channel that cannot carry anything but ASCII in a file name
 
     @classmethod
-    def of(cls, name: str, mime: str, data: bytes) -> FileSpec:
-        return cls(name=name, mime=mime, data_b64=base64.b64encode(data).decode("ascii"))
+    def of(cls, name: str, mime: str, data: bytes, ascii_name: str = "") -> FileSpec:
+        return cls(name=name, mime=mime, data_b64=base64.b64encode(data).decode("ascii"), ascii_name=ascii_name)
+
+    @property
+    def safe_name(self) -> str:
+        """The name when it is ASCII already, else the ASCII fallback."""
+        if self.name.isascii():
+            return self.name
+        if self.ascii_name:
+            return self.ascii_name
+        return "file" + (f".{self.name.rsplit('.', 1)[1]}" if "." in self.name else "")
 
     @property
     def data(self) -> bytes:

@@ -53,6 +53,8 @@ from holidays.holiday_base import HolidayBase
 from pyluach import dates as pyluach_dates
 from pyluach import utils as pyluach_utils
 
+from bot.i18n import levantine
+
 __all__ = [
     "FRIDAY",
     "MONDAY",
@@ -768,12 +770,14 @@ def format_meeting_option(d: date, locale: str, start: time | None = None) -> st
     """A meeting date as a poll option.
 
     he: ``"יום ג׳, 12 בינואר 2027 · ד׳ בשבט תשפ״ז · 18:00"``; en: ``"Tue, 12 January 2027"``;
-    ar: ``"الثلاثاء، 12 يناير 2027"`` (Western digits). The time is appended when given.
+    ar: ``"الثلاثاء، 12 كانون الثاني 2027"`` (Levantine months, Western digits). The time is appended when given.
     """
     babel_locale = territory_locale(locale)
     language = babel_locale.split("_", 1)[0]
     weekday = format_date(d, "EEE", locale=babel_locale)
     long_date = format_date(d, "long", locale=babel_locale)
+    if language == "ar":
+        long_date = levantine(long_date)
     comma = "،" if language == "ar" else ","
     parts = [f"{weekday}{comma} {long_date}"]
     if language == "he":

@@ -148,7 +148,7 @@ def when(t: Translator, at: datetime) -> str:
 
 
 def day(t: Translator, d: date) -> str:
-    return t.date(d, "medium")
+    return t.date(d, "long")
 
 
 def issue_line(
@@ -160,7 +160,7 @@ def issue_line(
     if issue.status == IssueStatus.IN_PROGRESS and issue.due_date is not None:
         owner = who(t, unit, forum, issue.owner_role, people.get(issue.owner_person_id or 0))
         status = t._("{status}: {owner}, by {date}", status=status, owner=owner, date=day(t, issue.due_date))
-    parts = [f"#{issue.id}", kind_label(t, issue.kind), issue.title]
+    parts = [t.ref(issue.id), kind_label(t, issue.kind), issue.title]
     line = " · ".join(parts) + " — " + raiser + " · " + status
     if issue.carried_count:
         line += " · " + t.n_("carried over once", "carried over {n} times", issue.carried_count)
@@ -173,7 +173,7 @@ def item_line(t: Translator, position: int, item: AgendaItem, origin_tier: str |
     if item.origin == ItemOrigin.ABOVE:
         notes.append(from_tier_label(t, origin_tier))
     if item.carried_from is not None:
-        notes.append(t._("carried over from the meeting on {date}", date=t.date(item.carried_from, "medium")))
+        notes.append(t._("carried over from the meeting on {date}", date=t.date(item.carried_from, "long")))
     if notes:
         line += " (" + "; ".join(notes) + ")"
     return line

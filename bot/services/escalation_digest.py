@@ -30,7 +30,7 @@ from bot.domain import escalation as rules
 from bot.domain.agenda import IssueKind
 from bot.domain.escalation import OPEN_GAP, GapStatus
 from bot.domain.tiers import Tier
-from bot.i18n import Raw, Translator
+from bot.i18n import N_, Ltr, Raw, Translator, ascii_filename
 from bot.services import held, notify
 from bot.services.agenda_text import category_label, forum_title, kind_label, role_label
 from bot.services.escalation import mark_seen
@@ -185,14 +185,21 @@ def origins_text(t: Translator, line: GapLine, units: Mapping[int, UnitName]) ->
         count = t.n_("one district", "{n} districts", n)
     else:
         count = t.n_("one unit", "{n} units", n)
-    names = ", ".join(u.of(t) for u in known[:ORIGIN_NAMES_SHOWN])
-    if n > ORIGIN_NAMES_SHOWN:
-        names += ", …"
+    names = t.join([u.of(t) for u in known[:ORIGIN_NAMES_SHOWN]] + (["…"] if n > ORIGIN_NAMES_SHOWN else []))
     return f"{count}: {names}"
 
 
+DIGEST_FILE = N_("escalation-digest-{forum}")
+
+
+def _names(t: Translator, forum: Forum, suffix: str, data: bytes, mime: str) -> tuple[str, str, bytes, str]:
+    """FileSpec.of's arguments: the name in the reader's language, then the ASCII one last."""
+    name = t.filename(DIGEST_FILE, suffix, forum=Ltr(forum.code))
+    return name, mime, data, ascii_filename(DIGEST_FILE, suffix, forum=forum.code)
+
+
 def gap_line(t: Translator, line: GapLine, units: Mapping[int, UnitName], forum: Forum, now: datetime) -> str:
-    parts = [f"#{line.id}", kind_label(t, line.kind)]
+    parts = [t.ref(line.id), kind_label(t, line.kind)]
     if line.category:
         parts.append(category_label(t, line.category))
     parts.append(line.title)
@@ -227,7 +234,7 @@ def digest_lines(t: Translator, forum: Forum, digest: Digest, units: Mapping[int
                  now: datetime) -> list[str]:
     lines = [
         t._("Escalation digest of {forum}, {date}:", forum=Raw(forum_title(t, forum, forum.org_unit)),
-            date=t.date(digest.slot, "medium")),
+            date=t.date(digest.slot, "long")),
         " · ".join(
             ([t.n_("One new item", "{n} new items", len(digest.new))] if digest.new else [])
             + [t.n_("one open in all", "{n} open in all", len(digest.all))]
@@ -411,11 +418,11 @@ async def send_digest(
             messages.append(r.message(summary + "\n\n" + footer, gap_buttons(r.button, ids) + board_row))
             data = digest_csv(r.t, forum, digest, units, now)
             messages.append(Outbound(kind=OutKind.FILE, text=r.t._("The escalation digest, in full"), rtl=r.t.rtl,
-                                     file=FileSpec.of(f"digest-{forum.code}.csv", "text/csv", data)))
+                                     file=FileSpec.of(*_names(r.t, forum, "csv", data, "text/csv"))))
         else:
             ordered = [g.id for g in digest.new] + [g.id for g in digest.still_open]
             for n, part in enumerate(parts):
-                ids = [i for i in ordered if f"#{i} " in part]
+                ids = [i for i in ordered if f"{r.t.ref(i)} " in part]
                 text = part + ("\n\n" + footer if n == len(parts) - 1 else "")
                 last = n == len(parts) - 1
                 messages.append(r.message(text, gap_buttons(r.button, ids) + (board_row if last else [])))
@@ -425,7 +432,7 @@ async def send_digest(
         if chart is not None:
             caption = chart_caption(r.t, chart_panels(r.t, digest, units))
             messages.append(Outbound(kind=OutKind.FILE, text=caption, rtl=r.t.rtl,
-                                     file=FileSpec.of(f"digest-{forum.code}.png", "image/png", chart)))
+                                     file=FileSpec.of(*_names(r.t, forum, "png", chart, "image/png"))))
         body = [r.person.display_name, forum_title(r.t, forum, forum.org_unit)]
         for n, message in enumerate(messages):
             # The template is used only where a channel needs one (WhatsApp, window closed); "digest" marks

@@ -19,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.agenda import ItemOrigin
 from bot.domain.permissions import Action
-from bot.i18n import N_, Translator
+from bot.i18n import N_, Ltr, Translator, ascii_filename
 from bot.services import audit
 from bot.services.agenda import ONLY_LEAD, people_by_id, require
 from bot.services.agenda_text import (
@@ -77,10 +77,16 @@ class Table:
 
 @dataclass(frozen=True)
 class ExportFile:
-    name: str
+    name: str  # in the reader's language
     mime: str
     data: bytes
     rows: int
+    ascii_name: str = ""  # the same from the English msgid (the CLI's default, an ASCII-only channel)
+
+
+FILE_NAMES = {
+    What.ISSUES: N_("issues-{forum}"), What.AGENDA: N_("agenda-{forum}"), What.DECISIONS: N_("decisions-{forum}"),
+}
 
 
 def _local(at: datetime | None, tz: ZoneInfo) -> datetime | None:
@@ -250,4 +256,8 @@ async def export(
             session, now=now or datetime.now(UTC), action="forum.export", actor_person_id=person.id,
             subject=f"forum:{forum.id}", details={"what": what.value, "format": fmt.value, "rows": len(table.rows)},
         )
-    return ExportFile(name=f"{what.value}-{forum.code}.{fmt.value}", mime=MIME[fmt], data=data, rows=len(table.rows))
+    stem = FILE_NAMES[what]
+    return ExportFile(
+        name=t.filename(stem, fmt.value, forum=Ltr(forum.code)), mime=MIME[fmt], data=data, rows=len(table.rows),
+        ascii_name=ascii_filename(stem, fmt.value, forum=forum.code),
+    )

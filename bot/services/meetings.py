@@ -27,7 +27,7 @@ from bot.domain.permissions import Action, allowed
 from bot.domain.roles import lead_roles
 from bot.domain.text import InputError, clean_text
 from bot.domain.tiers import Tier
-from bot.i18n import FSI, LRI, N_, PDI, RLM, Ltr, Raw, Translator
+from bot.i18n import FSI, LRI, N_, PDI, RLM, Ltr, Raw, Translator, ascii_filename
 from bot.services import agenda, audit, people
 from bot.services.access import load_forum as load_forum  # one definition, used from here too
 from bot.services.access import require as require
@@ -452,8 +452,9 @@ def _file_message(
     t: Translator, meeting: Meeting, forum: Forum, text: str, *, now: datetime, tz: ZoneInfo, coming: Agenda | None
 ) -> Outbound:
     data = invitation(t, meeting, forum, now=now, tz=tz, agenda_text=_agenda_of(t, coming, meeting))
-    name = f"forumbot-meeting-{meeting.id}.ics"
-    return Outbound(kind=OutKind.FILE, text=text, rtl=t.rtl, file=FileSpec.of(name, ICS_MIME, data))
+    name = t.filename(N_("meeting-{number}"), "ics", number=meeting.id)
+    file = FileSpec.of(name, ICS_MIME, data, ascii_filename("meeting-{number}", "ics", number=meeting.id))
+    return Outbound(kind=OutKind.FILE, text=text, rtl=t.rtl, file=file)
 
 
 def _agenda_of(t: Translator, coming: Agenda | None, meeting: Meeting) -> str:

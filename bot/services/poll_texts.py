@@ -67,16 +67,14 @@ def role_label(t: Translator, unit: OrgUnit, forum: Forum, role: str) -> str:
 
 
 def role_list(t: Translator, unit: OrgUnit, forum: Forum, roles: Iterable[str]) -> str:
-    names = sorted(role_label(t, unit, forum, role) for role in set(roles))
-    return ("، " if t.locale == "ar" else ", ").join(names)
+    return t.join(sorted(role_label(t, unit, forum, role) for role in set(roles)))
 
 
 def why_not(t: Translator, reasons: Iterable[Reason], names: Iterable[HolidayName]) -> str:
     """Why a day is not a meeting day, in words: "שבת", "ערב יום הכיפורים", "חופשת חנוכה"."""
     words = [t._(REASON_WORDS[reason]) for reason in reasons if reason in REASON_WORDS]
     words += [name.label(t.locale) for name in names]
-    unique = list(dict.fromkeys(words))
-    return ("، " if t.locale == "ar" else ", ").join(unique)
+    return t.join(dict.fromkeys(words))
 
 
 @dataclass(frozen=True)

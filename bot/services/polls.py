@@ -708,12 +708,12 @@ async def results_text(session: AsyncSession, t: Translator, result: Tally) -> s
     waiting = result.not_answered
     if waiting:
         names = (await session.scalars(select(Person.display_name).where(Person.id.in_(waiting)))).all()
-        parts.append(t._("Not answered yet: {names}", names=Raw(", ".join(sorted(names)))))
+        parts.append(t._("Not answered yet: {names}", names=t.join(sorted(names))))
     lost = [p for p in await undelivered.not_reached(session, f"{correlation_of(result.poll.id)}:ballot")
             if p in result.members]
     if lost:
         names = (await session.scalars(select(Person.display_name).where(Person.id.in_(lost)))).all()
-        parts.append(t._("The poll could not be delivered to: {names}", names=Raw(", ".join(sorted(names)))))
+        parts.append(t._("The poll could not be delivered to: {names}", names=t.join(sorted(names))))
     parts.append(roles_line(t, result))
     parts.append(t._("Voting closes on {deadline}.", deadline=Raw(when(t, result.poll.deadline))))
     return "\n\n".join(p for p in parts if p)

@@ -27,7 +27,7 @@ from bot.domain.permissions import Action, allowed
 from bot.domain.roles import UnknownRole, get_role
 from bot.domain.text import clean_text
 from bot.domain.tiers import ForumKind
-from bot.i18n import N_, Translator
+from bot.i18n import N_, Translator, ascii_filename
 from bot.services import audit, notify, people
 from bot.services.errors import Forbidden, NotFound, Refused
 from bot.services.sql import insert_ignore
@@ -453,10 +453,14 @@ async def export_rows(session: AsyncSession, survey: Survey, forum: Forum, t: Tr
 
 @dataclass(frozen=True)
 class SurveyFile:
-    name: str
+    name: str  # in the reader's language
     mime: str
     data: bytes
     rows: int  # respondents
+    ascii_name: str = ""  # the same from the English msgid (the CLI's default, an ASCII-only channel)
+
+
+SURVEY_FILE = N_("survey-{number}")
 
 
 FORMATS = {
@@ -481,11 +485,12 @@ async def export(
     if not system:
         await require_lead(session, person, forum)
     rows = await export_rows(session, survey, forum, t)
-    name = f"survey-{survey.id}.{fmt}"
+    name = t.filename(SURVEY_FILE, fmt, number=survey.id)
+    ascii_name = ascii_filename(SURVEY_FILE, fmt, number=survey.id)
     if fmt == "csv":
         buffer = io.StringIO()
         csv.writer(buffer).writerows(rows)
-        return SurveyFile(name, FORMATS[fmt], buffer.getvalue().encode("utf-8-sig"), len(rows) - 1)
+        return SurveyFile(name, FORMATS[fmt], buffer.getvalue().encode("utf-8-sig"), len(rows) - 1, ascii_name)
     book = Workbook()
     sheet = book.active
     assert sheet is not None
@@ -502,7 +507,7 @@ async def export(
     sheet.freeze_panes = "A2"
     buffer_b = io.BytesIO()
     book.save(buffer_b)
-    return SurveyFile(name, FORMATS[fmt], buffer_b.getvalue(), len(rows) - 1)
+    return SurveyFile(name, FORMATS[fmt], buffer_b.getvalue(), len(rows) - 1, ascii_name)
 
 
 # --------------------------------------------------------------------------------------------
