@@ -8,6 +8,7 @@ import secrets
 from sqlalchemy import select
 
 from bot.conversation import Context, Router
+from bot.core.states import FlowState
 from bot.domain.escalation import OPEN_GAP
 from bot.domain.permissions import Action
 from bot.domain.tiers import Tier
@@ -25,13 +26,20 @@ from bot.services.agenda_text import (
     who,
 )
 from bot.services.errors import Refused
+from bot.services.escalation_actions import (
+    AcknowledgeGap,
+    AnnounceFrom,
+    AskAnswer,
+    AskOwner,
+    EscalateIssue,
+    ForwardGap,
+    SetOwner,
+    ShowGap,
+)
 from bot.storage.models import Forum
 from bot.storage.models_agenda import RaisedIssue
 from bot.storage.models_escalation import EscalatedGap, EscalationLink
-from handlers.forum_pick import forum_from_value
 
-FLOW = "escalation"
-ANNOUNCE = "announce"
 MAX_OWNERS = 30
 GAP_STATUS_LABELS = {
     "open": N_("Waiting"),
@@ -51,141 +59,168 @@ def escalate_label(ctx: Context, target: Forum) -> str:
     return button_label(ctx.t._("Escalate to {unit}", unit=unit_name(ctx.t, target.org_unit)))
 
 
+class GapAnswer(FlowState, flow="escalation", steps=("answer",)):
+    gap: int
+
+
+class Announcement(FlowState, flow="announce", steps=("text", "tiers")):
+    forum_id: int
+    text: str = ""
+    key: str = ""  # one announcement however often the tier is pressed
+
+
+# -- an issue and a gap, up the tiers ------------------------------------------------------------
+
+
+async def escalate_from_card(ctx: Context, value: EscalateIssue) -> None:
+    assert ctx.person is not None
+    done = await escalation.escalate_issue(ctx.session, issue_id=value.issue_id, person=ctx.person, now=ctx.now)
+    await ctx.reply(ctx.t._("Escalated to {forum}. You will hear when it is answered.",
+                            forum=Raw(forum_title(ctx.t, done.target, done.target.org_unit))))
+
+
+async def gap_card(ctx: Context, value: ShowGap) -> None:
+    await show_gap(ctx, value.gap_id)
+
+
+async def acknowledge(ctx: Context, value: AcknowledgeGap) -> None:
+    assert ctx.person is not None
+    await escalation.acknowledge(ctx.session, gap_id=value.gap_id, person=ctx.person, now=ctx.now)
+    await ctx.reply(ctx.t._("Marked as acknowledged."))
+
+
+async def ask_owner(ctx: Context, value: AskOwner) -> None:
+    assert ctx.person is not None
+    gap = await escalation.get_gap(ctx.session, value.gap_id)
+    forum = await agenda.load_forum(ctx.session, gap.forum_id)
+    await agenda.require(ctx.session, ctx.person, forum, Action.HANDLE_ESCALATED, escalation.ONLY_COORDINATORS)
+    members = await agenda.members_of(ctx.session, forum.id)
+    rows = [[ctx.button(button_label(who(ctx.t, forum.org_unit, forum, role, person)), SetOwner(gap.id, person.id))]
+            for person, role in members[:MAX_OWNERS]]
+    await ctx.reply(ctx.t._("Who is in charge?"), rows)
+
+
+async def set_owner(ctx: Context, value: SetOwner) -> None:
+    assert ctx.person is not None
+    gap = await escalation.assign_owner(ctx.session, gap_id=value.gap_id, person=ctx.person,
+                                        owner_person_id=value.person_id, now=ctx.now)
+    forum = await agenda.load_forum(ctx.session, gap.forum_id)
+    owner = (await agenda.people_by_id(ctx.session, [gap.owner_person_id])).get(value.person_id)
+    await ctx.reply("\n".join([
+        ctx.t._("Recorded:"),
+        ctx.t._("In charge: {owner}.", owner=who(ctx.t, forum.org_unit, forum, gap.owner_role, owner)),
+    ]))
+
+
+async def ask_answer(ctx: Context, value: AskAnswer) -> None:
+    assert ctx.person is not None
+    gap = await escalation.get_gap(ctx.session, value.gap_id)
+    forum = await agenda.load_forum(ctx.session, gap.forum_id)
+    await agenda.require(ctx.session, ctx.person, forum, Action.HANDLE_ESCALATED, escalation.ONLY_COORDINATORS)
+    await ctx.enter(GapAnswer(gap=gap.id), "answer")
+    await ctx.reply(ctx.t._("Write the answer: it goes to the forums below and to whoever raised it."))
+
+
+async def answer_step(ctx: Context) -> None:
+    assert ctx.person is not None
+    if ctx.value:
+        await ctx.reply(ctx.t._("Please type it."))
+        return
+    state = ctx.flow(GapAnswer)
+    done = await escalation.answer(ctx.session, gap_id=state.gap, person=ctx.person, text=ctx.text, now=ctx.now)
+    await ctx.clear_state()
+    await ctx.reply(ctx.t.n_("The answer was sent down to one forum and to those who raised it.",
+                             "The answer was sent down to {n} forums and to those who raised it.", done.forums))
+
+
+async def forward(ctx: Context, value: ForwardGap) -> None:
+    assert ctx.person is not None
+    done = await escalation.forward_gap(ctx.session, gap_id=value.gap_id, person=ctx.person, now=ctx.now)
+    await ctx.reply(ctx.t._("Forwarded to {forum}.", forum=Raw(forum_title(ctx.t, done.target,
+                                                                           done.target.org_unit))))
+
+
+# -- /announce -------------------------------------------------------------------------------------
+
+
+async def announce_command(ctx: Context) -> None:
+    assert ctx.person is not None
+    seats = [s for s in await people.seats_of(ctx.session, ctx.person.id)
+             if s.is_lead and announcements.tiers_below(s.unit.tier)]
+    unique = list({s.forum.id: s for s in seats}.values())
+    if not unique:
+        raise Refused(announcements.ONLY_UPPER_LEADS)
+    if len(unique) == 1:
+        await ask_text(ctx, await agenda.load_forum(ctx.session, unique[0].forum.id))
+        return
+    await ctx.reply(ctx.t._("Which forum?"),
+                    [[ctx.button(forum_title(ctx.t, s.forum, s.unit), AnnounceFrom(s.forum.id))] for s in unique])
+
+
+async def announce_forum(ctx: Context, value: AnnounceFrom) -> None:
+    await ask_text(ctx, await agenda.load_forum(ctx.session, value.forum_id))
+
+
+async def announce_text(ctx: Context) -> None:
+    if ctx.value:
+        await ctx.reply(ctx.t._("Please type it."))
+        return
+    state = ctx.flow(Announcement)
+    forum = await agenda.load_forum(ctx.session, state.forum_id)
+    text = ctx.text.strip()
+    if len(text) < 2:
+        await ctx.reply(ctx.t._("Please type it."))
+        return
+    update = {"text": text[: announcements.TEXT_MAX], "key": secrets.token_hex(8)}
+    await ctx.enter(state.model_copy(update=update), "tiers")
+    below = announcements.tiers_below(forum.org_unit.tier)
+    flow = Announcement.flow
+    rows = [[ctx.step_button(ctx.t._("All the forums below"), flow, "tiers", ",".join(below))]]
+    if len(below) > 1:
+        rows += [[ctx.step_button(ctx.t._(TIER_PLURALS[t]), flow, "tiers", t.value)] for t in below]
+    rows.append([ctx.step_button(ctx.t._("Cancel"), flow, "tiers", "cancel")])
+    await ctx.reply(ctx.t._("To whom?"), rows)
+
+
+async def announce_tiers(ctx: Context) -> None:
+    assert ctx.person is not None
+    if not ctx.value:
+        await ctx.reply(ctx.t._("Please choose one of the options."))
+        return
+    if ctx.value == "cancel":
+        await ctx.clear_state()
+        await ctx.reply(ctx.t._("Cancelled."), edit=True)
+        return
+    state = ctx.flow(Announcement)
+    forum = await agenda.load_forum(ctx.session, state.forum_id)
+    row = await announcements.announce(ctx.session, forum=forum, person=ctx.person, text=state.text,
+                                       tiers=ctx.value.split(","), now=ctx.now, submit_key=state.key)
+    count = len(await announcements.target_forum_ids(ctx.session, row))
+    await ctx.clear_state()
+    ctx.app.notify_outbox()
+    await ctx.reply(ctx.t.n_("On its way to one forum below: its members get it, and it is suggested for "
+                             "its next agenda.",
+                             "On its way to {n} forums below: their members get it, and it is suggested for "
+                             "their next agenda.", count), edit=True)
+
+
 def build() -> Router:
+    """Every command, step and action of escalation and /announce, in one place."""
     router = Router("escalation")
-
-    @router.action("escu")
-    async def escalate_from_card(ctx: Context) -> None:
-        assert ctx.person is not None
-        done = await escalation.escalate_issue(ctx.session, issue_id=int(ctx.value), person=ctx.person, now=ctx.now)
-        await ctx.reply(ctx.t._("Escalated to {forum}. You will hear when it is answered.",
-                                forum=Raw(forum_title(ctx.t, done.target, done.target.org_unit))))
-
-    @router.action("escg")
-    async def gap_card(ctx: Context) -> None:
-        await show_gap(ctx, int(ctx.value))
-
-    @router.action("esca")
-    async def acknowledge(ctx: Context) -> None:
-        assert ctx.person is not None
-        await escalation.acknowledge(ctx.session, gap_id=int(ctx.value), person=ctx.person, now=ctx.now)
-        await ctx.reply(ctx.t._("Marked as acknowledged."))
-
-    @router.action("esco")
-    async def ask_owner(ctx: Context) -> None:
-        assert ctx.person is not None
-        gap = await escalation.get_gap(ctx.session, int(ctx.value))
-        forum = await agenda.load_forum(ctx.session, gap.forum_id)
-        await agenda.require(ctx.session, ctx.person, forum, Action.HANDLE_ESCALATED,
-                             escalation.ONLY_COORDINATORS)
-        members = await agenda.members_of(ctx.session, forum.id)
-        rows = [[ctx.button(button_label(who(ctx.t, forum.org_unit, forum, role, person)),
-                            f"escO:{gap.id}:{person.id}")] for person, role in members[:MAX_OWNERS]]
-        await ctx.reply(ctx.t._("Who is in charge?"), rows)
-
-    @router.action("escO")
-    async def set_owner(ctx: Context) -> None:
-        assert ctx.person is not None
-        gap_id, _, owner_id = ctx.value.partition(":")
-        gap = await escalation.assign_owner(ctx.session, gap_id=int(gap_id), person=ctx.person,
-                                            owner_person_id=int(owner_id), now=ctx.now)
-        forum = await agenda.load_forum(ctx.session, gap.forum_id)
-        owner = (await agenda.people_by_id(ctx.session, [gap.owner_person_id])).get(int(owner_id))
-        await ctx.reply("\n".join([
-            ctx.t._("Recorded:"),
-            ctx.t._("In charge: {owner}.", owner=who(ctx.t, forum.org_unit, forum, gap.owner_role, owner)),
-        ]))
-
-    @router.action("escr")
-    async def ask_answer(ctx: Context) -> None:
-        assert ctx.person is not None
-        gap = await escalation.get_gap(ctx.session, int(ctx.value))
-        forum = await agenda.load_forum(ctx.session, gap.forum_id)
-        await agenda.require(ctx.session, ctx.person, forum, Action.HANDLE_ESCALATED,
-                             escalation.ONLY_COORDINATORS)
-        await ctx.set_state(FLOW, "answer", gap=gap.id)
-        await ctx.reply(ctx.t._("Write the answer: it goes to the forums below and to whoever raised it."))
-
-    @router.step(FLOW, "answer")
-    async def answer(ctx: Context) -> None:
-        assert ctx.state is not None and ctx.person is not None
-        if ctx.value:
-            await ctx.reply(ctx.t._("Please type it."))
-            return
-        done = await escalation.answer(ctx.session, gap_id=int(ctx.state.data["gap"]), person=ctx.person,
-                                       text=ctx.text, now=ctx.now)
-        await ctx.clear_state()
-        await ctx.reply(ctx.t.n_("The answer was sent down to one forum and to those who raised it.",
-                                 "The answer was sent down to {n} forums and to those who raised it.", done.forums))
-
-    @router.action("escf")
-    async def forward(ctx: Context) -> None:
-        assert ctx.person is not None
-        done = await escalation.forward_gap(ctx.session, gap_id=int(ctx.value), person=ctx.person, now=ctx.now)
-        await ctx.reply(ctx.t._("Forwarded to {forum}.", forum=Raw(forum_title(ctx.t, done.target,
-                                                                               done.target.org_unit))))
-
-    # -- /announce ---------------------------------------------------------------------------
-
-    @router.command("announce", N_("Send a decision or an update to the forums below (leads)"), audience="lead")
-    async def announce_command(ctx: Context) -> None:
-        assert ctx.person is not None
-        seats = [s for s in await people.seats_of(ctx.session, ctx.person.id)
-                 if s.is_lead and announcements.tiers_below(s.unit.tier)]
-        unique = list({s.forum.id: s for s in seats}.values())
-        if not unique:
-            raise Refused(announcements.ONLY_UPPER_LEADS)
-        if len(unique) == 1:
-            await ask_text(ctx, await agenda.load_forum(ctx.session, unique[0].forum.id))
-            return
-        await ctx.reply(ctx.t._("Which forum?"),
-                        [[ctx.button(forum_title(ctx.t, s.forum, s.unit), f"anf:{s.forum.id}")] for s in unique])
-
-    @router.action("anf")
-    async def announce_forum(ctx: Context) -> None:
-        await ask_text(ctx, await forum_from_value(ctx))
-
-    @router.step(ANNOUNCE, "text")
-    async def announce_text(ctx: Context) -> None:
-        assert ctx.state is not None
-        if ctx.value:
-            await ctx.reply(ctx.t._("Please type it."))
-            return
-        forum = await agenda.load_forum(ctx.session, int(ctx.state.data["forum_id"]))
-        text = ctx.text.strip()
-        if len(text) < 2:
-            await ctx.reply(ctx.t._("Please type it."))
-            return
-        await ctx.set_state(ANNOUNCE, "tiers", text=text[: announcements.TEXT_MAX], key=secrets.token_hex(8))
-        below = announcements.tiers_below(forum.org_unit.tier)
-        rows = [[ctx.step_button(ctx.t._("All the forums below"), ANNOUNCE, "tiers", ",".join(below))]]
-        if len(below) > 1:
-            rows += [[ctx.step_button(ctx.t._(TIER_PLURALS[t]), ANNOUNCE, "tiers", t.value)] for t in below]
-        rows.append([ctx.step_button(ctx.t._("Cancel"), ANNOUNCE, "tiers", "cancel")])
-        await ctx.reply(ctx.t._("To whom?"), rows)
-
-    @router.step(ANNOUNCE, "tiers")
-    async def announce_tiers(ctx: Context) -> None:
-        assert ctx.state is not None and ctx.person is not None
-        if not ctx.value:
-            await ctx.reply(ctx.t._("Please choose one of the options."))
-            return
-        if ctx.value == "cancel":
-            await ctx.clear_state()
-            await ctx.reply(ctx.t._("Cancelled."), edit=True)
-            return
-        data = ctx.state.data
-        forum = await agenda.load_forum(ctx.session, int(data["forum_id"]))
-        row = await announcements.announce(ctx.session, forum=forum, person=ctx.person, text=data["text"],
-                                           tiers=ctx.value.split(","), now=ctx.now, submit_key=data["key"])
-        count = len(await announcements.target_forum_ids(ctx.session, row))
-        await ctx.clear_state()
-        ctx.app.notify_outbox()
-        await ctx.reply(ctx.t.n_("On its way to one forum below: its members get it, and it is suggested for "
-                                 "its next agenda.",
-                                 "On its way to {n} forums below: their members get it, and it is suggested for "
-                                 "their next agenda.", count), edit=True)
-
+    router.on(EscalateIssue)(escalate_from_card)
+    router.on(ShowGap)(gap_card)
+    router.on(AcknowledgeGap)(acknowledge)
+    router.on(AskOwner)(ask_owner)
+    router.on(SetOwner)(set_owner)
+    router.on(AskAnswer)(ask_answer)
+    router.step(GapAnswer.flow, "answer")(answer_step)
+    router.on(ForwardGap)(forward)
+    router.command("announce", N_("Send a decision or an update to the forums below (leads)"), audience="lead")(
+        announce_command
+    )
+    router.on(AnnounceFrom)(announce_forum)
+    router.step(Announcement.flow, "text")(announce_text)
+    router.step(Announcement.flow, "tiers")(announce_tiers)
     return router
 
 
@@ -194,7 +229,7 @@ async def ask_text(ctx: Context, forum: Forum) -> None:
     if not announcements.tiers_below(forum.org_unit.tier):
         raise Refused(announcements.ONLY_UPPER_LEADS)
     await agenda.require(ctx.session, ctx.person, forum, Action.ANNOUNCE_DOWN, announcements.ONLY_UPPER_LEADS)
-    await ctx.set_state(ANNOUNCE, "text", forum_id=forum.id)
+    await ctx.enter(Announcement(forum_id=forum.id), "text")
     await ctx.reply(ctx.t._("Write the decision or update for the forums below {forum} (the first line is its title):",
                             forum=Raw(forum_title(ctx.t, forum, forum.org_unit))))
 
@@ -230,12 +265,12 @@ async def show_gap(ctx: Context, gap_id: int) -> None:
     buttons = []
     if gap.status in {s.value for s in OPEN_GAP}:
         buttons = [
-            [ctx.button(ctx.t._("Acknowledge"), f"esca:{gap.id}"),
-             ctx.button(ctx.t._("Put someone in charge"), f"esco:{gap.id}")],
-            [ctx.button(ctx.t._("Answer"), f"escr:{gap.id}")],
+            [ctx.button(ctx.t._("Acknowledge"), AcknowledgeGap(gap.id)),
+             ctx.button(ctx.t._("Put someone in charge"), AskOwner(gap.id))],
+            [ctx.button(ctx.t._("Answer"), AskAnswer(gap.id))],
         ]
         above = await escalation.parent_forum(ctx.session, forum)
         if above is not None:
-            buttons.append([ctx.button(escalate_label(ctx, above), f"escf:{gap.id}")])
+            buttons.append([ctx.button(escalate_label(ctx, above), ForwardGap(gap.id))])
     await ctx.reply("\n".join(lines), buttons or None)
 

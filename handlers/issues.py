@@ -26,6 +26,7 @@ from bot.services.agenda_text import (
     status_label,
     who,
 )
+from bot.services.escalation_actions import EscalateIssue
 from bot.storage.models import Forum
 from handlers.escalation import escalate_label
 from handlers.forum_pick import forum_command, pick
@@ -150,7 +151,7 @@ def build() -> Router:
                     entry += f": {short(h.note, 200)}"
                 lines.append(entry)
         above = await escalation.can_escalate(ctx.session, ctx.person, issue)
-        buttons = [[ctx.button(escalate_label(ctx, above), f"escu:{issue.id}")]] if above is not None else None
+        buttons = [[ctx.button(escalate_label(ctx, above), EscalateIssue(issue.id))]] if above is not None else None
         await ctx.reply("\n".join(lines), buttons)
 
     return router

@@ -147,17 +147,18 @@ def walk_pages(message: Outbound) -> list[list[str]]:
 
 
 def test_an_escalation_digest_with_many_gaps_pages_and_every_gap_is_reachable() -> None:
+    from bot.core.actions import pack
     from bot.services.escalation_digest import BUTTONS_PER_PART, gap_buttons
 
     for count in (10, 11, 12, 14, 19, 23, BUTTONS_PER_PART):
         ids = list(range(101, 101 + count))
         text = "\n".join(f"#{i} · צורך · הסעות · אין הסעה לשכונה החדשה — בית ספר יסודי אלונים" for i in ids)
-        buttons = gap_buttons(lambda label, payload: Button(f"tok-{payload}", label), ids)
+        buttons = gap_buttons(lambda label, payload: Button(f"tok-{pack(payload)}", label), ids)
         assert max(len(row) for row in buttons) == 5  # laid out in rows of five, as for Telegram
         message = Outbound(kind=OutKind.CHOICES, text=text, rtl=True, buttons=buttons)
         pages = walk_pages(message)
         reached = [token for page in pages for token in page]
-        assert reached == [f"tok-escg:{i}" for i in ids], count  # each gap once, in order
+        assert reached == [f"tok-escalation.gap:{i}" for i in ids], count  # each gap once, in order
         assert all(len(page) == 9 for page in pages[:-1]) and 1 < len(pages[-1]) <= 10, count
         assert len(pages) == 1 if count <= 10 else len(pages) > 1
         first = plan(message, LABELS)[-1]

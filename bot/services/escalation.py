@@ -30,6 +30,7 @@ from bot.services import audit, escalation_notices, issues, notify
 from bot.services.agenda import ONLY_LEAD, clean_note, load_forum, require, role_in
 from bot.services.agenda_text import forum_title, quoted
 from bot.services.errors import Forbidden, NotFound, Refused
+from bot.services.escalation_actions import ShowGap
 from bot.services.sql import insert_ignore
 from bot.storage.models import Forum, JobRun, OrgUnit, Person
 from bot.storage.models_agenda import IssueHistory, RaisedIssue
@@ -238,7 +239,7 @@ async def assign_owner(
         for r in await notify.recipients(session, [owner_person_id], now=now):
             text = r.t._("You were put in charge of {title} in {forum}.", title=Raw(quoted(r.t, gap.title)),
                          forum=Raw(forum_title(r.t, forum, forum.org_unit)))
-            await r.send(r.message(text, [[r.button(r.t._("Details"), f"escg:{gap.id}")]]),
+            await r.send(r.message(text, [[r.button(r.t._("Details"), ShowGap(gap.id))]]),
                          dedup_key=f"esc:owner:g{gap.id}:p{owner_person_id}")
     return gap
 

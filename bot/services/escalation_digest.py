@@ -34,6 +34,7 @@ from bot.i18n import N_, Ltr, Raw, Translator, ascii_filename
 from bot.services import held, notify
 from bot.services.agenda_text import category_label, forum_title, kind_label, role_label
 from bot.services.escalation import mark_seen
+from bot.services.escalation_actions import ShowGap
 from bot.services.outbox import PRIORITY_BULK
 from bot.storage.models import Forum, OrgUnit, OutboxMessage
 from bot.storage.models_agenda import RaisedIssue
@@ -345,7 +346,7 @@ def digest_chart(t: Translator, forum: Forum, digest: Digest, units: Mapping[int
 
 def gap_buttons(make: Any, ids: list[int]) -> list[list[Button]]:
     shown = ids[:BUTTONS_PER_PART]
-    return [[make(f"#{i}", f"escg:{i}") for i in shown[n:n + 5]] for n in range(0, len(shown), 5)]
+    return [[make(f"#{i}", ShowGap(i)) for i in shown[n:n + 5]] for n in range(0, len(shown), 5)]
 
 
 async def supersede(session: AsyncSession, forum: Forum, identity_id: int, key: str, now: datetime) -> datetime | None:
