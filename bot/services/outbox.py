@@ -13,6 +13,8 @@ from bot.storage.models import OutboxMessage
 PRIORITY_REPLY = 0
 PRIORITY_NOTICE = 5
 PRIORITY_BULK = 10
+# A message whose row is deleted once it was sent or failed (the goodbye to a forgotten person).
+ERASE_AFTER_SEND = "erase-after-send:"
 
 
 async def enqueue(

@@ -15,7 +15,7 @@ from bot.domain.roles import get_role, lead_roles
 from bot.domain.text import clean_name
 from bot.domain.tiers import Tier
 from bot.i18n import N_
-from bot.services import audit
+from bot.services import audit, erasure
 from bot.services.contributions import contributions_of, forget_contributions
 from bot.services.errors import Refused
 from bot.services.invites import usable_invite
@@ -272,11 +272,16 @@ FORGOTTEN_NAME = "—"
 
 
 async def forget(session: AsyncSession, person: Person, *, now: datetime, reason: str = "request") -> None:
-    """Erase a person's personal data; what they contributed stays, attributed to their role only."""
+    """Erase a person's personal data; what they contributed stays, attributed to their role only.
+
+    Everything else that names or addresses them (messages, marks, inbox rows...) goes first, in
+    the same transaction (``erasure.erase_traces``).
+    """
     await forget_contributions(session, person.id)
     identities = (
         await session.scalars(select(ChannelIdentity).where(ChannelIdentity.person_id == person.id))
     ).all()
+    await erasure.erase_traces(session, person, list(identities))
     for identity in identities:
         await session.delete(identity)
     memberships = (await session.scalars(select(Membership).where(Membership.person_id == person.id))).all()
