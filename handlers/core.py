@@ -10,7 +10,7 @@ from bot.core.messages import Outbound, OutKind
 from bot.domain.permissions import Action, allowed
 from bot.domain.roles import roles_for
 from bot.i18n import LOCALES, N_, Ltr, Raw
-from bot.services import erasure, invites, membership, people, privacy
+from bot.services import erasure, invites, membership, mydata_text, people, privacy
 from bot.services.errors import Forbidden
 from bot.storage.models import Forum
 from handlers.common import bullet_list, forum_title, role_name
@@ -98,6 +98,7 @@ def build() -> Router:
         await ctx.reply_file(
             "forumbot-mydata.json", "application/json", body, ctx.t._("Here is everything forumbot stores about you.")
         )
+        await ctx.reply(await mydata_text.summary(ctx.session, ctx.person, ctx.t))
 
     @router.command("forget", N_("Erase me from forumbot"), audience="registered")
     async def forget(ctx: Context) -> None:

@@ -14,7 +14,7 @@ from bot.domain.permissions import Standing
 from bot.domain.roles import get_role, lead_roles
 from bot.domain.text import clean_name
 from bot.domain.tiers import Tier
-from bot.i18n import N_
+from bot.i18n import N_, Translator
 from bot.services import audit, erasure
 from bot.services.contributions import contributions_of, forget_contributions
 from bot.services.errors import Refused
@@ -264,7 +264,7 @@ async def export_profile(session: AsyncSession, person: Person) -> dict[str, Any
         ],
         "conversation_state": states,
         **await contributions_of(session, person.id),
-        **await keshet_data_of(session, person.id),
+        **await keshet_data_of(session, person.id, Translator(person.locale, person.address_form)),
     }
 
 

@@ -12,11 +12,20 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import guesses, people
-from bot.storage.models import AuditLog, ConversationState, Forum, Invite, Membership, OutboxMessage, Person
+from bot.storage.models import (
+    AuditLog,
+    ChannelIdentity,
+    ConversationState,
+    Forum,
+    Invite,
+    Membership,
+    OutboxMessage,
+    Person,
+)
 from bot.storage.models_polls import DatePoll, DatePollBallot, DatePollOption
 from bot.storage.models_whatsapp import HeldMessage, WhatsAppInbox
 
@@ -65,6 +74,24 @@ async def export_extras(session: AsyncSession, person: Person) -> dict[str, Any]
     actions = await session.scalars(
         select(AuditLog).where(AuditLog.actor_person_id == person.id).order_by(AuditLog.at, AuditLog.id)
     )
+    # Rows about them that someone else (or the system) wrote: their seat ended, their account
+    # found unreachable, a wrong code typed from it, an admin grant.
+    identity_ids = select(ChannelIdentity.id).where(ChannelIdentity.person_id == person.id)
+    identity_subjects = [f"identity:{i}" for i in (await session.scalars(identity_ids)).all()]
+    about = await session.scalars(
+        select(AuditLog)
+        .where(
+            or_(
+                AuditLog.subject.in_([f"person:{person.id}", *identity_subjects]),
+                and_(
+                    AuditLog.action == "membership.revoke",
+                    AuditLog.details["person"].as_integer() == person.id,
+                ),
+            ),
+            or_(AuditLog.actor_person_id.is_(None), AuditLog.actor_person_id != person.id),
+        )
+        .order_by(AuditLog.at, AuditLog.id)
+    )
     return {
         "date_poll_ballots": [
             {
@@ -99,6 +126,10 @@ async def export_extras(session: AsyncSession, person: Person) -> dict[str, Any]
         ],
         "actions_recorded_in_audit_log": [
             {"at": a.at.isoformat(), "action": a.action, "subject": a.subject} for a in actions.all()
+        ],
+        "audit_log_about_me": [
+            {"at": a.at.isoformat(), "action": a.action, "subject": a.subject, "details": a.details}
+            for a in about.all()
         ],
     }
 
