@@ -26,6 +26,7 @@ from bot.core.messages import EventKind, FileSpec, Inbound, Outbound, OutKind, S
 from bot.services import agenda, invites, issues, meetings, polls, surveys
 from bot.services.outbox import PRIORITY_BULK, enqueue
 from bot.storage.models import Base, ChannelIdentity, Person
+from bot.storage.models_agenda import RaisedIssue
 from bot.storage.models_whatsapp import WhatsAppInbox
 from tests.helpers import import_demo, make_invite, plain, register
 
@@ -208,3 +209,25 @@ async def test_forget_leaves_no_trace_of_the_person_anywhere(app: App) -> None:
         assert (await session.get(WhatsAppInbox, other.id)) is not None
         forgotten = await session.get(Person, person.id)
         assert forgotten is not None and forgotten.forgotten_at is not None
+
+
+async def test_a_name_that_is_a_common_word_blanks_nothing_of_anyone_else(sqlite_app: App) -> None:
+    app = sqlite_app
+    await import_demo(app)
+    dana = await register(app, "dana", await make_invite(app, SCHOOL, "principal"))
+    word = await register(app, "word", await make_invite(app, SCHOOL, "parent"), display="בית ספר")
+    async with app.db.unit_of_work() as session:
+        lead = await session.scalar(select(Person).join(ChannelIdentity).where(ChannelIdentity.external_id == "dana"))
+        assert lead is not None
+        forum = await meetings.load_forum(session, (await invites.forum_by_code(session, SCHOOL)).id)
+        await issues.raise_issue(session, forum=forum, person=lead, kind="need", category=None,
+                                 title="חצר בית ספר מוצפת", details="בית ספר בלי ניקוז", show_name=False,
+                                 now=app.clock.now())
+    await word.say("/forget")
+    await word.say(str(word.button_index("מחיקה")))
+    text = plain((await dana.say("/forums"))[-1].text)
+    assert "בית ספר יסודי אלונים" in text  # the unit's name is whole
+    async with app.db.sessions() as session:
+        issue = await session.scalar(select(RaisedIssue))
+        assert issue is not None and issue.title == "חצר בית ספר מוצפת" and issue.details == "בית ספר בלי ניקוז"
+        assert (await session.get(Person, lead.id)) is not None

@@ -8,9 +8,13 @@ person:
   phone and ids, and whatever was queued for them, which is therefore never delivered);
 - the plumbing keyed on their accounts: processed-update marks, WhatsApp inbox rows, buttons,
   held messages, link codes, a channel's references to messages in their chat;
-- every other text or JSON value that still carries their name, phone number or account ids
-  (a message to a lead that named them, an issue text that quoted their phone...), inside
-  base64 content too (a file attached to someone else's message): redacted to "—". Content
+- every other text or JSON value that still carries their phone number or account ids (an
+  issue text that quoted their phone...), inside base64 content too (a file attached to someone
+  else's message): redacted to "—";
+- their name, in the same way, from the messages and the plumbing and from what they wrote
+  themselves (with its copies up the tiers). A display name is typed by the person and could be
+  any word, so it is never searched for in org units, forums or other people's texts: a member
+  called "בית ספר" who leaves does not blank every school's name. Content
   that is compressed (an XLSX file) cannot be searched this way; exports are made on request and
   sent to the lead who asked, and delivered rows leave the outbox after the outbox period.
 
@@ -40,10 +44,14 @@ from bot.storage.models import (
     ChannelIdentity,
     ChoiceToken,
     ExternalRef,
+    Membership,
     OutboxMessage,
     Person,
     ProcessedUpdate,
 )
+from bot.storage.models_agenda import AgendaItem, IssueHistory, MeetingDecision, RaisedIssue
+from bot.storage.models_escalation import Announcement, EscalatedGap, EscalationLink
+from bot.storage.models_keshet import KeshetInput, SurveyAnswer, SurveyResponse
 from bot.storage.models_whatsapp import HeldMessage, LinkCode
 
 REDACTED = "—"
@@ -68,12 +76,14 @@ class Erased:
         self.values_redacted[table] = self.values_redacted.get(table, 0) + n
 
 
-def needles_of(person: Person, identities: list[ChannelIdentity]) -> list[str]:
-    """The strings that name or address the person: their name, phone numbers and account ids."""
-    found: set[str] = set()
+def name_of(person: Person) -> str | None:
     name = (person.display_name or "").strip()
-    if len(name) >= 2 and name != REDACTED:
-        found.add(name)
+    return name if len(name) >= 2 and name != REDACTED else None
+
+
+def account_needles(identities: list[ChannelIdentity]) -> list[str]:
+    """The strings that address the person: their phone numbers (as typed in three ways) and account ids."""
+    found: set[str] = set()
     for identity in identities:
         for value in (identity.external_id, identity.chat_id):
             if value and len(value) >= MIN_ID:
@@ -223,22 +233,68 @@ async def erase_traces(session: AsyncSession, person: Person, identities: list[C
         )
     await drop(LinkCode, LinkCode.person_id == person.id)
 
-    needles = needles_of(person, identities)
-    if not needles:
-        return erased
-    forms = _forms(needles)
     exact = _exact_ids(identities)
+    # Account ids and phone numbers cannot be chosen to match someone else's text: found anywhere.
+    await _redact(session, erased, account_needles(identities), exact, None)
+    # A display name is typed by the person and could be any word ("בית ספר"): it is redacted from
+    # the messages and the plumbing, and from what the person wrote themselves (and its copies up
+    # the tiers), never from org units, forums or other people's texts.
+    name = name_of(person)
+    if name is not None:
+        await _redact(session, erased, [name], exact, _name_scope(person.id))
+    return erased
+
+
+def _name_scope(person_id: int) -> dict[str, ColumnElement[bool] | None]:
+    """Where a name is redacted: a table → None (every row) or the condition for the person's own rows."""
+    seats = select(Membership.id).where(Membership.person_id == person_id)
+    own_issues = select(RaisedIssue.id).where(RaisedIssue.raiser_person_id == person_id)
+    own_items = select(AgendaItem.id).where(AgendaItem.proposer_person_id == person_id)
+    return {
+        **dict.fromkeys(("outbox", "whatsapp_inbox", "held_messages", "conversation_states", "audit_log",
+                         "choice_tokens", "processed_updates", "external_refs", "link_codes")),
+        "raised_issues": RaisedIssue.raiser_person_id == person_id,
+        "agenda_items": AgendaItem.proposer_person_id == person_id,
+        "issue_history": or_(IssueHistory.actor_person_id == person_id, IssueHistory.issue_id.in_(own_issues)),
+        "meeting_decisions": or_(
+            MeetingDecision.owner_person_id == person_id,
+            MeetingDecision.issue_id.in_(own_issues),
+            MeetingDecision.item_id.in_(own_items),
+        ),
+        "escalated_gaps": EscalatedGap.id.in_(
+            select(EscalationLink.gap_id).where(EscalationLink.issue_id.in_(own_issues))
+        ),
+        "announcements": Announcement.author_person_id == person_id,
+        "survey_answers": SurveyAnswer.response_id.in_(
+            select(SurveyResponse.id).where(SurveyResponse.membership_id.in_(seats))
+        ),
+        "keshet_inputs": KeshetInput.membership_id.in_(seats),
+    }
+
+
+async def _redact(
+    session: AsyncSession,
+    erased: Erased,
+    needles: list[str],
+    exact: set[str],
+    scope: dict[str, ColumnElement[bool] | None] | None,
+) -> None:
+    """Delete (plumbing) or redact (everything else) each row of the scope that holds a needle."""
+    if not needles:
+        return
+    forms = _forms(needles)
     for table in Base.metadata.sorted_tables:
-        if table.name in _SKIP:
+        if table.name in _SKIP or (scope is not None and table.name not in scope):
             continue
         columns = _text_columns(table)
         if not columns:
             continue
         primary = list(table.primary_key.columns)
-        candidates = (
-            await session.execute(select(*primary, *columns).where(or_(*(_like_any(c, forms) for c in columns))))
-        ).all()
-        for row in candidates:
+        query = select(*primary, *columns).where(or_(*(_like_any(c, forms) for c in columns)))
+        condition = scope.get(table.name) if scope is not None else None
+        if condition is not None:
+            query = query.where(condition)
+        for row in (await session.execute(query)).all():
             key = {c.name: row[i] for i, c in enumerate(primary)}
             values = {c.name: row[len(primary) + i] for i, c in enumerate(columns)}
             changed = {name: scrub(v, needles) for name, v in values.items() if v is not None}
@@ -252,7 +308,6 @@ async def erase_traces(session: AsyncSession, person: Person, identities: list[C
             else:
                 await session.execute(update(table).where(where).values(**changed))
                 erased.redacted(table.name, len(changed))
-    return erased
 
 
 async def goodbye(session: AsyncSession, *, channel: str, chat_id: str, message: Outbound, now: datetime) -> None:

@@ -277,11 +277,11 @@ async def forget(session: AsyncSession, person: Person, *, now: datetime, reason
     Everything else that names or addresses them (messages, marks, inbox rows...) goes first, in
     the same transaction (``erasure.erase_traces``).
     """
-    await forget_contributions(session, person.id)
     identities = (
         await session.scalars(select(ChannelIdentity).where(ChannelIdentity.person_id == person.id))
     ).all()
-    await erasure.erase_traces(session, person, list(identities))
+    await erasure.erase_traces(session, person, list(identities))  # while their contributions still name them
+    await forget_contributions(session, person.id)
     for identity in identities:
         await session.delete(identity)
     memberships = (await session.scalars(select(Membership).where(Membership.person_id == person.id))).all()
