@@ -13,8 +13,10 @@ from __future__ import annotations
 import base64
 import binascii
 import contextlib
+import io
 import itertools
 import re
+import zipfile
 from datetime import timedelta
 from typing import Any
 
@@ -94,8 +96,17 @@ def _strings(value: Any) -> list[str]:
     return [] if value is None else [str(value)]
 
 
+def _unzipped(raw: bytes) -> list[str]:
+    if not raw.startswith(b"PK"):
+        return []
+    with contextlib.suppress(zipfile.BadZipFile, OSError, ValueError):
+        archive = zipfile.ZipFile(io.BytesIO(raw))
+        return [archive.read(info).decode("utf-8", errors="ignore") for info in archive.infolist()]
+    return []
+
+
 def _decoded(text: str) -> list[str]:
-    """The text, and every base64 run inside it decoded (standard and URL-safe, any alignment)."""
+    """The text, and every base64 run inside it decoded (standard and URL-safe, any alignment; zips opened)."""
     out = [text]
     for run in re.findall(r"[A-Za-z0-9+/_-]{8,}={0,2}", text):
         for start in range(4):
@@ -103,8 +114,23 @@ def _decoded(text: str) -> list[str]:
             chunk = chunk[: len(chunk) // 4 * 4] if not chunk.endswith("=") else chunk
             for decode in (base64.b64decode, base64.urlsafe_b64decode):
                 with contextlib.suppress(binascii.Error, ValueError):
-                    out.append(decode(chunk).decode("utf-8", errors="ignore"))
+                    raw = decode(chunk)
+                    out.append(raw.decode("utf-8", errors="ignore"))
+                    out += _unzipped(raw)
     return out
+
+
+def _xlsx(rows: list[list[str]]) -> bytes:
+    from openpyxl import Workbook
+
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in rows:
+        sheet.append(row)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
 
 
 async def traces(app: App, needles: list[str]) -> list[str]:
@@ -176,6 +202,12 @@ async def test_forget_leaves_no_trace_of_the_person_anywhere(app: App) -> None:
                       message=Outbound(kind=OutKind.FILE, text="חברי הפורום",
                                        file=FileSpec.of("members.csv", "text/csv",
                                                         f"name,phone\n{NAME},+{PHONE}\n".encode())),
+                      not_before=now + timedelta(days=1))
+        await enqueue(session, channel="console", chat_id="dana", now=now,
+                      message=Outbound(kind=OutKind.FILE, text="ייצוא",
+                                       file=FileSpec.of("members.xlsx", "application/vnd.openxmlformats-"
+                                                        "officedocument.spreadsheetml.sheet",
+                                                        _xlsx([["שם", "טלפון"], [NAME, f"+{PHONE}"]]))),
                       not_before=now + timedelta(days=1))
         # WhatsApp: one item of hers still waiting, one done whose wamid carries her number (as Meta's do).
         wamid = "wamid." + base64.b64encode(b"\x1c\x18\x0c" + PHONE.encode() + b"\x15\x02\x00\x12\x18\x20AB12").decode()

@@ -26,12 +26,15 @@ from __future__ import annotations
 
 import base64
 import binascii
+import io
 import json
 import re
 import uuid
+import zipfile
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from xml.sax.saxutils import escape
 
 from sqlalchemy import JSON, String, Table, Text, and_, cast, delete, or_, select, tuple_, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -242,7 +245,55 @@ async def erase_traces(session: AsyncSession, person: Person, identities: list[C
     name = name_of(person)
     if name is not None:
         await _redact(session, erased, [name], exact, _name_scope(person.id))
+    await _redact_spreadsheets(session, erased, [*([name] if name else []), *account_needles(identities)])
     return erased
+
+
+async def _redact_spreadsheets(session: AsyncSession, erased: Erased, needles: list[str]) -> None:
+    """XLSX files in the outbox (a lead's export) are zipped XML: searched and redacted inside."""
+    if not needles:
+        return
+    file_name = OutboxMessage.payload[("file", "name")].as_string()
+    rows = (
+        await session.execute(
+            select(OutboxMessage.id, OutboxMessage.payload).where(
+                or_(file_name.like("%.xlsx"), file_name.like("%.XLSX"))
+            )
+        )
+    ).all()
+    for row_id, payload in rows:
+        data = (payload.get("file") or {}).get("data_b64")
+        if not isinstance(data, str):
+            continue
+        cleaned = scrub_zip(base64.b64decode(data), needles)
+        if cleaned is None:
+            continue
+        file = {**payload["file"], "data_b64": base64.b64encode(cleaned).decode("ascii")}
+        await session.execute(
+            update(OutboxMessage).where(OutboxMessage.id == row_id).values(payload={**payload, "file": file})
+        )
+        erased.redacted("outbox")
+
+
+def scrub_zip(data: bytes, needles: list[str]) -> bytes | None:
+    """A zip (XLSX, DOCX) with every needle replaced in its XML parts; None when nothing changed."""
+    try:
+        source = zipfile.ZipFile(io.BytesIO(data))
+        parts = [(info, source.read(info)) for info in source.infolist()]
+    except (zipfile.BadZipFile, OSError, ValueError):
+        return None
+    forms = [(n.encode("utf-8"), REDACTED.encode("utf-8")) for n in needles]
+    forms += [(escape(n).encode("utf-8"), REDACTED.encode("utf-8")) for n in needles if escape(n) != n]
+    changed = False
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for info, content in parts:
+            new = content
+            for needle, replacement in forms:
+                new = new.replace(needle, replacement)
+            changed = changed or new != content
+            target.writestr(info, new)
+    return out.getvalue() if changed else None
 
 
 def _name_scope(person_id: int) -> dict[str, ColumnElement[bool] | None]:
