@@ -95,10 +95,10 @@ def build() -> Router:
         assert ctx.person is not None
         data = await privacy.export_person(ctx.session, ctx.person)
         body = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
+        await ctx.reply(await mydata_text.summary(ctx.session, ctx.person, ctx.t))  # in words, then the file
         await ctx.reply_file(
             "forumbot-mydata.json", "application/json", body, ctx.t._("Here is everything forumbot stores about you.")
         )
-        await ctx.reply(await mydata_text.summary(ctx.session, ctx.person, ctx.t))
 
     @router.command("forget", N_("Erase me from forumbot"), audience="registered")
     async def forget(ctx: Context) -> None:
