@@ -20,6 +20,7 @@ import zipfile
 from datetime import timedelta
 from typing import Any
 
+import pytest
 from sqlalchemy import select
 
 from bot.app import App
@@ -30,7 +31,9 @@ from bot.services.outbox import PRIORITY_BULK, enqueue
 from bot.storage.models import Base, ChannelIdentity, Person
 from bot.storage.models_agenda import RaisedIssue
 from bot.storage.models_whatsapp import WhatsAppInbox
+from tests.fakes.whatsapp import FakeWhatsApp
 from tests.helpers import import_demo, make_invite, plain, register
+from tests.wa_helpers import InProcess, join, quick_whatsapp_delivery, wire  # noqa: F401
 
 SCHOOL = "S-DEMO-210101"
 NAME = "רונית אברהמי"
@@ -263,3 +266,23 @@ async def test_a_name_that_is_a_common_word_blanks_nothing_of_anyone_else(sqlite
         issue = await session.scalar(select(RaisedIssue))
         assert issue is not None and issue.title == "חצר בית ספר מוצפת" and issue.details == "בית ספר בלי ניקוז"
         assert (await session.get(Person, lead.id)) is not None
+
+
+@pytest.mark.usefixtures("quick_whatsapp_delivery")
+async def test_forget_on_whatsapp_leaves_no_number_or_id(sqlite_app: App) -> None:
+    app = sqlite_app
+    await import_demo(app)
+    async with FakeWhatsApp() as fake:
+        wa = InProcess(app, fake, wire(app, fake))
+        user = fake.user("נגה", wa_id="972529876543")
+        await join(app, user, await make_invite(app, SCHOOL, "parent"), name="נגה שטרן")
+        await wa.say(user, "/mydata")
+        await wa.say(user, "/forget")
+        said = await wa.press(user, "מחיקה")
+        assert any("להתראות" in plain(m.text) for m in said)
+        assert user.bsuid and user.wa_id
+        left = await traces(app, ["נגה שטרן", user.wa_id, user.bsuid, "0529876543"])
+        assert left == [], "\n".join(left)
+        # Writing again later is a stranger writing: asked for an invite, nothing of the old self.
+        again = await wa.say(user, "שלום")
+        assert again
