@@ -100,3 +100,14 @@ async def test_mydata_includes_audit_rows_about_the_person(sqlite_app: App) -> N
     assert [a["action"] for a in about] == ["membership.revoke"]  # written by the lead, about him
     text = next(plain(m.text) for m in said if "בקצרה" in m.text)
     assert "הפורומים והתפקידים שלך:" in text and " · עד " in text  # the ended seat, with its end date
+
+
+async def test_mydata_in_arabic_for_an_arabic_speaker(sqlite_app: App) -> None:
+    app = sqlite_app
+    await import_demo(app)
+    await register(app, "dana", await make_invite(app, SCHOOL, "principal"))
+    rana = await register(app, "rana", await make_invite(app, SCHOOL, "parent"), language="ar", display="رنا")
+    said = await rana.say("/mydata")
+    text = next(plain(m.text) for m in said if "باختصار" in m.text)
+    assert "منتدياتك وأدوارك:" in text
+    assert "forumbot" not in text
