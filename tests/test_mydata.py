@@ -98,6 +98,11 @@ async def test_mydata_includes_audit_rows_about_the_person(sqlite_app: App) -> N
     data = json.loads(console_sender(app).files[-1][1])
     about = data["audit_log_about_me"]
     assert [a["action"] for a in about] == ["membership.revoke"]  # written by the lead, about him
+    # The messages kept for him are there as text (the one telling him his seat ended among them).
+    kept = [m["text"] for m in data["messages_kept_for_me"]]
+    assert any("הסתיימה" in plain(t) or "ended" in t for t in kept), kept
+    for key in ("held_messages", "link_codes", "other_records_pointing_at_me"):
+        assert key in data
     text = next(plain(m.text) for m in said if "בקצרה" in m.text)
     assert "הפורומים והתפקידים שלך:" in text and " · עד " in text  # the ended seat, with its end date
 
