@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from sqlalchemy import ColumnElement, func, or_, select, update
+from sqlalchemy import ColumnElement, delete, func, or_, select, update
 
 from bot import metrics
 from bot.core.messages import (
@@ -29,6 +29,7 @@ from bot.core.messages import (
 )
 from bot.ratelimit import Limiter, LocalLimiter
 from bot.services import undelivered
+from bot.services.outbox import ERASE_AFTER_SEND
 from bot.services.sql import insert_ignore
 from bot.storage.db import database_unavailable, retry_unavailable
 from bot.storage.models import CHAT_GROUP, UNSURE_POLL, ChannelIdentity, ExternalRef, OutboxMessage
@@ -200,12 +201,19 @@ class Delivery:
     async def _mark_sent(self, row: OutboxMessage, result: SendResult, message: Outbound) -> None:
         now = self.clock.now()
         async with self.db.unit_of_work() as session:
-            await session.execute(
-                update(OutboxMessage)
-                .where(OutboxMessage.id == row.id)
-                .values(status="sent", sent_at=now, external_message_id=result.message_id, last_error=None)
-            )
-            if result.poll_id and message.poll is not None and message.poll.correlation:
+            if row.dedup_key and row.dedup_key.startswith(ERASE_AFTER_SEND):
+                await session.execute(delete(OutboxMessage).where(OutboxMessage.id == row.id))
+                marked = 0
+            else:
+                marked = _rowcount(
+                    await session.execute(
+                        update(OutboxMessage)
+                        .where(OutboxMessage.id == row.id)
+                        .values(status="sent", sent_at=now, external_message_id=result.message_id, last_error=None)
+                    )
+                )
+            # (a row gone meanwhile was to a person who has since been forgotten: nothing to refer to)
+            if marked and result.poll_id and message.poll is not None and message.poll.correlation:
                 await insert_ignore(
                     session,
                     ExternalRef.__table__,  # type: ignore[arg-type]
@@ -285,9 +293,14 @@ class Delivery:
     async def _fail(self, row: OutboxMessage, reason: str, *, unreachable: bool = False) -> None:
         log.warning("outbox row %s to %s failed: %s", row.id, row.channel, reason)
         async with self.db.unit_of_work() as session:
-            await session.execute(
-                update(OutboxMessage).where(OutboxMessage.id == row.id).values(status="failed", last_error=reason[:500])
-            )
+            if row.dedup_key and row.dedup_key.startswith(ERASE_AFTER_SEND):
+                await session.execute(delete(OutboxMessage).where(OutboxMessage.id == row.id))
+            else:
+                await session.execute(
+                    update(OutboxMessage)
+                    .where(OutboxMessage.id == row.id)
+                    .values(status="failed", last_error=reason[:500])
+                )
             if unreachable and row.identity_id is not None:
                 await session.execute(
                     update(ChannelIdentity)
@@ -385,3 +398,7 @@ class Delivery:
 
 def _release(busy: set[str], chats: set[str], _task: object) -> None:
     busy.difference_update(chats)
+
+
+def _rowcount(result: object) -> int:
+    return int(getattr(result, "rowcount", 0) or 0)

@@ -6,10 +6,11 @@ import json
 from datetime import datetime
 
 from bot.conversation import Context, Router
+from bot.core.messages import Outbound, OutKind
 from bot.domain.permissions import Action, allowed
 from bot.domain.roles import roles_for
 from bot.i18n import LOCALES, N_, Ltr, Raw, ascii_filename
-from bot.services import invites, membership, people, privacy
+from bot.services import erasure, invites, membership, mydata_text, people, privacy
 from bot.services.errors import Forbidden
 from bot.storage.models import Forum
 from handlers.common import bullet_list, forum_title, role_name
@@ -96,6 +97,7 @@ def build() -> Router:
         assert ctx.person is not None
         data = await privacy.export_person(ctx.session, ctx.person)
         body = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
+        await ctx.reply(await mydata_text.summary(ctx.session, ctx.person, ctx.t))  # in words, then the file
         await ctx.reply_file(
             ctx.t.filename(MYDATA_FILE, "json"), "application/json", body,
             ctx.t._("Here is everything forumbot stores about you."), ascii_filename(MYDATA_FILE, "json"),
@@ -118,9 +120,19 @@ def build() -> Router:
         if ctx.value != "yes":
             await ctx.reply(ctx.t._("Cancelled."), edit=True)
             return
-        await ctx.reply(ctx.t._("Done. forumbot no longer holds your personal data. Goodbye!"), edit=True)
-        await ctx.session.flush()  # the goodbye is queued before the identity it was sent from is erased
         await people.forget(ctx.session, ctx.person, now=ctx.now)
+        # Queued after the erasure (which cancels every message to them), tied to no identity and
+        # deleted from the outbox once it went out.
+        goodbye = Outbound(
+            kind=OutKind.TEXT,
+            text=ctx.t._("Done. forumbot no longer holds your personal data. Goodbye!"),
+            rtl=ctx.t.rtl,
+            edit_ref=ctx.event.message_ref,
+        )
+        ctx.sent.append(goodbye)
+        await erasure.goodbye(
+            ctx.session, channel=ctx.event.channel, chat_id=ctx.event.chat_id, message=goodbye, now=ctx.now
+        )
 
     @router.command("cancel", N_("Stop what we are doing"))
     async def cancel(ctx: Context) -> None:

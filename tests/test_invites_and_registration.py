@@ -183,7 +183,8 @@ async def test_mydata_language_and_forget(app: App) -> None:
     await import_demo(app)
     code = await make_invite(app, SCHOOL, "teachers_rep")
     user = await register(app, "t", code, form="m", display="יוסי")
-    [message] = await user.say("/mydata")
+    summary, message = await user.say("/mydata")  # in words, then the file
+    assert "בקצרה" in plain(summary.text)
     assert message.file is not None
     data = json.loads(message.file.data)
     assert data["person"]["display_name"] == "יוסי"

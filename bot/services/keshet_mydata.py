@@ -11,6 +11,8 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.i18n import Translator
+from bot.services.mydata_text import answer_text, stored_text
 from bot.storage.models import Forum, Membership
 from bot.storage.models_keshet import (
     KeshetAssessmentAnswer,
@@ -18,18 +20,23 @@ from bot.storage.models_keshet import (
     KeshetCandidate,
     KeshetInput,
     KeshetScore,
+    Survey,
     SurveyAnswer,
     SurveyQuestion,
     SurveyResponse,
 )
 
 
-async def keshet_data_of(session: AsyncSession, person_id: int) -> dict[str, Any]:
+async def keshet_data_of(session: AsyncSession, person_id: int, t: Translator | None = None) -> dict[str, Any]:
+    """``t``: the person's language, for the survey titles, questions and options written out beside each answer."""
+    t = t or Translator("he")
     seats = select(Membership.id).where(Membership.person_id == person_id)
     answers = await session.execute(
-        select(SurveyResponse.survey_id, SurveyQuestion.position, SurveyAnswer.value, SurveyAnswer.answered_at)
+        select(Survey, SurveyQuestion, SurveyAnswer.value, SurveyAnswer.answered_at)
+        .select_from(SurveyAnswer)
         .join(SurveyResponse, SurveyResponse.id == SurveyAnswer.response_id)
         .join(SurveyQuestion, SurveyQuestion.id == SurveyAnswer.question_id)
+        .join(Survey, Survey.id == SurveyResponse.survey_id)
         .where(SurveyResponse.membership_id.in_(seats))
         .order_by(SurveyResponse.survey_id, SurveyQuestion.position)
     )
@@ -66,8 +73,17 @@ async def keshet_data_of(session: AsyncSession, person_id: int) -> dict[str, Any
     )
     return {
         "survey_answers": [
-            {"survey": survey, "question": position, "answer": value, "answered_at": at.isoformat()}
-            for survey, position, value, at in answers.all()
+            {
+                "survey": survey.id,
+                "survey_title": stored_text(t, survey, survey.title),
+                "question": question.position,
+                "question_text": stored_text(t, survey, question.text),
+                "options": [stored_text(t, survey, o) for o in question.options or []],
+                "answer": value,
+                "answer_text": answer_text(t, survey, question, value),
+                "answered_at": at.isoformat(),
+            }
+            for survey, question, value, at in answers.all()
         ],
         "partnership_field_scores": [
             {

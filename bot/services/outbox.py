@@ -15,6 +15,8 @@ __all__ = ["CHAT_GROUP", "CHAT_PRIVATE", "PRIORITY_BULK", "PRIORITY_NOTICE", "PR
 PRIORITY_REPLY = 0
 PRIORITY_NOTICE = 5
 PRIORITY_BULK = 10
+# A message whose row is deleted once it was sent or failed (the goodbye to a forgotten person).
+ERASE_AFTER_SEND = "erase-after-send:"
 
 
 async def enqueue(

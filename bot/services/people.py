@@ -14,8 +14,8 @@ from bot.domain.permissions import Standing
 from bot.domain.roles import CATALOGUE, get_role, lead_roles
 from bot.domain.text import clean_name
 from bot.domain.tiers import Tier
-from bot.i18n import N_
-from bot.services import audit
+from bot.i18n import N_, Translator
+from bot.services import audit, erasure
 from bot.services.contributions import contributions_of, forget_contributions
 from bot.services.errors import Refused
 from bot.services.invites import usable_invite
@@ -290,7 +290,7 @@ async def export_profile(session: AsyncSession, person: Person) -> dict[str, Any
         ],
         "conversation_state": states,
         **await contributions_of(session, person.id),
-        **await keshet_data_of(session, person.id),
+        **await keshet_data_of(session, person.id, Translator(person.locale, person.address_form)),
     }
 
 
@@ -298,11 +298,16 @@ FORGOTTEN_NAME = "—"
 
 
 async def forget(session: AsyncSession, person: Person, *, now: datetime, reason: str = "request") -> None:
-    """Erase a person's personal data; what they contributed stays, attributed to their role only."""
-    await forget_contributions(session, person.id)
+    """Erase a person's personal data; what they contributed stays, attributed to their role only.
+
+    Everything else that names or addresses them (messages, marks, inbox rows...) goes first, in
+    the same transaction (``erasure.erase_traces``).
+    """
     identities = (
         await session.scalars(select(ChannelIdentity).where(ChannelIdentity.person_id == person.id))
     ).all()
+    await erasure.erase_traces(session, person, list(identities))  # while their contributions still name them
+    await forget_contributions(session, person.id)
     for identity in identities:
         await session.delete(identity)
     memberships = (await session.scalars(select(Membership).where(Membership.person_id == person.id))).all()

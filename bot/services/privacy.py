@@ -12,13 +12,23 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services import guesses, people
-from bot.storage.models import AuditLog, ConversationState, Forum, Invite, Membership, OutboxMessage, Person
+from bot.storage.models import (
+    AuditLog,
+    Base,
+    ChannelIdentity,
+    ConversationState,
+    Forum,
+    Invite,
+    Membership,
+    OutboxMessage,
+    Person,
+)
 from bot.storage.models_polls import DatePoll, DatePollBallot, DatePollOption
-from bot.storage.models_whatsapp import HeldMessage, WhatsAppInbox
+from bot.storage.models_whatsapp import HeldMessage, LinkCode, WhatsAppInbox
 
 STALE_CONVERSATION = timedelta(days=30)  # a half-typed flow nobody came back to
 BATCH = 200
@@ -65,6 +75,24 @@ async def export_extras(session: AsyncSession, person: Person) -> dict[str, Any]
     actions = await session.scalars(
         select(AuditLog).where(AuditLog.actor_person_id == person.id).order_by(AuditLog.at, AuditLog.id)
     )
+    # Rows about them that someone else (or the system) wrote: their seat ended, their account
+    # found unreachable, a wrong code typed from it, an admin grant.
+    identity_ids = select(ChannelIdentity.id).where(ChannelIdentity.person_id == person.id)
+    identity_subjects = [f"identity:{i}" for i in (await session.scalars(identity_ids)).all()]
+    about = await session.scalars(
+        select(AuditLog)
+        .where(
+            or_(
+                AuditLog.subject.in_([f"person:{person.id}", *identity_subjects]),
+                and_(
+                    AuditLog.action == "membership.revoke",
+                    AuditLog.details["person"].as_integer() == person.id,
+                ),
+            ),
+            or_(AuditLog.actor_person_id.is_(None), AuditLog.actor_person_id != person.id),
+        )
+        .order_by(AuditLog.at, AuditLog.id)
+    )
     return {
         "date_poll_ballots": [
             {
@@ -100,6 +128,83 @@ async def export_extras(session: AsyncSession, person: Person) -> dict[str, Any]
         "actions_recorded_in_audit_log": [
             {"at": a.at.isoformat(), "action": a.action, "subject": a.subject} for a in actions.all()
         ],
+        "audit_log_about_me": [
+            {"at": a.at.isoformat(), "action": a.action, "subject": a.subject, "details": a.details}
+            for a in about.all()
+        ],
+        **await _messages_and_records(session, person),
+    }
+
+
+# Already shown above under their own heading (or the person's own row).
+_SHOWN = {
+    ("channel_identities", "person_id"), ("memberships", "person_id"), ("raised_issues", "raiser_person_id"),
+    ("agenda_items", "proposer_person_id"), ("meeting_decisions", "owner_person_id"),
+    ("date_poll_ballots", "person_id"), ("invites", "created_by_person_id"), ("audit_log", "actor_person_id"),
+}
+
+
+async def _messages_and_records(session: AsyncSession, person: Person) -> dict[str, Any]:
+    """The messages kept for them (texts; a file by its name only), held messages, link codes, and
+    every other row that points at them (what they created, recorded or own), by table and id."""
+    identity_rows = (
+        await session.execute(
+            select(ChannelIdentity.id, ChannelIdentity.channel, ChannelIdentity.chat_id).where(
+                ChannelIdentity.person_id == person.id
+            )
+        )
+    ).all()
+    ids = [i for i, _c, _chat in identity_rows]
+    chats = [(c, chat) for _i, c, chat in identity_rows]
+    messages = []
+    if ids:
+        rows = await session.scalars(
+            select(OutboxMessage)
+            .where(
+                or_(
+                    OutboxMessage.identity_id.in_(ids),
+                    tuple_(OutboxMessage.channel, OutboxMessage.chat_id).in_(chats),
+                )
+            )
+            .order_by(OutboxMessage.id)
+        )
+        for m in rows.all():
+            file = (m.payload or {}).get("file") or {}
+            messages.append({
+                "channel": m.channel,
+                "status": m.status,
+                "created_at": m.created_at.isoformat(),
+                "sent_at": m.sent_at.isoformat() if m.sent_at else None,
+                "text": (m.payload or {}).get("text", ""),
+                "file": file.get("name"),
+            })
+    held_rows = select(HeldMessage).where(HeldMessage.identity_id.in_(ids)).order_by(HeldMessage.id)
+    held = (await session.scalars(held_rows)).all() if ids else []
+    codes = (await session.scalars(select(LinkCode).where(LinkCode.person_id == person.id))).all()
+    records: list[dict[str, Any]] = []
+    for table in Base.metadata.sorted_tables:
+        primary = list(table.primary_key.columns)
+        if table.name == "people" or len(primary) != 1:
+            continue
+        for column in table.columns:
+            points_at_people = any(fk.column.table.name == "people" for fk in column.foreign_keys)
+            if not points_at_people or (table.name, column.name) in _SHOWN:
+                continue
+            found = (await session.scalars(select(primary[0]).where(column == person.id).order_by(primary[0]))).all()
+            if found:
+                records.append({"table": table.name, "column": column.name, "ids": list(found)})
+    return {
+        "messages_kept_for_me": messages,
+        "held_messages": [
+            {"kind": h.kind, "text": (h.payload or {}).get("text", ""), "created_at": h.created_at.isoformat()}
+            for h in held
+        ],
+        "link_codes": [
+            {"created_at": c.created_at.isoformat(), "expires_at": c.expires_at.isoformat(),
+             "used_at": c.used_at.isoformat() if c.used_at else None}
+            for c in codes
+        ],
+        "other_records_pointing_at_me": records,
     }
 
 
