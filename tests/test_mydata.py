@@ -55,7 +55,7 @@ async def test_mydata_says_in_hebrew_what_is_kept(sqlite_app: App) -> None:
         await surveys.answer(session, question_id=subjects.id, person=parent, value={"choices": [0, 2]}, now=now)
         await surveys.answer(session, question_id=often.id, person=parent, value={"choice": 0}, now=now)
     said = await ronit.say("/mydata")
-    assert console_sender(app).files[-1][0] == "forumbot-mydata.json"
+    assert console_sender(app).files[-1][0] == "המידע-שלי.json"
     text = next(plain(m.text) for m in said if "בקצרה" in m.text)  # the message beside the file
 
     assert "בקצרה, מה שהבוט שומר עלייך" in text  # feminine, as she chose
@@ -100,7 +100,7 @@ async def test_mydata_includes_audit_rows_about_the_person(sqlite_app: App) -> N
     assert [a["action"] for a in about] == ["membership.revoke"]  # written by the lead, about him
     # The messages kept for him are there as text (the one telling him his seat ended among them).
     kept = [m["text"] for m in data["messages_kept_for_me"]]
-    assert any("הסתיימה" in plain(t) or "ended" in t for t in kept), kept
+    assert any("סיימו את החברות שלך" in plain(t) for t in kept), kept
     for key in ("held_messages", "link_codes", "other_records_pointing_at_me"):
         assert key in data
     text = next(plain(m.text) for m in said if "בקצרה" in m.text)
