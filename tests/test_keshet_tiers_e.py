@@ -85,15 +85,15 @@ async def test_a_stage_dated_before_progress_already_recorded_is_refused(app: Ap
 async def test_the_municipal_mapping_is_offered_to_authorities_and_partnerships_only(app: App) -> None:
     users = await partnership(app, ("public",))
     await users["public"].text_of("/surveys")
-    await press(users["public"], "שליחת סקר חדש")
+    await press(users["public"], "שליחת שאלון חדש")
     assert "מיפוי עירוני" in buttons_of(users["public"])
     principal = await register(app, "dana", await make_invite(app, "S-DEMO-210101", "principal"), display="דנה")
     await principal.text_of("/surveys")
-    await press(principal, "שליחת סקר חדש")
+    await press(principal, "שליחת שאלון חדש")
     assert last_text(principal) == "איזה סקר?"
     assert buttons_of(principal) == ["צורכי חברי הפורום לקראת שנת הלימודים"]  # no municipal mapping
     head = await register(app, "rachel", await make_invite(app, "A2100", "education_department_head"))
     await head.text_of("/surveys")
-    await press(head, "שליחת סקר חדש")
+    await press(head, "שליחת שאלון חדש")
     offered = buttons_of(head)
     assert "מיפוי עירוני" in offered

@@ -174,7 +174,7 @@ async def test_the_tree_and_trends_render_right_to_left_in_hebrew_and_arabic(
         xs = await page.eval_on_selector_all("#chart text.month", "els => els.map(e => e.getBBox().x)")
         assert xs == sorted(xs, reverse=True) and len(xs) == 12
         month = await page.inner_text("#months tbody tr:last-child th")
-        assert month == {"he": "נובמבר 2026", "ar": "نوفمبر 2026"}[language]
+        assert month == {"he": "נובמבר 2026", "ar": "تشرين الثاني 2026"}[language]
         heading = await page.inner_text("h1")
         assert heading == {"he": "מגמות", "ar": "الاتجاهات"}[language]
         await page.goto(f"{base}/web/tree/{district}")
