@@ -90,7 +90,7 @@ async def test_the_municipal_mapping_is_offered_to_authorities_and_partnerships_
     principal = await register(app, "dana", await make_invite(app, "S-DEMO-210101", "principal"), display="דנה")
     await principal.text_of("/surveys")
     await press(principal, "שליחת שאלון חדש")
-    assert last_text(principal) == "איזה סקר?"
+    assert last_text(principal) == "איזה שאלון?"
     assert buttons_of(principal) == ["צורכי חברי הפורום לקראת שנת הלימודים"]  # no municipal mapping
     head = await register(app, "rachel", await make_invite(app, "A2100", "education_department_head"))
     await head.text_of("/surveys")
