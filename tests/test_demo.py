@@ -74,7 +74,7 @@ def test_the_demo_plays_the_whole_story_in_hebrew(tmp_path: Path) -> None:
     assert "ההצבעה על מועד הפגישה של פורום השותפים של בית ספר יסודי אלונים (הדגמה) נסגרה: ענו 3 מתוך 3 חברים." in closed
     assert "נקבע: פגישת פורום השותפים של בית ספר יסודי אלונים (הדגמה) תתקיים ביום א׳, 10 בינואר 2027" in closed
     for person in ("dana", "miri", "rina"):
-        ics = folder / "console" / person / "forumbot-meeting-1.ics"
+        ics = folder / "console" / person / "פגישה-1.ics"  # named in the reader's language
         assert ics.read_bytes().startswith(b"BEGIN:VCALENDAR"), person
         assert f"📎 {ics}" in body[3]
     # 5. The parent raises a transport blocker; the principal is told.
@@ -94,7 +94,7 @@ def test_the_demo_plays_the_whole_story_in_hebrew(tmp_path: Path) -> None:
     assert "הועבר לפורום השותפים של עיריית טירת כרמל" in read_by(climb, "דנה לוי")  # her forum is told
     assert "אין הסעה לשכונה החדשה" in read_by(climb, "מירי כהן")  # and so is the parent
     authority = read_by(climb, "יעל מזרחי")
-    assert "ריכוז הפערים שהועברו לפורום השותפים של עיריית טירת כרמל, 7 בפבר׳ 2027:" in authority
+    assert "ריכוז הפערים שהועברו לפורום השותפים של עיריית טירת כרמל, 7 בפברואר 2027:" in authority
     assert "#1 · חסם · הסעות · אין הסעה לשכונה החדשה — בית ספר יסודי אלונים (הדגמה)" in authority
     district = read_by(climb, "משה פרץ")
     assert "ריכוז הפערים שהועברו לפורום השותפים של מחוז חיפה, 7 במרץ 2027:" in district
@@ -103,7 +103,7 @@ def test_the_demo_plays_the_whole_story_in_hebrew(tmp_path: Path) -> None:
     assert (folder / "console" / "moshe" / "digest-D-HAIFA.png").read_bytes().startswith(b"\x89PNG")
     # 8. He opens it from the digest and answers.
     card = read_by(body[7], "משה פרץ")
-    assert "הועלה בפורום אחד שמתחת:\n• בית ספר יסודי אלונים (הדגמה) — הורה" in card
+    assert "הועלה בפורום אחד שמתחתיו:\n• בית ספר יסודי אלונים (הדגמה) — הורה" in card
     assert "כתוב את התשובה" in card
     # 9. The answer comes down to the parent (and to the forums on the way: told by their own notices).
     answer = "אושר תקציב להסעה מהשכונה החדשה; היא תתחיל ביום ראשון הבא."
@@ -151,4 +151,4 @@ def test_the_demo_in_arabic(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     assert "━━ 1. مديرة المدرسة تفتح المنتدى وتدعو وليّة أمر ومعلّمة ━━" in result.stdout
     assert "تمّ الحل." in result.stdout
-    assert (tmp_path / "var" / "demo" / "console" / "miri" / "forumbot-meeting-1.ics").exists()
+    assert (tmp_path / "var" / "demo" / "console" / "miri" / "اجتماع-1.ics").exists()

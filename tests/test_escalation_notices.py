@@ -85,9 +85,9 @@ async def test_everyone_on_the_way_is_told_up_and_down(app: App, clock: FixedClo
     await tick(app, clock, local(sunday, 8, 5))
     digest = digest_of(app, "rina")
     await tap(rina, digest, "#1")
-    assert await press(rina, "אישור קבלה") == "סומן שהתקבל."
+    assert await press(rina, "קבלה לטיפול") == 'סומן כ"התקבל לטיפול".'
     await tap(rina, digest, "#1")
-    await press(rina, "אישור קבלה")
+    await press(rina, "קבלה לטיפול")
     assert texts(app, "avi", "קיבל אותו") == [
         f'עדכון על הפער שהעלית ב{SCHOOL_FORUM}, "{TITLE}": {AUTHORITY_FORUM} קיבל אותו ומטפל בו.'
     ]
@@ -133,7 +133,7 @@ async def test_everyone_on_the_way_is_told_up_and_down(app: App, clock: FixedClo
     (passed,) = texts(app, "rina", "השיב על הפער")  # the authority it passed through hears the answer too
     assert passed == (f'{DISTRICT_FORUM} השיב על הפער #1 "{TITLE}", ש{AUTHORITY_FORUM} העביר אליו.\n{by}\n'
                       "התשובה: ההסעה לשכונה תתחיל ביום ראשון הבא.\n"
-                      "גם כאן הוא סומן כנענה, והפורומים שמתחת ומי שהעלו אותו קיבלו הודעה.")
+                      "גם כאן הוא סומן כנענה, והפורומים שמתחתיו ומי שהעלו אותו קיבלו הודעה.")
     for name in ("avi", "dana", "rina"):  # above the raiser's forum: roles, never names
         assert not any("משה" in t or "רינה" in t for t in texts(app, name) if "השיב" in t or "באחריות" in t)
 
@@ -177,7 +177,7 @@ async def test_a_coordinator_back_after_downtime_gets_one_digest_with_everything
     arrived = [m for m in inbox(app, "rina")[before:] if "ריכוז" in plain(m.text)]
     assert len(arrived) == 1, [plain(m.text)[:60] for m in arrived]
     text = plain(arrived[0].text)
-    assert text.startswith(f"ריכוז הפערים שהועברו ל{AUTHORITY_FORUM}, 13 בדצמ׳ 2026:")
+    assert text.startswith(f"ריכוז הפערים שהועברו ל{AUTHORITY_FORUM}, 13 בדצמבר 2026:")
     # Both gaps are new to her: the digests that listed them never reached her.
     assert "שני פערים חדשים" in text and "חדשים מאז הריכוז הקודם:" in text and "עדיין פתוחים" not in text
     assert TITLE in text and "חסרה יועצת נוספת" in text
@@ -222,7 +222,7 @@ async def test_an_arabic_speaking_parent_hears_where_the_gap_is_and_who_answered
     await press(p["rina"], "מתן תשובה")
     await p["rina"].say("سيتم تشغيل خط جديد")
     told = texts(app, "salim")[-1]
-    assert told.startswith("مستجدات بشأن القضية التي طرحتها في منتدى الشركاء في בית ספר יסודי אלונים (הדגמה)، "
+    assert told.startswith("مستجدات بشأن الفجوة التي طرحتها في منتدى الشركاء في בית ספר יסודי אלונים (הדגמה)، "
                            "«لا توجد مواصلات»: ")
     assert "الرد من مديرة قسم التربية والتعليم في منتدى الشركاء في עיריית טירת כרמל." in told
     assert "سيتم تشغيل خط جديد" in told and "רינה" not in told

@@ -37,7 +37,7 @@ async def test_the_lead_sets_a_place_and_everyone_gets_an_updated_invitation_wit
     poll = await publish(s)
     await answer(app, "dana", [0, 1])
     await until_closed(app, clock, poll)
-    await press(app, "dana", "✅ לקבוע: יום ה׳ 3.12 · 17:00")
+    await press(app, "dana", "✅ קביעת המועד: יום ה׳ 3.12 · 17:00")
     [first] = invitations(app, "yossi")
     assert first.method.value == "REQUEST"
     event = first.vevent

@@ -36,7 +36,7 @@ async def test_the_reply_repeats_what_was_recorded_and_a_late_reminder_says_it_i
     recorded = await press(dana, "בעוד שבוע")
     assert recorded.startswith(
         'נרשם:\nההחלטה לגבי "הסעות לטיול השנתי": נבחר ספק ההסעות הזול מבין שלוש הצעות\n'
-        "באחריות: רנא חורי (יועצת בית הספר), עד 8 בדצמ׳ 2026.\n"
+        "באחריות: רנא חורי (יועצת בית הספר), עד 8 בדצמבר 2026.\n"
     )  # …and the next subject follows
     await press(dana, "נפתר")
     recorded = await dana.text_of("משרד החינוך אישר הסעה מיום ראשון")
@@ -52,7 +52,7 @@ async def test_the_reply_repeats_what_was_recorded_and_a_late_reminder_says_it_i
     assert (await run_due(app, clock.now()))["agenda_due_reminders"] == 1
     await app.delivery.drain()
     assert last_text(app, "rana") == (
-        f'באיחור: "הסעות לטיול השנתי" ב{FORUM} באחריותך, והיה אמור להסתיים עד 8 בדצמ׳ 2026.\n'
+        f'באיחור: "הסעות לטיול השנתי" ב{FORUM} באחריותך, והיה אמור להסתיים עד 8 בדצמבר 2026.\n'
         "מה הוחלט: נבחר ספק ההסעות הזול מבין שלוש הצעות"
     )
     assert (await run_due(app, clock.now() + timedelta(hours=1)))["agenda_due_reminders"] == 0

@@ -220,6 +220,6 @@ async def test_a_coordinator_who_does_not_tap_for_weeks_gets_one_digest_with_eve
         released = fake.messages_to(dana)[seen:]
         digests = [plain(m.text) for m in released if plain(m.text).startswith("ריכוז הפערים")]
         assert len(digests) == 1, digests  # one digest, not one per week
-        assert "29 בנוב׳ 2026" in digests[0]
+        assert "29 בנובמבר 2026" in digests[0]
         assert "שני פערים חדשים" in digests[0]  # what the held one listed never reached her: new to her
         assert [m.type for m in released].count("document") == 1
