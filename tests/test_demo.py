@@ -50,7 +50,7 @@ def test_the_demo_plays_the_whole_story_in_hebrew(tmp_path: Path) -> None:
         "6. בפגישה מתעדים את התוצאות",
         "7. הפער עולה לרשות ואחר כך למחוז, לפי ספירת ימי העבודה",
         "8. מנהל המחוז משיב מתוך ריכוז הפערים",
-        "9. התשובה חוזרת אל הדרגים שמתחת",
+        "9. התשובה חוזרת אל הדרגים שמתחתיו",
         "סוף",
     ]
     body = [b for _, b in parts]
@@ -100,7 +100,7 @@ def test_the_demo_plays_the_whole_story_in_hebrew(tmp_path: Path) -> None:
     assert "ריכוז הפערים שהועברו לפורום השותפים של מחוז חיפה, 7 במרץ 2027:" in district
     assert "▸ עיריית טירת כרמל" in district and "#2 · חסם · הסעות · אין הסעה לשכונה החדשה" in district
     assert "מירי" not in district and "לחץ על מספר" in district  # role only; he is addressed as a man
-    assert (folder / "console" / "moshe" / "digest-D-HAIFA.png").read_bytes().startswith(b"\x89PNG")
+    assert (folder / "console" / "moshe" / "ריכוז-פערים-D-HAIFA.png").read_bytes().startswith(b"\x89PNG")
     # 8. He opens it from the digest and answers.
     card = read_by(body[7], "משה פרץ")
     assert "הועלה בפורום אחד שמתחתיו:\n• בית ספר יסודי אלונים (הדגמה) — הורה" in card
