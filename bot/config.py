@@ -70,6 +70,11 @@ class ServerSettings(BaseSettings):
         return value.rstrip("/")
 
     @property
+    def mini_app_url(self) -> str:
+        """The Telegram Mini App's address (Telegram opens https pages only; empty otherwise)."""
+        return f"{self.public_base_url}/web/tma" if self.public_base_url.startswith("https://") else ""
+
+    @property
     def web_base_url(self) -> str:
         """Where the web page is reached: the public URL, else this server's own address."""
         return self.public_base_url or f"http://{self.http_host}:{self.http_port}"

@@ -31,7 +31,7 @@ from bot.ratelimit import Limiter, LocalLimiter
 from bot.services import undelivered
 from bot.services.sql import insert_ignore
 from bot.storage.db import database_unavailable, retry_unavailable
-from bot.storage.models import CHAT_GROUP, ChannelIdentity, ExternalRef, OutboxMessage
+from bot.storage.models import CHAT_GROUP, UNSURE_POLL, ChannelIdentity, ExternalRef, OutboxMessage
 
 if TYPE_CHECKING:
     from bot.clock import Clock
@@ -171,14 +171,18 @@ class Delivery:
             finally:
                 await self._done(row.channel, ticket)
         except RetryAfter as exc:
+            await self._keep_progress(row, message, exc)
             await self.limiter.pause(row.channel, row.chat_id, exc.seconds, whole_channel=not exc.chat_only)
             await self._requeue(row, timedelta(seconds=exc.seconds), f"retry_after {exc.seconds}", count=False)
             metrics.RETRIED.labels(row.channel, "rate_limited").inc()
         except TransientError as exc:
+            await self._unsure_poll(row, message)
+            await self._keep_progress(row, message, exc)
             await self._retry_or_fail(row, str(exc))
         except PermanentError as exc:
             await self._fail(row, exc.reason, unreachable=exc.identity_unreachable)
         except DeliveryError as exc:
+            await self._keep_progress(row, message, exc)
             await self._retry_or_fail(row, str(exc))
         except Exception as exc:  # a bug in a sender must not lose the message
             log.exception("sender %s crashed on outbox row %s", row.channel, row.id)
@@ -218,6 +222,42 @@ class Delivery:
                 )
         self.stats.sent += 1
         metrics.SENT.labels(row.channel).inc()
+
+    async def _keep_progress(self, row: OutboxMessage, message: Outbound, exc: DeliveryError) -> None:
+        """Parts of the message that went out before the error are not sent again by the retry."""
+        if exc.parts_sent <= message.parts_sent:
+            return
+        async with self.db.unit_of_work() as session:
+            await session.execute(
+                update(OutboxMessage)
+                .where(OutboxMessage.id == row.id)
+                .values(payload={**row.payload, "parts_sent": exc.parts_sent})
+            )
+
+    async def _unsure_poll(self, row: OutboxMessage, message: Outbound) -> None:
+        """A poll whose send failed without a clear answer (a timeout) may have been delivered all the
+        same, under a poll id we never learn: remember that this chat may hold such a copy, so that
+        an answer to it can still be matched to its ballot (see polls.native_poll_copy)."""
+        if message.poll is None or not message.poll.correlation:
+            return
+        try:
+            async with self.db.unit_of_work() as session:
+                await insert_ignore(
+                    session,
+                    ExternalRef.__table__,  # type: ignore[arg-type]
+                    {
+                        "channel": row.channel,
+                        "kind": UNSURE_POLL,
+                        "external_id": f"outbox:{row.id}",
+                        "correlation": message.poll.correlation,
+                        "chat_id": row.chat_id,
+                        "message_id": None,
+                        "created_at": self.clock.now(),
+                    },
+                    conflict=["channel", "kind", "external_id"],
+                )
+        except Exception:
+            log.exception("could not note the unsure send of outbox row %s", row.id)
 
     async def _requeue(self, row: OutboxMessage, delay: timedelta, reason: str, *, count: bool) -> None:
         now = self.clock.now()

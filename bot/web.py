@@ -38,9 +38,12 @@ class BodyLimit:
             await self.inner(scope, receive, send)
             return
         declared = _content_length(scope)
-        if declared is None or declared > self.limit:
+        if declared is None:
+            await _refuse(send, 400, "bad Content-Length")
+            return
+        if declared > self.limit:
             metrics_refused(scope)
-            await _too_large(send, self.limit)
+            await _refuse(send, 413, f"request body over {self.limit} bytes")
             return
         if declared == 0 and not _chunked(scope):
             await self.inner(scope, receive, send)
@@ -55,7 +58,7 @@ class BodyLimit:
             size += len(chunk)
             if size > self.limit:
                 metrics_refused(scope)
-                await _too_large(send, self.limit)
+                await _refuse(send, 413, f"request body over {self.limit} bytes")
                 return
             chunks.append(chunk)
             if not message.get("more_body", False):
@@ -100,11 +103,11 @@ def metrics_refused(scope: Scope) -> None:
     metrics.BODY_REFUSED.inc()
 
 
-async def _too_large(send: Send, limit: int) -> None:
-    body = f"request body over {limit} bytes".encode()
+async def _refuse(send: Send, status: int, text: str) -> None:
+    body = text.encode()
     headers = [(b"content-type", b"text/plain; charset=utf-8"), (b"content-length", str(len(body)).encode())]
     headers.append((b"connection", b"close"))
-    await send({"type": "http.response.start", "status": 413, "headers": headers})
+    await send({"type": "http.response.start", "status": status, "headers": headers})
     await send({"type": "http.response.body", "body": body, "more_body": False})
 
 

@@ -11,7 +11,7 @@ from bot.conversation import Context, Router
 from bot.core.messages import Button
 from bot.domain import keshet as k
 from bot.domain.permissions import Action, allowed
-from bot.i18n import N_, Raw, Translator
+from bot.i18n import N_, Ltr, Raw, Translator
 from bot.services import keshet, people
 from bot.services.errors import Refused
 from bot.storage.models import Forum, Person
@@ -153,7 +153,12 @@ def ranking_text(t: Translator, ranking: keshet.Ranking) -> str:
     if not ranking.fields:
         lines.append(t._("No candidate fields yet. The partnership's lead lists them."))
         return "\n".join(lines)
-    lines.append(t._("The ranking (weighted mean of the partners' scores, 1–5):"))
+    lines.append(
+        t._(
+            "The ranking: first by how many partners scored the field, then by the weighted mean of their "
+            "scores (1–5):"
+        )
+    )
     for place, field in enumerate(ranking.fields, 1):
         title = field_title(t, ranking.candidates[field.candidate])
         if field.mean is None:
@@ -161,12 +166,13 @@ def ranking_text(t: Translator, ranking: keshet.Ranking) -> str:
             continue
         lines.append(
             t.n_(
-                "{place}. {field} — {score} (one partner scored it)",
-                "{place}. {field} — {score} ({n} partners scored it)",
-                field.partners,
+                "{place}. {field} — {score} · scored by {scored} of the one partner",
+                "{place}. {field} — {score} · scored by {scored} of {n} partners",
+                max(ranking.partners, field.partners),
                 place=place,
                 field=title,
                 score=mean_text(t, field.mean),
+                scored=field.partners,
             )
         )
         parts = []
@@ -199,6 +205,7 @@ async def show_fields(ctx: Context, forum: Forum, *, edit: bool = False) -> None
         buttons.append([ctx.button(t._("Weigh the criteria"), f"ksfw:{forum.id}")])
         if ranking.candidates:
             buttons.append([ctx.button(t._("Remove a field"), f"ksfr:{forum.id}")])
+            buttons.append([ctx.button(t._("📣 Tell the partners the fields are ready"), f"ksfn:{forum.id}")])
     buttons.append(back(ctx, forum))
     await ctx.reply(ranking_text(t, ranking), buttons, edit=edit)
 
@@ -351,6 +358,32 @@ async def ask_question(ctx: Context, assessment_id: int, number: int, question: 
     await ctx.reply(keshet.question_text(ctx.t, number, question), buttons, edit=edit)
 
 
+async def no_partnership(ctx: Context) -> None:
+    """Not in a partnership: an authority's lead may open theirs; anyone else is told how to join."""
+    assert ctx.person is not None
+    led = await keshet.authorities_led(ctx.session, ctx.person)
+    if not led:
+        await ctx.reply(
+            ctx.t._(
+                "You do not sit in a tri-sector partnership. A partnership is opened by the lead of a local "
+                "authority's partners forum; to join one, ask its lead for an invite."
+            )
+        )
+        return
+    rows = []
+    for seat in led:
+        name = seat.unit.name_en if ctx.t.locale == "en" and seat.unit.name_en else seat.unit.name
+        rows.append([ctx.button(ctx.t._("Open the partnership of {unit}", unit=name), f"kso:{seat.forum.id}")])
+    await ctx.reply(
+        ctx.t._(
+            "You do not sit in a tri-sector partnership yet. As the lead of your authority's forum you can open "
+            "its partnership (KeShet): you take the public sector's seat, then invite the business and third "
+            "sector partners."
+        ),
+        rows,
+    )
+
+
 # --------------------------------------------------------------------------------------------
 # The router
 # --------------------------------------------------------------------------------------------
@@ -366,7 +399,7 @@ def build() -> Router:
         assert ctx.person is not None
         seats = await keshet.partnerships_of(ctx.session, ctx.person)
         if not seats:
-            await ctx.reply(ctx.t._("You do not sit in a tri-sector partnership."))
+            await no_partnership(ctx)
             return
         if len(seats) == 1:
             await hub(ctx, seats[0].forum)
@@ -375,6 +408,20 @@ def build() -> Router:
             ctx.t._("Which partnership?"),
             [[ctx.button(forum_title(ctx.t, s.forum, s.unit), f"ksh:{s.forum.id}")] for s in seats],
         )
+
+    @router.action("kso")
+    async def open_partnership(ctx: Context) -> None:
+        assert ctx.person is not None
+        forum = await keshet.open_partnership(ctx.session, forum_id=int(ctx.value), person=ctx.person, now=ctx.now)
+        await ctx.reply(
+            ctx.t._(
+                "The partnership of {unit} is open, and you hold the public sector's seat. Invite the business "
+                "and third sector partners with {command}.",
+                unit=forum.org_unit.name_en if ctx.t.locale == "en" and forum.org_unit.name_en else forum.org_unit.name,
+                command=Ltr("/invite"),
+            )
+        )
+        await hub(ctx, forum)
 
     @router.action("ksh")
     async def open_hub(ctx: Context) -> None:
@@ -580,6 +627,22 @@ def build() -> Router:
             now=ctx.now,
         )
         await show_weights(ctx, forum, edit=True)
+
+    @router.action("ksfn")
+    async def fields_ready(ctx: Context) -> None:
+        forum = await visible_forum(ctx, int(ctx.value))
+        told = await keshet.announce_fields(ctx.session, forum=forum, person=ctx.person, now=ctx.now)
+        if told:
+            await ctx.reply(
+                ctx.t.n_(
+                    "I told the partner that the fields are ready to score.",
+                    "I told the {n} partners that the fields are ready to score.",
+                    told,
+                ),
+                [back(ctx, forum)],
+            )
+        else:
+            await ctx.reply(ctx.t._("The partners were already told about these fields."), [back(ctx, forum)])
 
     @router.action("ksfs")
     async def score_which(ctx: Context) -> None:

@@ -30,6 +30,10 @@ MOVE = "resched"
 PLACE = "mplace"
 TIMES = ("16:00", "16:30", "17:00", "17:30", "18:00", "19:00")
 DEADLINE_DAYS = (1, 2, 3, 5)
+UNMATCHED_VOTE = N_(
+    "I could not count that vote: I cannot tell which date poll it belongs to, or its voting has closed. "
+    "Please vote on the latest poll I sent you."
+)
 NOT_A_LEAD = N_("Only a forum's lead can open a date poll.")
 
 
@@ -146,9 +150,17 @@ def build() -> Router:
 
     @router.on_poll_answer
     async def native_answer(ctx: Context) -> None:
-        found = await polls.native_poll(ctx.session, ctx.event.channel, ctx.event.poll_ref)
+        event = ctx.event
+        found = await polls.native_poll(ctx.session, event.channel, event.poll_ref)
         if found is None:
-            return  # not a date poll (another feature's, or one we never stored)
+            # A copy whose sendPoll timed out after it was delivered: matched by chat and options.
+            found = await polls.native_poll_copy(
+                ctx.session, event.channel, event.poll_ref, event.chat_id, event.option_ids, now=ctx.now
+            )
+        if found is None:  # never dropped silently (only date polls are sent as native polls)
+            log.warning("an answer to poll %s could not be matched to an open date poll", event.poll_ref)
+            await ctx.reply(ctx.t._(UNMATCHED_VOTE))
+            return
         poll_id, ref = found
         try:
             await polls.vote_native(
@@ -392,11 +404,7 @@ def build() -> Router:
         )
         await ctx.clear_state()
         meeting = await meetings.load_meeting(ctx.session, meeting_id)
-        text = (
-            ctx.t._("Saved: {place}.", place=meetings.place_line(ctx.t, meeting))
-            if meeting.location
-            else ctx.t._("The place is removed.")
-        )
+        text = meetings.place_line(ctx.t, meeting) if meeting.location else ctx.t._("The place is removed.")
         await ctx.reply(
             text
             + "\n"

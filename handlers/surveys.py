@@ -270,7 +270,7 @@ def build() -> Router:
         await surveys.require_lead(ctx.session, ctx.person, forum)
         rows = [
             [ctx.button(ctx.t._(template.title), f"svnt:{forum.id}:{template.key}")]
-            for template in await surveys.templates_for(forum)
+            for template in await surveys.templates_for(ctx.session, forum)
         ]
         if not rows:
             await ctx.reply(ctx.t._("There is no ready survey for this forum yet."))

@@ -242,7 +242,8 @@ async def escalation_digests(app: App, now: datetime) -> int:
                 if not await escalation.claim_step(session, keys[forum_id], now):
                     continue
                 forum = await agenda.load_forum(session, forum_id)
-                await escalation_digest.send_digest(session, forum, digest, now)
+                await escalation_digest.send_digest(session, forum, digest, now,
+                                                    mini_app_url=app.settings.mini_app_url)
                 sent += 1
         except Exception:
             log.exception("the digest of forum %s failed; it will be tried at the next tick", forum_id)

@@ -167,3 +167,22 @@ async def test_an_answer_that_outruns_the_record_of_its_poll_still_counts(
             return ballot is not None and ballot.choices == [second]
 
         await eventually(counted, timeout=10)
+
+
+async def test_the_lead_hears_who_did_not_get_the_poll_on_telegram(tmp_path: Path) -> None:
+    async with FakeTelegram() as fake, running_bot(tmp_path, fake, FORUMBOT_TICK_SECONDS=0.3) as bot:
+        lead = await join(bot, 6101, "דנה", "principal")
+        await join(bot, 6102, "יוסי", "counsellor", form="לשון זכר")
+        committee = await join(bot, 6103, "אבי", "parents_committee", form="לשון זכר")
+        fake.block_bot(committee)  # he blocked the bot after registering
+
+        await bot.says(lead, "/poll", expect="סקר מועדים לפורום השותפים")
+        before = len(fake.sent_messages(lead.id))
+        published = await bot.presses(lead, "📣 פרסום", expect="פורסם: הסקר נשלח ל־3 חברי הפורום.")
+        assert "אם הסקר לא יגיע למישהו, אגיד לך למי." in clean(published.text)
+        # One required role is vacant: the lead is not promised "every required role".
+        assert "בתפקידים הנדרשים האלה עדיין אין אף אחד: נציג/ת המורים והמחנכים." in clean(published.text)
+        told = await bot.next_message(lead, before, "לא הגיע אל", timeout=20)
+        assert clean(told.text).startswith(
+            "⚠️ סקר המועדים של פורום השותפים של בית ספר יסודי אלונים (הדגמה) לא הגיע אל אבי (נציג/ת ועד ההורים)."
+        )

@@ -15,6 +15,7 @@ from bot.core.messages import OutKind
 from bot.services import agenda
 from bot.storage.models import Forum, Person
 from bot.storage.models_polls import Meeting
+from scheduler.jobs import run_due
 from tests.helpers import plain
 from tests.test_date_polls import FORUM, SCHOOL, TZ, answer, inbox, press, publish, school, until_closed
 
@@ -54,7 +55,7 @@ async def test_the_lead_sets_a_place_and_everyone_gets_an_updated_invitation_wit
     assert "כתבי את הכתובת" in asked  # Dana is addressed in the feminine
     assert "יש לשלוח" in await s.lead.text_of("x")  # too short: a clear refusal, still asking
     done = await s.lead.text_of("https://meet.example.org/alonim")
-    assert "נשמר: 📍 איפה: https://meet.example.org/alonim." in done
+    assert done.startswith("📍 איפה: https://meet.example.org/alonim\n")
     assert "שלחתי הזמנה מעודכנת לכל 5 חברי הפורום." in done
 
     moved = [m for m in inbox(app, "yossi") if m.kind is OutKind.FILE][-1]
@@ -79,3 +80,18 @@ async def test_the_lead_sets_a_place_and_everyone_gets_an_updated_invitation_wit
     cancelled = invitations(app, "yossi")[-1]
     assert cancelled.method.value == "CANCEL" and cancelled.vevent.sequence.value == "2"
     assert cancelled.vevent.organizer.params["CN"] == [FORUM]
+
+
+async def test_the_reminder_the_day_before_says_where(app: App, clock: FixedClock) -> None:
+    s = await school(app)
+    poll = await publish(s)
+    await answer(app, "dana", [0])
+    await until_closed(app, clock, poll)
+    await press(app, "dana", "✅ לקבוע: יום ה׳ 3.12 · 17:00")
+    await press(app, "dana", "📍 מקום או קישור")
+    await s.lead.say("חדר המורים, קומה 2")
+    clock.set(datetime(2026, 12, 2, 10, 5, tzinfo=TZ))
+    await run_due(app, clock.now())
+    await app.delivery.drain()
+    [reminder] = [plain(m.text) for m in inbox(app, "yossi") if plain(m.text).startswith("⏰")]
+    assert "📍 איפה: חדר המורים, קומה 2" in reminder

@@ -47,7 +47,9 @@ async def test_the_hub_shows_each_sector_and_only_the_lead_records_progress(app:
     assert "רישום התקדמות בתהליך" not in buttons_of(business)
     assert buttons_of(business)[0] == "התהליך וציר הזמן"
     outsider = await register(app, "outsider", await make_invite(app, "A2100", "principal"), form="m")
-    assert await outsider.text_of(HUB) == "אינך חבר בשותפות תלת־מגזרית."
+    hint = await outsider.text_of(HUB)  # not a dead end: who opens a partnership, how to join one
+    assert hint.startswith("אינך חבר בשותפות תלת־מגזרית. שותפות נפתחת בידי מוביל/ת פורום השותפים של הרשות")
+    assert "בקש הזמנה ממוביל/ת השותפות." in hint and not inbox(outsider)[-1].all_buttons
 
 
 async def record(lead: ConsoleUser, stage: str, when: str, note: str) -> str:
@@ -200,25 +202,27 @@ async def test_choosing_the_field_two_sectors_a_partial_scorer_and_a_one_sided_f
     await score(business, "מערך חינוך בלתי פורמלי", [2, 1])
     ranking = await press(business, "הצגת הדירוג")
     lines = ranking.splitlines()
-    assert lines[2] == "הדירוג (ממוצע משוקלל של ציוני השותפים, 1–5):"
-    assert lines[3] == "1. תעסוקה — 5 (דירג שותף אחד)"
-    assert lines[4] == "   המגזר הציבורי: 5 · המגזר העסקי: לא דירג · המגזר השלישי: אין נציגות"
-    assert lines[5] == "2. חינוך — 4.2 (דירגו שני שותפים)"
-    assert lines[6] == "   המגזר הציבורי: 4.4 · המגזר העסקי: 4 · המגזר השלישי: אין נציגות"
-    assert lines[7] == "3. מערך חינוך בלתי פורמלי לגילאי יסודי — 2.8 (דירגו שני שותפים)"
-    assert lines[9] == "   ⚠️ רק המגזר הציבורי רוצה בתחום הזה."
+    assert lines[2] == "הדירוג: קודם לפי מספר השותפים שדירגו את התחום, ואחר כך לפי הממוצע המשוקלל של ציוניהם (1–5):"
+    # A field one partner scored 5 no longer outranks those both partners weighed (coverage first).
+    assert lines[3] == "1. חינוך — 4.2 · כיסוי: 2 מתוך שני השותפים"
+    assert lines[4] == "   המגזר הציבורי: 4.4 · המגזר העסקי: 4 · המגזר השלישי: אין נציגות"
+    assert lines[5] == "2. מערך חינוך בלתי פורמלי לגילאי יסודי — 2.8 · כיסוי: 2 מתוך שני השותפים"
+    assert lines[7] == "   ⚠️ רק המגזר הציבורי רוצה בתחום הזה."
+    assert lines[8] == "3. תעסוקה — 5 · כיסוי: 1 מתוך שני השותפים"
+    assert lines[9] == "   המגזר הציבורי: 5 · המגזר העסקי: לא דירג · המגזר השלישי: אין נציגות"
     # the lead weighs the criteria: the budget counts for nothing, the social need three times
     await lead.text_of(HUB)
     await press(lead, "בחירת תחום הפעולה")
     await press(lead, "משקלות הקריטריונים")
     await press(lead, "7: משקל 1")
     weights = await press(lead, "0")
-    assert "7. היקף תקציב נדרש — 0" in weights
+    assert "7. היקף תקציב נדרש (ציון גבוה: בהישג ידם של השותפים) — 0" in weights  # which way is better
     await press(lead, "2: משקל 1")
     await press(lead, "3")
     ranking = await press(lead, "סיום")
     # the lead: (5 + 3×5 + 4 + 5 + 4 + 0×3 + 5) / 8 = 4.75 (pooling skipped); the business partner: 4
-    assert "2. חינוך — 4.4 (דירגו שני שותפים)" in ranking and "המגזר הציבורי: 4.8 · המגזר העסקי: 4 ·" in ranking
+    assert "1. חינוך — 4.4 · כיסוי: 2 מתוך שני השותפים" in ranking
+    assert "המגזר הציבורי: 4.8 · המגזר העסקי: 4 ·" in ranking
     async with app.db.sessions() as session:
         forum = await forum_by_code(session, PARTNERSHIP)
         result = await keshet.ranking(session, forum, now=app.clock.now())

@@ -120,11 +120,11 @@ def test_ranking_by_the_mean_of_the_partners_weighted_means() -> None:
         + s(2, 30, T, {k.Criterion.NEED: 4})
     )
     ranked = k.rank_fields([1, 2, 3], scores, weights, {P, B, T})
-    assert [r.candidate for r in ranked] == [1, 2, 3]
-    assert ranked[0].mean == pytest.approx(4.25) and ranked[0].partners == 2
-    assert ranked[1].mean == 4 and ranked[1].partners == 3
+    assert [r.candidate for r in ranked] == [2, 1, 3]  # coverage first: all three partners scored field 2
+    assert ranked[1].mean == pytest.approx(4.25) and ranked[1].partners == 2
+    assert ranked[0].mean == 4 and ranked[0].partners == 3
     assert ranked[2].mean is None and ranked[2].partners == 0
-    third = ranked[0].spread[2]
+    third = ranked[1].spread[2]
     assert third.sector is T and third.status is k.SectorStatus.NOT_SCORED
 
 
@@ -291,3 +291,17 @@ def test_the_needs_survey_goes_out_late_in_august() -> None:
     assert not d.needs_due(datetime(2029, 9, 1, 9, tzinfo=tz), working)
     assert not d.needs_due(datetime(2029, 7, 26, 9, tzinfo=tz), working)
     assert d.needs_key(date(2029, 8, 26)) == "needs:2029"
+
+
+def test_a_later_stage_is_never_dated_before_progress_already_recorded() -> None:
+    entries = [
+        k.StageEntry(k.Stage.HARNESS, k.When(date(2007, 5, 1), k.Precision.MONTH), "", 1),
+        k.StageEntry(k.Stage.HARNESS, k.When(date(2007, 11, 1), k.Precision.MONTH), "a note", 2),
+    ]
+    september = k.When(date(2007, 9, 1), k.Precision.MONTH)
+    assert k.stage_problem(entries, k.Stage.MECHANISM, september) is k.StageProblem.BEFORE_PREVIOUS
+    assert k.stage_problem(entries, k.Stage.HARNESS, september) is None  # a note on the current stage
+    assert k.stage_problem(entries, k.Stage.MECHANISM, k.When(date(2007, 11, 20))) is None  # same month
+    # The timeline is in process order, even for entries recorded before this rule.
+    old = [*entries, k.StageEntry(k.Stage.MECHANISM, september, "", 3)]
+    assert [e.seq for e in k.timeline(reversed(old))] == [1, 2, 3]

@@ -14,12 +14,12 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from aiogram.types import Update
 
+from bot.channels.telegram import UpdateWindow, poll_updates
 from bot.storage.migrate import upgrade_async
 from tests.fakes.telegram import FakeTelegram
 from tests.test_crash import start_bot
-
-pytestmark = pytest.mark.slow
 
 PEOPLE = 50
 EACH = 5
@@ -42,6 +42,62 @@ def replies(path: Path) -> dict[str, int]:
     return {str(chat): int(n) for chat, n in rows}  # type: ignore[call-overload]
 
 
+async def until(probe: object, timeout: float = 10) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not probe():  # type: ignore[operator]
+        assert asyncio.get_running_loop().time() < deadline, f"timed out waiting for {probe}"
+        await asyncio.sleep(0.01)
+
+
+def test_the_window_never_acknowledges_past_an_update_in_hand() -> None:
+    window = UpdateWindow()
+    for i in (10, 11, 12):
+        window.start(i, None)  # type: ignore[arg-type]
+    window.finished(11, ok=True)
+    window.finished(12, ok=True)
+    assert window.offset == 10  # 10 is still being handled: nothing is acknowledged
+    assert not window.is_new(11) and window.is_new(13)  # handled ones coming back are skipped
+    window.finished(10, ok=False)  # it raised: it must be fetched and tried again
+    assert window.offset == 10 and window.is_new(10)
+    window.start(10, None)  # type: ignore[arg-type]
+    window.finished(10, ok=True)
+    assert window.offset == 13 and window.handled == set()
+
+
+async def test_poll_updates_acknowledges_only_what_was_handled() -> None:
+    async with FakeTelegram() as fake:
+        bot = fake.make_bot()
+        people = [fake.user(700 + i, f"p{i}") for i in range(5)]
+        ids = [fake.send_text(person, "שלום")["update_id"] for person in people]
+        gate = asyncio.Event()
+        handled: list[int] = []
+        failed: set[int] = set()
+
+        async def handle(update: Update) -> None:
+            if update.update_id == ids[0]:
+                await gate.wait()  # the first one takes long
+            if update.update_id == ids[2] and ids[2] not in failed:
+                failed.add(ids[2])
+                raise RuntimeError("a bug, once")
+            handled.append(update.update_id)
+
+        stop = asyncio.Event()
+        task = asyncio.create_task(poll_updates(bot, handle, stop, polling_timeout=1))
+        try:
+            await until(lambda: sorted(handled) == ids[1:])  # the one that raised was tried again
+            # While the first is in hand, the fake has been told to forget none of them.
+            assert [u["update_id"] for u in fake.pending_updates] == ids
+            gate.set()
+            await until(lambda: len(handled) == len(ids))
+            await until(lambda: fake.pending_updates == [])  # now every one is acknowledged
+        finally:
+            stop.set()
+            await asyncio.wait_for(task, timeout=10)
+            await bot.session.close()
+        assert sorted(handled) == ids  # each exactly once
+
+
+@pytest.mark.slow
 async def test_sigkill_while_polling_loses_no_update(tmp_path: Path) -> None:
     path = tmp_path / "bot.sqlite3"
     url = f"sqlite+aiosqlite:///{path}"

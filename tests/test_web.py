@@ -182,7 +182,7 @@ def test_an_operator_prints_a_sign_in_link(tmp_path: Path) -> None:
     assert forumbot(tmp_path, "org", "import", str(DEMO_ORG)).returncode == 0
     invite = forumbot(tmp_path, "invite", "--forum", "A2100", "--role", "education_department_head")
     code = invite.stdout.split("code: ")[1].split()[0]
-    assert forumbot(tmp_path, "console", "--as", "rina", stdin=f"/start {code}\n1\n1\nרינה\n2\n/quit\n").returncode == 0
+    assert forumbot(tmp_path, "console", "--as", "rina", stdin=f"/start {code}\n1\n4\nרינה\n7\n/quit\n").returncode == 0
     env = {"FORUMBOT_PUBLIC_URL": "https://forums.example.org"}
     printed = forumbot(tmp_path, "weblink", "--channel", "console", "--id", "rina", env=env)
     assert printed.returncode == 0, printed.stderr

@@ -42,6 +42,8 @@ async def test_the_tree_marks_what_is_stuck_and_who_may_see_it(app: App) -> None
         assert authority_row.startswith(" stuck")  # a gap waiting, no meeting this month
         school_row = html.split("יסודי אלונים", 1)[1].split("</tr>", 1)[0]
         assert "כן" in school_row  # met this month, its principal reachable
+        stuck = (await http.get(f"/web/tree/{district}?stuck=1")).text
+        assert "טירת כרמל" in stuck and "יסודי אלונים" not in stuck
     async with client(app) as http:
         await http.get(await link_from_chat(app, "noa"))  # a school principal
         assert (await http.get(f"/web/tree/{district}")).status_code == 403
@@ -94,3 +96,54 @@ async def test_the_national_picture_suppresses_small_cells_and_is_open_data(app:
         table = list(csv.DictReader(io.StringIO(raw)))
         assert {r["area"]: r["raised"] for r in table if r["month"] == month} == {"safety": "5", "transport": ""}
     assert HQ
+
+
+async def test_members_see_the_agenda_and_their_gaps_and_leads_the_poll_grid(app: App) -> None:
+    from zoneinfo import ZoneInfo
+
+    from bot.services import polls
+
+    w = await world(app)
+    tz = ZoneInfo("Asia/Jerusalem")
+    school = await forum_id(app, SCHOOL)
+    async with app.db.unit_of_work() as session:
+        from bot.services.access import load_forum
+
+        dana = await session.get(Person, w.ids["dana"])
+        forum = await load_forum(session, school)
+        draft = await polls.start_draft(session, forum, dana, now=app.clock.now(), tz=tz)
+        await polls.publish(session, draft.id, person=dana, now=app.clock.now(), tz=tz)
+        options = await polls.options_of(session, draft.id)
+        avi = await session.get(Person, w.ids["avi"])
+        await polls.vote(session, draft.id, avi, chosen={options[0].id}, none_works=False, channel="console",
+                         now=app.clock.now(), tz=tz)
+    async with client(app) as http:
+        await http.get(await link_from_chat(app, "avi"))  # a parent: a member, not a lead
+        r = await http.get(f"/web/forum/{school}")
+        assert r.status_code == 200
+        mine = r.text.split('id="mine"', 1)[1].split("</section>", 1)[0]
+        assert "אין הסעה לשכונה החדשה" in mine and "עכשיו ב" in mine and "ממתין" in mine
+        assert 'id="poll-grid"' not in r.text  # the grid is the lead's
+        assert (await http.get(f"/web/forum/{await forum_id(app, DISTRICT)}")).status_code == 403
+    async with client(app) as http:
+        await http.get(await link_from_chat(app, "dana"))
+        r = await http.get(f"/web/forum/{school}")
+        grid = r.text.split('id="poll-grid"', 1)[1].split("</table>", 1)[0]
+        avi_row = grid.split("אבי כהן", 1)[1].split("</tr>", 1)[0]
+        assert avi_row.count("cell-yes") == 1 and avi_row.count("cell-no") == len(options) - 1
+        assert "<tfoot>" in grid and "/" in grid.split("<tfoot>", 1)[1]
+
+
+async def test_an_administrator_finds_hq_and_the_districts_on_the_home_page(app: App) -> None:
+    from sqlalchemy import update
+
+    w = await world(app)
+    async with app.db.unit_of_work() as session:
+        await session.execute(update(Person).where(Person.id == w.ids["noa"]).values(is_admin=True))
+    district, hq = await forum_id(app, DISTRICT), await forum_id(app, HQ)
+    async with client(app) as http:
+        await http.get(await link_from_chat(app, "noa"))
+        home = (await http.get("/web")).text
+        assert f"/web/board/{hq}" in home and f"/web/tree/{district}" in home
+        assert (await http.get(f"/web/board/{district}")).status_code == 200
+        assert (await http.get("/web/national")).status_code == 200

@@ -42,9 +42,11 @@ from aiogram.types import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputPollOption,
+    MenuButtonWebApp,
     Message,
     PollAnswer,
     Update,
+    WebAppInfo,
 )
 from fastapi import Request, Response
 
@@ -101,7 +103,8 @@ def keyboard(message: Outbound) -> InlineKeyboardMarkup | None:
     if not message.buttons:
         return None
     rows = [
-        [InlineKeyboardButton(text=b.label[:64] or "·", callback_data=b.token) for b in row[:8]]
+        [InlineKeyboardButton(text=b.label[:64] or "·", web_app=WebAppInfo(url=b.url)) if b.url
+         else InlineKeyboardButton(text=b.label[:64] or "·", callback_data=b.token) for b in row[:8]]
         for row in message.buttons[:MAX_BUTTON_ROWS]
     ]
     return InlineKeyboardMarkup(inline_keyboard=rows)
@@ -387,6 +390,13 @@ class TelegramChannel:
             )
         except TelegramAPIError:
             log.info("could not set a lead's command menu")
+        url = self.app.settings.mini_app_url
+        if url:  # leads and coordinators open the web page from the menu button, as a Mini App
+            try:
+                await self.bot.set_chat_menu_button(chat_id=chat_id, menu_button=MenuButtonWebApp(
+                    text=Translator(locale)._("Web page")[:64].strip("\u200f"), web_app=WebAppInfo(url=url)))
+            except TelegramAPIError:
+                log.info("could not set a lead's menu button")
 
     async def feed(self, update: Update) -> None:
         await self.dispatcher.feed_update(self.bot, update)
@@ -470,12 +480,13 @@ async def poll_updates(
     backoff = 0.0
 
     async def one(update: Update) -> None:
-        ok = True
+        ok = False  # cancelled half way (shutdown): not handled, never acknowledged
         try:
             await handle(update)
+            ok = True
         except Exception:
             tries = window.failures[update.update_id] = window.failures.get(update.update_id, 0) + 1
-            ok = tries >= POLL_ATTEMPTS
+            ok = tries >= POLL_ATTEMPTS  # after that, logged and given up (a bug, not an outage)
             log.exception("telegram: update %s failed (%d of %d tries)", update.update_id, tries, POLL_ATTEMPTS)
         finally:
             window.finished(update.update_id, ok)

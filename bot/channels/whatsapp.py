@@ -30,13 +30,16 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import copy
 import dataclasses
 import hashlib
 import hmac
 import json
 import logging
+import re
 import time
+from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -91,7 +94,7 @@ from bot.core.messages import (
     TransientError,
 )
 from bot.i18n import Translator
-from bot.services import held, reachability, tokens
+from bot.services import held, reachability, tokens, undelivered
 from bot.services.outbox import PRIORITY_NOTICE, enqueue
 from bot.services.sql import insert_ignore
 from bot.storage.models import ChannelIdentity, ChoiceToken, OutboxMessage, Person
@@ -172,11 +175,23 @@ class RebaseTransport(httpx.AsyncBaseTransport):
         await self.inner.aclose()
 
 
+# The last reply the Cloud API gave in this task: when pywa cannot read a 2xx reply, the send
+# still happened, and the sender must know it (see WhatsAppSender._sent_id).
+LAST_REPLY: contextvars.ContextVar[httpx.Response | None] = contextvars.ContextVar("wa_last_reply", default=None)
+_WAMID = re.compile(r"wamid\.[A-Za-z0-9+/=_-]{8,200}")
+
+
+async def _remember_reply(response: httpx.Response) -> None:
+    LAST_REPLY.set(response)
+
+
 def make_session(settings: Settings, *, timeout: float = 30.0) -> httpx.AsyncClient:
     """The HTTP client pywa sends with: Meta's graph URL, or WHATSAPP_API_BASE in its place."""
     base = settings.whatsapp_api_base
     transport = None if base.rstrip("/") == DEFAULT_API_BASE else RebaseTransport(base)
-    return httpx.AsyncClient(transport=transport, timeout=httpx.Timeout(timeout))
+    return httpx.AsyncClient(
+        transport=transport, timeout=httpx.Timeout(timeout), event_hooks={"response": [_remember_reply]}
+    )
 
 
 def make_client(settings: Settings, session: httpx.AsyncClient) -> WhatsApp:
@@ -405,6 +420,14 @@ def classify(exc: WhatsAppError) -> DeliveryError:
 # -- sending -----------------------------------------------------------------------------------------
 
 
+class _PartFailed(Exception):
+    """Sending part ``parts_sent`` (counted from 0) of a message failed with ``cause``."""
+
+    def __init__(self, cause: Exception, parts_sent: int) -> None:
+        super().__init__(str(cause))
+        self.cause, self.parts_sent = cause, parts_sent
+
+
 def labels_for(t: Translator) -> Labels:
     return Labels(
         options=t._("Options"),
@@ -450,12 +473,19 @@ class WhatsAppSender:
             return await self._hold(who, message)
         try:
             return await self._send_free_form(chat_id, message, who)
-        except WhatsAppError as exc:
-            if exc.code == WINDOW_CLOSED and who is not None:
-                return await self._hold(who, message)
-            raise await self._failure(exc, who) from None
-        except httpx.HTTPError as exc:
-            raise TransientError(f"{type(exc).__name__}: {exc}") from None
+        except _PartFailed as failed:
+            exc, done = failed.cause, failed.parts_sent
+            error: DeliveryError
+            if isinstance(exc, WhatsAppError):
+                if exc.code == WINDOW_CLOSED and who is not None:
+                    return await self._hold(who, dataclasses.replace(message, parts_sent=done))
+                error = await self._failure(exc, who)
+            elif isinstance(exc, httpx.HTTPError) or done:
+                error = TransientError(f"{type(exc).__name__}: {exc}")
+            else:
+                raise exc from None
+            error.parts_sent = done
+            raise error from None
 
     async def _who(self, chat_id: str) -> Who | None:
         async with self.app.db.sessions() as session:
@@ -513,17 +543,22 @@ class WhatsAppSender:
             async with self.app.db.unit_of_work() as session:
                 await held.forget_numbered(session, who.identity_id, now=self.app.clock.now())
         last: str | None = None
-        for part in parts:
-            if isinstance(part, ListPart) and part.rest:
-                part = await self._with_more_row(part, message, labels, who)
+        for index, part in enumerate(parts):
+            if index < message.parts_sent:
+                continue  # sent before a retry was needed
             try:
-                last = await self._send_part(chat_id, part)
-            except WhatsAppError as exc:
-                if not isinstance(part, ButtonsPart | ListPart) or exc.code not in INTERACTIVE_REFUSED:
-                    raise
-                log.warning("WhatsApp refused an interactive message (%s); sending numbered text", exc.code)
-                last = await self._send_numbered(chat_id, message, labels, who)
-                break
+                if isinstance(part, ListPart) and part.rest:
+                    part = await self._with_more_row(part, message, labels, who)
+                try:
+                    last = await self._send_part(chat_id, part)
+                except WhatsAppError as exc:
+                    if not isinstance(part, ButtonsPart | ListPart) or exc.code not in INTERACTIVE_REFUSED:
+                        raise
+                    log.warning("WhatsApp refused an interactive message (%s); sending numbered text", exc.code)
+                    last = await self._send_numbered(chat_id, message, labels, who)
+                    break
+            except Exception as exc:
+                raise _PartFailed(exc, index) from exc
         return SendResult(message_id=last)
 
     async def _with_more_row(self, part: ListPart, message: Outbound, labels: Labels, who: Who | None) -> ListPart:
@@ -550,34 +585,59 @@ class WhatsAppSender:
                 await held.replace_numbered(session, who.identity_id, message, now=self.app.clock.now())
         return last
 
-    async def _send_part(self, to: str, part: Part) -> str:
+    async def _send_part(self, to: str, part: Part) -> str | None:
         if isinstance(part, TextPart):
-            sent = await self.client.send_message(to=to, text=part.text)
-        elif isinstance(part, ButtonsPart):
-            sent = await self.client.send_message(
-                to=to, text=part.body, buttons=[WaButton(title=title, callback_data=id_) for id_, title in part.buttons]
-            )
-        elif isinstance(part, ListPart):
+            return await self._sent_id(self.client.send_message(to=to, text=part.text))
+        if isinstance(part, ButtonsPart):
+            buttons = [WaButton(title=title, callback_data=id_) for id_, title in part.buttons]
+            return await self._sent_id(self.client.send_message(to=to, text=part.body, buttons=buttons))
+        if isinstance(part, ListPart):
             rows = [SectionRow(title=r.title, callback_data=r.id, description=r.description) for r in part.rows]
             section = Section(title=shorten(part.button, MAX_SECTION_TITLE), rows=rows)
-            sent = await self.client.send_message(
-                to=to, text=part.body, buttons=SectionList(button_title=part.button, sections=[section])
-            )
-        else:
-            assert isinstance(part, DocumentPart)
-            # The upload is multipart, where a non-ASCII name is at the mercy of the encoder: it takes
-            # the ASCII name; the message (JSON) names the file in the reader's language.
-            media = await self.client.upload_media(
-                media=part.file.data, mime_type=part.file.mime, filename=part.file.safe_name, media_type="document"
-            )
-            sent = await self.client.send_document(
+            menu = SectionList(button_title=part.button, sections=[section])
+            return await self._sent_id(self.client.send_message(to=to, text=part.body, buttons=menu))
+        assert isinstance(part, DocumentPart)
+        # The upload is multipart, where a non-ASCII name is at the mercy of the encoder: it takes the
+        # ASCII name; the message (JSON) names the file in the reader's language. An upload whose reply
+        # cannot be read raises here, before anything was sent: retried.
+        media = await self.client.upload_media(
+            media=part.file.data, mime_type=part.file.mime, filename=part.file.safe_name, media_type="document"
+        )
+        return await self._sent_id(
+            self.client.send_document(
                 to=to,
                 document=media,
                 filename=part.file.name,
                 caption=part.caption or None,
                 mime_type=part.file.mime,
             )
-        return str(sent.id)
+        )
+
+    @staticmethod
+    async def _sent_id(call: Awaitable[Any]) -> str | None:
+        """The wamid of a send; a 2xx reply to /messages that cannot be read still means *sent*.
+
+        Sending it again would reach the person twice (or four times, with the retries): the send
+        counts as done, with the wamid when the reply shows one, and one log line says so.
+        """
+        LAST_REPLY.set(None)
+        try:
+            sent = await call
+            return str(sent.id)
+        except (WhatsAppError, httpx.HTTPError):
+            raise
+        except Exception as exc:
+            reply = LAST_REPLY.get()
+            if reply is None or not reply.is_success or not reply.request.url.path.endswith("/messages"):
+                raise  # nothing was sent (e.g. a document's upload reply was unreadable): send it again
+            found = _WAMID.search(reply.text[:20_000])
+            log.warning(
+                "WhatsApp accepted a message (HTTP %s) but its reply could not be read (%s); counted as sent%s",
+                reply.status_code,
+                type(exc).__name__,
+                f" as {found.group(0)}" if found else ", its id unknown",
+            )
+            return found.group(0) if found else None
 
     def _mint(self, session: Any, who: Who, payload: str, now: datetime) -> str:
         return tokens.mint(
@@ -597,7 +657,7 @@ class WhatsAppSender:
         spec = message.template or {}
         try:
             try:
-                sent = await self._send_template(who, message, spec, token)
+                sent = await self._sent_id(self._send_template(who, message, spec, token))
             except WhatsAppError as exc:
                 if not spec.get("name") or spec.get("name") == TEMPLATE_NAME or exc.code not in TEMPLATE_UNUSABLE:
                     raise
@@ -605,14 +665,14 @@ class WhatsAppSender:
                 log.warning(
                     "WhatsApp template %s refused (%s); sending %s instead", spec.get("name"), exc.code, TEMPLATE_NAME
                 )
-                sent = await self._send_template(who, message, {}, token)
+                sent = await self._sent_id(self._send_template(who, message, {}, token))
         except WhatsAppError as exc:
             raise await self._failure(exc, who) from None
         except httpx.HTTPError as exc:
             raise TransientError(f"{type(exc).__name__}: {exc}") from None
         async with self.app.db.unit_of_work() as session:
             await held.template_sent(session, held_id, now=self.app.clock.now())
-        return SendResult(message_id=str(sent.id))
+        return SendResult(message_id=sent)
 
     async def _send_template(self, who: Who, message: Outbound, spec: dict[str, Any], token: str) -> Any:
         """The template ``spec`` names (default: the generic update) with its quick reply releasing ``token``."""
@@ -873,6 +933,12 @@ class WhatsAppChannel:
                     )
                 else:
                     log.warning("WhatsApp could not deliver %s: %s", data.get("wamid"), error)
+                if sent is not None and sent.status == "sent":
+                    # Accepted, then not delivered: the row failed after all, and whoever waits on it
+                    # (a date poll's lead) hears who did not get it.
+                    sent.status = "failed"
+                    sent.last_error = f"status {code}"[:500]
+                    await undelivered.on_failed(session, dedup_key=sent.dedup_key, now=now)
             await self._finish(row.id, session)
         self.app.notify_outbox()
 

@@ -55,6 +55,9 @@ class OutKind(StrEnum):
 class Button:
     token: str
     label: str
+    # A web page to open instead of a choice to send back: Telegram opens it as a Mini App (with the
+    # signed initData), so it must be https. Only Telegram recipients are given such buttons.
+    url: str = ""
 
 
 @dataclass
@@ -101,9 +104,13 @@ class Outbound:
     file: FileSpec | None = None
     edit_ref: str | None = None
     template: dict[str, Any] | None = None  # a channel template to use outside a service window
+    parts_sent: int = 0  # a channel that sends it in several parts resumes after these (set on a retry)
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        data = asdict(self)
+        if not self.parts_sent:
+            del data["parts_sent"]
+        return data
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Outbound:
@@ -116,6 +123,7 @@ class Outbound:
             file=FileSpec(**data["file"]) if data.get("file") else None,
             edit_ref=data.get("edit_ref"),
             template=data.get("template"),
+            parts_sent=int(data.get("parts_sent") or 0),
         )
 
     @property
@@ -130,7 +138,12 @@ class SendResult:
 
 
 class DeliveryError(Exception):
-    """Base of the errors a sender reports to the delivery path."""
+    """Base of the errors a sender reports to the delivery path.
+
+    ``parts_sent``: how many parts of a message sent in several went out before the error; the
+    delivery path keeps it with the message, so that a retry does not send them again."""
+
+    parts_sent: int = 0
 
 
 class RetryAfter(DeliveryError):

@@ -46,6 +46,7 @@ SECTOR_NAMES: dict[Sector, str] = {
 }
 
 LEAD_SECTOR = Sector.PUBLIC
+PUBLIC_SECTOR_ROLE = "public_sector_rep"  # the seat an authority's lead takes when opening a partnership
 
 
 def sector_of(role: str) -> Sector | None:
@@ -198,13 +199,21 @@ def reached_on(entries: Iterable[StageEntry], stage: Stage) -> When | None:
 
 
 def timeline(entries: Iterable[StageEntry]) -> list[StageEntry]:
-    """Entries in the order they happened (then in stage order, then as recorded)."""
-    return sorted(entries, key=lambda e: (e.when.key(False), STAGES.index(e.stage), e.seq))
+    """Entries in process order: by stage, then by date within a stage, then as recorded. (The
+    rules below keep dates running forward with the stages, so this is also the order they happened.)"""
+    return sorted(entries, key=lambda e: (STAGES.index(e.stage), e.when.key(False), e.seq))
+
+
+def latest(entries: Iterable[StageEntry]) -> When | None:
+    """The latest date recorded for any stage."""
+    dates = [e.when for e in entries]
+    return max(dates, key=lambda w: w.key(False)) if dates else None
 
 
 class StageProblem(StrEnum):
     BACKWARDS = "backwards"  # a stage before the current one
     BEFORE_CURRENT = "before_current"  # dated before the current stage was reached
+    BEFORE_PREVIOUS = "before_previous"  # a later stage dated before progress already recorded
 
 
 def stage_problem(entries: Sequence[StageEntry], stage: Stage, when: When) -> StageProblem | None:
@@ -221,6 +230,9 @@ def stage_problem(entries: Sequence[StageEntry], stage: Stage, when: When) -> St
     since = reached_on(entries, current)
     if since is not None and not when.not_before(since):
         return StageProblem.BEFORE_CURRENT
+    last = latest(entries)
+    if stage is not current and last is not None and not when.not_before(last):
+        return StageProblem.BEFORE_PREVIOUS  # e.g. a note on the current stage in June, the next stage in May
     return None
 
 
@@ -258,7 +270,7 @@ CRITERION_NAMES: dict[Criterion, str] = {
         "A venture that brings out the partners' strengths at their best (management, volunteering, money, "
         "money's worth)"
     ),
-    Criterion.BUDGET: N_("The budget required"),
+    Criterion.BUDGET: N_("The budget required (a higher score: within the partners' reach)"),
     Criterion.UNIQUE: N_("A unique and focused venture"),
 }
 
@@ -347,11 +359,11 @@ def rank_fields(
     weights: Mapping[Criterion, int],
     present: Collection[Sector],
 ) -> list[RankedField]:
-    """Rank candidate fields by the mean, over the partners who scored each, of their weighted means.
+    """Rank candidate fields by coverage (how many partners scored each), then by the mean, over
+    the partners who scored it, of their weighted means; then in the order they were listed.
 
     ``present`` is the set of sectors with a seat in the partnership; a sector without one is
-    reported as absent in the spread and never counts in the gap. Ties go to the field more
-    partners scored, then to the one listed first.
+    reported as absent in the spread and never counts in the gap.
     """
     per_partner: dict[tuple[int, int], dict[Criterion, int]] = {}
     sector_of_partner: dict[int, Sector] = {}
@@ -397,7 +409,8 @@ def rank_fields(
             )
         )
     order = {c: i for i, c in enumerate(candidates)}
-    ranked.sort(key=lambda r: (r.mean is None, -(r.mean or 0.0), -r.partners, order[r.candidate]))
+    # Coverage first: a field one partner loved must not outrank one that every partner weighed.
+    ranked.sort(key=lambda r: (r.mean is None, -r.partners, -(r.mean or 0.0), order[r.candidate]))
     return ranked
 
 

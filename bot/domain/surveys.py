@@ -41,6 +41,10 @@ class Template:
     intro: str
     questions: tuple[QuestionSpec, ...]
     kinds: tuple[str, ...] = field(default=())  # forum kinds it is offered in ("" = any)
+    tiers: tuple[str, ...] = field(default=())  # the tiers whose forums it is offered in (empty: any)
+
+    def offered_in(self, tier: str, kind: str) -> bool:
+        return kind in self.kinds and (not self.tiers or tier in self.tiers)
 
 
 MAPPING = "municipal_mapping"
@@ -115,6 +119,7 @@ TEMPLATES: dict[str, Template] = {
             QuestionSpec(_T, N_("Emphases and points to consider for long-term planning")),
         ),
         kinds=("partnership", "main"),
+        tiers=("authority",),  # an authority's partners forum and its KeShet partnership, never a school
     ),
     NEEDS: Template(
         key=NEEDS,

@@ -93,6 +93,13 @@ async def boards_of(session: AsyncSession, person: Person) -> list[tuple[Forum, 
         )).all()
         for forum, unit in below:
             result.setdefault(forum.id, (forum, unit))
+    if person.is_admin:  # administrators may open any board: HQ's and the districts' are listed
+        upper = (await session.execute(
+            select(Forum, OrgUnit).join(OrgUnit, Forum.org_unit_id == OrgUnit.id)
+            .where(OrgUnit.tier.in_(("hq", "district")), Forum.kind == "main").order_by(OrgUnit.tier, OrgUnit.name)
+        )).all()
+        for forum, unit in upper:
+            result.setdefault(forum.id, (forum, unit))
     return list(result.values())
 
 
@@ -222,3 +229,31 @@ async def history(session: AsyncSession, gap: EscalatedGap, issue_ids: list[int]
         )).all()]
     events.sort(key=lambda e: e.at)
     return events[-100:]
+
+
+@dataclass(frozen=True)
+class Raised:
+    """One issue a person raised, and where it stands now (the gap furthest up, when escalated)."""
+
+    issue: RaisedIssue
+    at_unit: OrgUnit | None  # the unit whose forum holds it now, when escalated
+    gap_status: str | None
+
+
+async def raised_by(session: AsyncSession, person_id: int, forum_id: int) -> list[Raised]:
+    issues = list((await session.scalars(
+        select(RaisedIssue).where(RaisedIssue.raiser_person_id == person_id, RaisedIssue.forum_id == forum_id)
+        .order_by(RaisedIssue.created_at.desc(), RaisedIssue.id.desc()).limit(100)
+    )).all())
+    where: dict[int, tuple[OrgUnit, str]] = {}
+    escalated = [i.id for i in issues if i.status == "escalated"]
+    if escalated:
+        for issue_id, status, unit in (await session.execute(
+            select(EscalationLink.issue_id, EscalatedGap.status, OrgUnit)
+            .join(EscalatedGap, EscalatedGap.id == EscalationLink.gap_id)
+            .join(Forum, Forum.id == EscalatedGap.forum_id).join(OrgUnit, OrgUnit.id == Forum.org_unit_id)
+            .where(EscalationLink.issue_id.in_(escalated), EscalatedGap.status != "forwarded")
+        )).all():
+            where[issue_id] = (unit, status)
+    return [Raised(i, where[i.id][0] if i.id in where else None, where[i.id][1] if i.id in where else None)
+            for i in issues]

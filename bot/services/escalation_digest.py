@@ -384,9 +384,14 @@ async def supersede(session: AsyncSession, forum: Forum, identity_id: int, key: 
     return min(missed) if missed else None
 
 
-async def send_digest(session: AsyncSession, forum: Forum, digest: Digest, now: datetime) -> int:
+async def send_digest(
+    session: AsyncSession, forum: Forum, digest: Digest, now: datetime, *, mini_app_url: str = ""
+) -> int:
     """Queue the digest to the forum's leads (once per slot, by its dedup keys), superseding their older
-    digests not yet sent; mark its new gaps seen."""
+    digests not yet sent; mark its new gaps seen.
+
+    With ``mini_app_url`` (the web page is served over https), Telegram leads get a button that opens
+    the forum's board as a Mini App, and the others a line saying /web signs them in."""
     if digest.empty:
         return 0
     units = await unit_names(session, [digest])
@@ -400,11 +405,17 @@ async def send_digest(session: AsyncSession, forum: Forum, digest: Digest, now: 
         lines = digest_lines(r.t, forum, digest, units, now)
         parts = rules.split_lines(lines, PART_LIMIT)
         footer = r.t._("Press a number to acknowledge it, put someone in charge, answer it or forward it up.")
+        board_row: list[list[Button]] = []
+        if mini_app_url and r.identity.channel == "telegram":
+            url = f"{mini_app_url}?next=/web/board/{forum.id}"
+            board_row = [[Button(token="", label=r.t._("Open the board"), url=url)]]
+        elif mini_app_url:
+            footer += "\n" + r.t._("The board is also on the web page: send /web for a sign-in link.")
         messages: list[Outbound] = []
         if len(parts) > MAX_PARTS:
             summary = "\n".join(summary_lines(r.t, forum, digest, units))
             ids = [g.id for g in digest.new] or [g.id for g in digest.still_open]
-            messages.append(r.message(summary + "\n\n" + footer, gap_buttons(r.button, ids)))
+            messages.append(r.message(summary + "\n\n" + footer, gap_buttons(r.button, ids) + board_row))
             data = digest_csv(r.t, forum, digest, units, now)
             messages.append(Outbound(kind=OutKind.FILE, text=r.t._("The escalation digest, in full"), rtl=r.t.rtl,
                                      file=FileSpec.of(*_names(r.t, forum, "csv", data, "text/csv"))))
@@ -413,7 +424,8 @@ async def send_digest(session: AsyncSession, forum: Forum, digest: Digest, now: 
             for n, part in enumerate(parts):
                 ids = [i for i in ordered if f"{r.t.ref(i)} " in part]
                 text = part + ("\n\n" + footer if n == len(parts) - 1 else "")
-                messages.append(r.message(text, gap_buttons(r.button, ids)))
+                last = n == len(parts) - 1
+                messages.append(r.message(text, gap_buttons(r.button, ids) + (board_row if last else [])))
         if r.t.locale not in charts:
             charts[r.t.locale] = digest_chart(r.t, forum, digest, units)
         chart = charts[r.t.locale]

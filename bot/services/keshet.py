@@ -18,12 +18,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain import keshet as k
 from bot.domain.permissions import Action, allowed
 from bot.domain.text import clean_text
-from bot.domain.tiers import ForumKind
-from bot.i18n import N_, Translator
-from bot.services import audit, notify, people
+from bot.domain.tiers import ForumKind, Tier
+from bot.i18n import N_, Raw, Translator
+from bot.services import audit, notify, orgs, people
 from bot.services.access import load_forum as load_forum  # one definition, used from here too
 from bot.services.access import require as require
 from bot.services.errors import Forbidden, NotFound, Refused
+from bot.services.poll_texts import forum_name
 from bot.services.sql import insert_ignore
 from bot.services.upsert import upsert
 from bot.storage.models import Forum, Membership, Person
@@ -132,6 +133,48 @@ async def partnerships_of(session: AsyncSession, person: Person) -> list[people.
     return list(found.values())
 
 
+async def authorities_led(session: AsyncSession, person: Person) -> list[people.ForumSeat]:
+    """The authorities' main forums this person leads: where they may open the KeShet partnership."""
+    return [
+        seat
+        for seat in await people.seats_of(session, person.id)
+        if seat.is_lead and seat.unit.tier == Tier.AUTHORITY.value and seat.forum.kind == ForumKind.MAIN.value
+    ]
+
+
+async def open_partnership(session: AsyncSession, *, forum_id: int, person: Person, now: datetime) -> Forum:
+    """An authority's lead opens its tri-sector partnership (or sits in the one it has) and holds
+    the public sector's seat, which leads it; the other sectors join by invite."""
+    main = await load_forum(session, forum_id)
+    if main.kind != ForumKind.MAIN.value or main.org_unit.tier != Tier.AUTHORITY.value:
+        raise Refused(N_("A tri-sector partnership is opened from a local authority's forum."))
+    await require(session, person, main, Action.MANAGE_PARTNERSHIP, N_("Only the authority forum's lead can do that."))
+    created = await orgs.ensure_forum(session, main.org_unit, ForumKind.PARTNERSHIP, now=now)
+    forum = await session.scalar(
+        select(Forum).where(Forum.org_unit_id == main.org_unit_id, Forum.kind == ForumKind.PARTNERSHIP.value)
+    )
+    assert forum is not None
+    seat = await session.scalar(
+        select(Membership).where(
+            Membership.person_id == person.id, Membership.forum_id == forum.id, Membership.role == k.PUBLIC_SECTOR_ROLE
+        )
+    )
+    if seat is None:
+        session.add(Membership(person_id=person.id, forum_id=forum.id, role=k.PUBLIC_SECTOR_ROLE, created_at=now))
+    elif seat.revoked_at is not None:
+        seat.revoked_at = None
+    await session.flush()
+    await partnership_of(session, await partnership_forum(session, forum.id), now=now)
+    audit.record(
+        session,
+        now=now,
+        action="keshet.open" if created else "keshet.join_public_seat",
+        actor_person_id=person.id,
+        subject=f"forum:{forum.id}",
+    )
+    return await partnership_forum(session, forum.id)
+
+
 # --------------------------------------------------------------------------------------------
 # The process tracker
 # --------------------------------------------------------------------------------------------
@@ -154,11 +197,20 @@ async def check_stage(
     """Refuse an entry the process does not allow (see ``bot.domain.keshet.stage_problem``)."""
     await require(session, person, forum, Action.MANAGE_PARTNERSHIP, LEADS_ONLY)
     partnership = await partnership_of(session, forum, now=now)
-    problem = k.stage_problem(await stage_entries(session, partnership), stage, when)
+    entries = await stage_entries(session, partnership)
+    problem = k.stage_problem(entries, stage, when)
     if problem is k.StageProblem.BACKWARDS:
         raise Refused(N_("The partnership is already past that stage; stages are recorded in order."))
     if problem is k.StageProblem.BEFORE_CURRENT:
         raise Refused(N_("That date is before the current stage was reached. Type a later date."))
+    if problem is k.StageProblem.BEFORE_PREVIOUS:
+        raise Refused(
+            N_(
+                "A later stage cannot be dated before the progress already recorded (the last on {date}). "
+                "Type a date on or after it."
+            ),
+            date=_when_text_plain(entries),
+        )
     return partnership
 
 
@@ -194,7 +246,72 @@ async def record_stage(
         subject=f"forum:{forum.id}",
         details={"stage": stage.value, "on": when.day.isoformat(), "precision": when.precision.value},
     )
+    await _tell_partners_of_stage(session, forum, row, by=person, now=now)
     return row
+
+
+def _when_text_plain(entries: Sequence[k.StageEntry]) -> str:
+    """The latest recorded date the way the lead types it (15.06.2008, or 06/2008)."""
+    last = k.latest(entries)
+    if last is None:
+        return ""
+    return last.day.strftime("%m/%Y" if last.precision is k.Precision.MONTH else "%d.%m.%Y")
+
+
+def _when_text(t: Translator, when: k.When) -> str:
+    return t.date(when.day, "LLLL y" if when.precision is k.Precision.MONTH else "long")
+
+
+async def _tell_partners_of_stage(
+    session: AsyncSession, forum: Forum, row: KeshetStageEntry, *, by: Person | None, now: datetime
+) -> int:
+    """Every other partner hears that the process moved (or has a new note), once per entry."""
+    others = [s.person_id for s in await seats(session, forum.id) if by is None or s.person_id != by.id]
+    entry = _entry(row)
+    told = 0
+    for r in await notify.recipients(session, others, now=now):
+        t = r.t
+        text = t._(
+            "📌 {forum}: the lead recorded progress in the process — {stage}, {date}.",
+            forum=Raw(forum_name(t, forum, forum.org_unit)),
+            stage=t._(k.STAGE_NAMES[entry.stage]),
+            date=_when_text(t, entry.when),
+        )
+        if entry.note:
+            text += "\n" + entry.note
+        buttons = [[r.button(t._("The process and its timeline"), f"kstl:{forum.id}")]]
+        told += int(await r.send(r.message(text, buttons), dedup_key=f"keshet:stage:{row.id}"))
+    return told
+
+
+async def announce_fields(session: AsyncSession, *, forum: Forum, person: Person | None, now: datetime) -> int:
+    """The lead tells the partners the candidate fields are ready to score; once per list of fields.
+
+    Returns how many partners were told (0: they were already told about exactly these fields)."""
+    await require(session, person, forum, Action.MANAGE_PARTNERSHIP, LEADS_ONLY)
+    partnership = await partnership_of(session, forum, now=now)
+    listed = await candidates(session, partnership)
+    if not listed:
+        raise Refused(N_("List the candidate fields first."))
+    key = f"keshet:fields:{partnership.id}:" + "-".join(str(c.id) for c in sorted(listed, key=lambda c: c.id))
+    others = [s.person_id for s in await seats(session, forum.id) if person is None or s.person_id != person.id]
+    told = 0
+    for r in await notify.recipients(session, others, now=now):
+        t = r.t
+        names = ", ".join(
+            t._(k.SUGGESTED_FIELDS[c.suggested]) if c.suggested else (c.title or "") for c in listed
+        )
+        text = t._(
+            "🗳 {forum}: the candidate fields are ready for your scores: {fields}. Score each field on the "
+            "eight criteria; you may skip a criterion.",
+            forum=Raw(forum_name(t, forum, forum.org_unit)),
+            fields=names,
+        )
+        buttons = [[r.button(t._("Score the fields"), f"ksfs:{forum.id}")]]
+        told += int(await r.send(r.message(text, buttons), dedup_key=key[:140]))
+    audit.record(session, now=now, action="keshet.fields_ready", actor_person_id=person.id if person else None,
+                 subject=f"forum:{forum.id}", details={"fields": len(listed), "told": told})
+    return told
 
 
 # --------------------------------------------------------------------------------------------

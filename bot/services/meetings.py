@@ -385,7 +385,7 @@ def invitation(
     """The .ics for one reader: their language, the forum as organizer, the place, the agenda."""
     title = forum_name(t, forum, forum.org_unit)
     description = _plain(agenda_text).strip() if meeting.status != "cancelled" else ""
-    footer = _plain(t._("Set with forumbot. Changes are sent in the chat with an updated invitation."))
+    footer = _plain(t._("Set in the chat with the bot. Changes come through the chat with an updated invitation."))
     return rules.meeting_ics(
         uid=meeting.ics_uid,
         sequence=meeting.ics_sequence,
@@ -553,6 +553,8 @@ async def send_reminder(session: AsyncSession, meeting_id: int, *, now: datetime
 
     def text_for(t: Translator) -> str:
         text = reminder_text(t, meeting, forum, tomorrow=tomorrow)
+        if meeting.location:
+            text += "\n" + place_line(t, meeting)
         if coming.meeting_at == meeting.starts_at and (coming.items or coming.issues):
             text += "\n\n" + coming.text(t, with_intake=False)
         return text

@@ -30,13 +30,13 @@ from bot.domain.meeting_polls import LIVE_POLL, DateInputError, OptionCount, Pol
 from bot.domain.permissions import Action, allowed
 from bot.domain.roles import lead_roles, required_roles
 from bot.i18n import N_, Ltr, Raw, Translator
-from bot.services import audit, meetings, people
+from bot.services import audit, meetings, people, undelivered
 from bot.services.errors import Forbidden, NotFound, Refused
 from bot.services.notify import forum_groups, lead_ids, member_ids, recipients
 from bot.services.outbox import CHAT_GROUP, CHAT_PRIVATE, PRIORITY_NOTICE, enqueue
 from bot.services.poll_texts import forum_name, option_label, role_list, short_label, when
 from bot.services.sql import insert_ignore
-from bot.storage.models import ExternalRef, Forum, GroupChat, JobRun, OutboxMessage, Person
+from bot.storage.models import UNSURE_POLL, ExternalRef, Forum, GroupChat, JobRun, OutboxMessage, Person
 from bot.storage.models_polls import DatePoll, DatePollBallot, DatePollOption, Meeting
 
 log = logging.getLogger(__name__)
@@ -581,6 +581,51 @@ async def native_poll(session: AsyncSession, channel: str, poll_ref: str) -> tup
     return int(poll_id), ref
 
 
+async def native_poll_copy(
+    session: AsyncSession, channel: str, poll_ref: str, chat_id: str, option_ids: tuple[int, ...], *, now: datetime
+) -> tuple[int, ExternalRef] | None:
+    """The date poll an answer to an unrecorded copy of a ballot belongs to, or None.
+
+    A sendPoll that timed out after the messenger delivered it leaves a copy whose poll id was
+    never recorded (the delivery path notes the chat, ``UNSURE_POLL``), and the retry sends a
+    second one. An answer to such a copy is matched by the chat (the open date polls whose ballot
+    to this chat had an unsure send) and the poll's options (the answer's positions must exist in
+    it); exactly one match counts, and the copy is recorded so that its later answers are matched
+    directly. More than one, or none: None (the caller says so).
+    """
+    unsure = (
+        await session.scalars(
+            select(ExternalRef.correlation).where(
+                ExternalRef.channel == channel, ExternalRef.kind == UNSURE_POLL, ExternalRef.chat_id == chat_id
+            )
+        )
+    ).all()
+    pairs = [c.partition(":") for c in unsure]
+    ids = {int(poll_id) for prefix, _, poll_id in pairs if prefix == CORRELATION and poll_id.isdigit()}
+    if not ids:
+        return None
+    open_ids = (await session.scalars(select(DatePoll.id).where(DatePoll.id.in_(ids), DatePoll.status == "open"))).all()
+    fitting = []
+    for poll_id in open_ids:
+        positions = len(await options_of(session, poll_id)) + 1  # the dates and "none works"
+        if all(0 <= i < positions for i in option_ids):
+            fitting.append(poll_id)
+    if len(fitting) != 1:
+        return None
+    values = {
+        "channel": channel,
+        "kind": "poll",
+        "external_id": poll_ref,
+        "correlation": correlation_of(fitting[0]),
+        "chat_id": chat_id,
+        "message_id": None,
+        "created_at": now,
+    }
+    await insert_ignore(session, ExternalRef.__table__, values, conflict=["channel", "kind", "external_id"])  # type: ignore[arg-type]
+    log.info("an answer to an unrecorded copy of date poll %s's ballot was matched by its chat and options", fitting[0])
+    return await native_poll(session, channel, poll_ref)
+
+
 # Built once: an early answer asks these several times while it waits.
 _POLL_RECORDED = select(ExternalRef.id).where(
     ExternalRef.channel == bindparam("channel"), ExternalRef.kind == "poll", ExternalRef.external_id == bindparam("ref")
@@ -664,6 +709,11 @@ async def results_text(session: AsyncSession, t: Translator, result: Tally) -> s
     if waiting:
         names = (await session.scalars(select(Person.display_name).where(Person.id.in_(waiting)))).all()
         parts.append(t._("Not answered yet: {names}", names=t.join(sorted(names))))
+    lost = [p for p in await undelivered.not_reached(session, f"{correlation_of(result.poll.id)}:ballot")
+            if p in result.members]
+    if lost:
+        names = (await session.scalars(select(Person.display_name).where(Person.id.in_(lost)))).all()
+        parts.append(t._("The poll could not be delivered to: {names}", names=t.join(sorted(names))))
     parts.append(roles_line(t, result))
     parts.append(t._("Voting closes on {deadline}.", deadline=Raw(when(t, result.poll.deadline))))
     return "\n\n".join(p for p in parts if p)

@@ -56,8 +56,11 @@ def new_request_key() -> str:
     return f"req:{secrets.token_urlsafe(12)}"
 
 
-async def templates_for(forum: Forum) -> list[d.Template]:
-    return [t for t in d.TEMPLATES.values() if forum.kind in t.kinds]
+async def templates_for(session: AsyncSession, forum: Forum) -> list[d.Template]:
+    """The ready surveys offered in this forum (the municipal mapping: authorities and partnerships)."""
+    unit = await session.get(OrgUnit, forum.org_unit_id)
+    assert unit is not None
+    return [t for t in d.TEMPLATES.values() if t.offered_in(unit.tier, forum.kind)]
 
 
 async def create_from_template(
@@ -78,7 +81,7 @@ async def create_from_template(
     if not system:
         await require_lead(session, by_person, forum)
     spec = d.TEMPLATES.get(template)
-    if spec is None:
+    if spec is None or (not system and spec not in await templates_for(session, forum)):
         raise Refused(N_("Please choose one of the options."))
     created = await insert_ignore(
         session,

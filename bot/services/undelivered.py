@@ -57,6 +57,20 @@ async def on_failed(session: AsyncSession, *, dedup_key: str | None, now: dateti
     return 0
 
 
+async def not_reached(session: AsyncSession, notice: str) -> list[int]:
+    """People every copy of a notice failed for (e.g. ``datepoll:7:ballot``), by person id."""
+    rows = await session.execute(
+        select(ChannelIdentity.person_id, OutboxMessage.status)
+        .join(ChannelIdentity, ChannelIdentity.id == OutboxMessage.identity_id)
+        .where(OutboxMessage.dedup_key.like(f"{notice}:i%"))
+    )
+    statuses: dict[int, set[str]] = {}
+    for person_id, status in rows.all():
+        if person_id is not None:
+            statuses.setdefault(person_id, set()).add(status)
+    return sorted(p for p, found in statuses.items() if found == {"failed"})
+
+
 async def _tell(
     session: AsyncSession, notice: str, identity_id: int, forum_id: int, *, now: datetime, meeting: Meeting | None
 ) -> int:

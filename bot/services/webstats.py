@@ -10,6 +10,7 @@ import statistics
 from collections import defaultdict
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import func, select
@@ -100,12 +101,22 @@ class Node:
 
 
 async def tree(session: AsyncSession, unit_id: int, now: datetime, tz: ZoneInfo) -> list[Node]:
-    """The two tiers below ``unit_id`` (a district: authorities → schools; HQ: districts → authorities)."""
-    units = await load_units(session)
-    first = units.children.get(unit_id, [])
-    second = {u: units.children.get(u, []) for u in first}
-    ids = first + [c for cs in second.values() for c in cs]
-    forum_ids = [units.main_forum[u] for u in ids if u in units.main_forum]
+    """The two tiers below ``unit_id`` (a district: authorities → schools; HQ: districts → authorities),
+    read with two indexed queries for the units and a few grouped ones for their numbers."""
+    level = (OrgUnit, Forum.id)
+    first_rows = (await session.execute(
+        select(*level).outerjoin(Forum, (Forum.org_unit_id == OrgUnit.id) & (Forum.kind == "main"))
+        .where(OrgUnit.parent_id == unit_id).order_by(OrgUnit.name, OrgUnit.id)
+    )).all()
+    first_ids = [u.id for u, _ in first_rows]
+    second_rows: list[Any] = []
+    for chunk in _chunks(first_ids):
+        second_rows += (await session.execute(
+            select(*level).outerjoin(Forum, (Forum.org_unit_id == OrgUnit.id) & (Forum.kind == "main"))
+            .where(OrgUnit.parent_id.in_(chunk)).order_by(OrgUnit.name, OrgUnit.id)
+        )).all()
+    tier_of = {f: u.tier for u, f in [*first_rows, *second_rows] if f is not None}
+    forum_ids = list(tier_of)
     counts: dict[int, int] = defaultdict(int)
     oldest: dict[int, datetime] = {}
 
@@ -127,43 +138,45 @@ async def tree(session: AsyncSession, unit_id: int, now: datetime, tz: ZoneInfo)
             .group_by(EscalatedGap.forum_id)
         )).all():
             add(fid, n, at)
-    met = await _met(session, forum_ids, units, now, tz)
-    reachable = await _lead_reachable(session, forum_ids, units)
+    met = await _met(session, tier_of, now, tz)
+    reachable = await _lead_reachable(session, tier_of)
 
-    def node(u: int) -> Node:
-        name, tier, _parent = units.by_id[u]
-        fid = units.main_forum.get(u)
-        return Node(u, name, tier, fid, counts.get(fid, 0) if fid else 0, oldest.get(fid) if fid else None,
+    def node(u: OrgUnit, fid: int | None) -> Node:
+        return Node(u.id, u.name, u.tier, fid, counts.get(fid, 0) if fid else 0, oldest.get(fid) if fid else None,
                     fid in met, fid in reachable)
 
+    children: dict[int, list[Node]] = defaultdict(list)
+    for u, fid in second_rows:
+        assert u.parent_id is not None
+        children[u.parent_id].append(node(u, fid))
     result = []
-    for u in first:
-        top = node(u)
-        top.children = [node(c) for c in second[u]]
+    for u, fid in first_rows:
+        top = node(u, fid)
+        top.children = children.get(u.id, [])
         top.below_open = sum(c.open for c in top.children)
         result.append(top)
     return result
 
 
-async def _met(session: AsyncSession, forum_ids: list[int], units: Units, now: datetime, tz: ZoneInfo) -> set[int]:
+async def _met(session: AsyncSession, tier_of: dict[int, str], now: datetime, tz: ZoneInfo) -> set[int]:
     monthly, weekly = period_start(now, tz, False), period_start(now, tz, True)
     met: set[int] = set()
-    for chunk in _chunks(forum_ids):
+    for chunk in _chunks(list(tier_of)):
         for fid, at in (await session.execute(
             select(Meeting.forum_id, func.max(Meeting.starts_at))
             .where(Meeting.forum_id.in_(chunk), Meeting.status.in_(("confirmed", "held")), Meeting.starts_at <= now)
             .group_by(Meeting.forum_id)
         )).all():
-            hq = units.by_id[units.unit_of_forum[fid]][1] == Tier.HQ.value
+            hq = tier_of[fid] == Tier.HQ.value
             if at is not None and at >= (weekly if hq else monthly):
                 met.add(fid)
     return met
 
 
-async def _lead_reachable(session: AsyncSession, forum_ids: list[int], units: Units) -> set[int]:
+async def _lead_reachable(session: AsyncSession, tier_of: dict[int, str]) -> set[int]:
     """Forums with at least one lead whom a message can reach (an active channel identity)."""
     found: set[int] = set()
-    for chunk in _chunks(forum_ids):
+    for chunk in _chunks(list(tier_of)):
         for fid, role in (await session.execute(
             select(Membership.forum_id, Membership.role).distinct()
             .join(Person, Person.id == Membership.person_id)
@@ -171,7 +184,7 @@ async def _lead_reachable(session: AsyncSession, forum_ids: list[int], units: Un
             .where(Membership.forum_id.in_(chunk), Membership.revoked_at.is_(None), Person.forgotten_at.is_(None),
                    ChannelIdentity.status == "active")
         )).all():
-            if role in lead_roles(units.by_id[units.unit_of_forum[fid]][1]):
+            if role in lead_roles(tier_of[fid]):
                 found.add(fid)
     return found
 
@@ -183,48 +196,94 @@ def _chunks(ids: list[int], size: int = 900) -> list[list[int]]:
 # -- trends ---------------------------------------------------------------------------------------
 
 
-@dataclass
+@dataclass(slots=True)
 class IssueFacts:
     forum_id: int
     category: str | None
-    created: date  # local month key is taken from these
     created_at: datetime
     resolved_at: datetime | None
     answered_tier: str  # where the answer came from (its own forum's tier when answered there)
 
 
+async def fingerprint(session: AsyncSession) -> tuple[object, ...]:
+    """What the overviews are computed from, in one cheap read: any new issue, status change
+    (an answer resolves its issues too) or unit change gives another value."""
+    bind = session.get_bind()
+    issues = (await session.execute(
+        select(RaisedIssue.status, func.count(), func.max(RaisedIssue.updated_at), func.max(RaisedIssue.id))
+        .group_by(RaisedIssue.status).order_by(RaisedIssue.status)
+    )).all()
+    history = await session.scalar(select(func.max(IssueHistory.id)))
+    gaps = (await session.execute(select(func.count(), func.max(EscalatedGap.updated_at)))).one()
+    org = (await session.execute(select(func.count(), func.max(OrgUnit.updated_at), func.max(OrgUnit.id)))).one()
+    forums = await session.scalar(select(func.count()).select_from(Forum))
+    return (str(bind.engine.url), tuple(tuple(r) for r in issues), history, *gaps, *org, forums)
+
+
+@dataclass
+class _Snapshot:
+    key: tuple[object, ...]
+    units: Units
+    facts: list[IssueFacts]
+
+
+_snapshot: _Snapshot | None = None  # the latest facts of the whole country, reused while the data is unchanged
+_results: dict[tuple[object, ...], object] = {}
+
+
+async def snapshot(session: AsyncSession) -> _Snapshot:
+    global _snapshot
+    key = await fingerprint(session)
+    if _snapshot is None or _snapshot.key != key:
+        units = await load_units(session)
+        _snapshot = _Snapshot(key, units, await _all_facts(session, units))
+        _results.clear()
+    return _snapshot
+
+
 async def issue_facts(session: AsyncSession, units: Units, unit_id: int | None) -> list[IssueFacts]:
     """Every issue raised in the unit's subtree (all when None), with when and where it was answered."""
-    scope = None if unit_id is None else {units.main_forum[u] for u in units.below(unit_id) if u in units.main_forum}
-    stmt = select(RaisedIssue.id, RaisedIssue.forum_id, RaisedIssue.category, RaisedIssue.created_at,
-                  RaisedIssue.status)
-    issues = {}
-    for iid, fid, cat, at, status in (await session.execute(stmt)).all():
-        if scope is None or fid in scope:
-            issues[iid] = (fid, cat, at, status)
-    resolved: dict[int, datetime] = {}
-    for iid, at in (await session.execute(
+    facts = await _all_facts(session, units)
+    if unit_id is None:
+        return facts
+    scope = {units.main_forum[u] for u in units.below(unit_id) if u in units.main_forum}
+    return [f for f in facts if f.forum_id in scope]
+
+
+async def _all_facts(session: AsyncSession, units: Units) -> list[IssueFacts]:
+    resolved: dict[int, datetime] = dict((await session.execute(
         select(IssueHistory.issue_id, func.max(IssueHistory.at)).where(IssueHistory.to_status == "resolved")
         .group_by(IssueHistory.issue_id)
-    )).all():
-        if iid in issues:
-            resolved[iid] = at
+    )).all())
     answered_at: dict[int, str] = {}
     for iid, fid in (await session.execute(
         select(EscalationLink.issue_id, EscalatedGap.forum_id)
         .join(EscalatedGap, EscalatedGap.id == EscalationLink.gap_id)
         .where(EscalatedGap.status == "resolved", EscalatedGap.forwarded_to_gap_id.is_(None))
     )).all():
-        if iid in resolved:
-            tier = units.by_id[units.unit_of_forum[fid]][1]
-            if iid not in answered_at or TIER_ORDER[tier] > TIER_ORDER[answered_at[iid]]:
-                answered_at[iid] = tier
+        tier = units.by_id[units.unit_of_forum[fid]][1]
+        if iid not in answered_at or TIER_ORDER[tier] > TIER_ORDER[answered_at[iid]]:
+            answered_at[iid] = tier
+    tier_of_forum = {fid: units.by_id[uid][1] for fid, uid in units.unit_of_forum.items()}
     facts = []
-    for iid, (fid, cat, at, status) in issues.items():
+    for iid, fid, cat, at, status in (await session.execute(
+        select(RaisedIssue.id, RaisedIssue.forum_id, RaisedIssue.category, RaisedIssue.created_at,
+               RaisedIssue.status)
+    )).all():
         done = resolved.get(iid) if status == "resolved" else None
-        own_tier = units.by_id[units.unit_of_forum[fid]][1]
-        facts.append(IssueFacts(fid, cat, at.date(), at, done, answered_at.get(iid, own_tier)))
+        facts.append(IssueFacts(fid, cat, at, done, answered_at.get(iid) or tier_of_forum[fid]))
     return facts
+
+
+async def trends_of(session: AsyncSession, unit_id: int, now: datetime, tz: ZoneInfo) -> Trends:
+    """Trends of a unit's subtree, recomputed only when the data changed (or the month did)."""
+    snap = await snapshot(session)
+    key = ("trends", unit_id, months_back(now, tz, 1)[0], str(tz))
+    found = _results.get(key)
+    if not isinstance(found, Trends):
+        scope = {snap.units.main_forum[u] for u in snap.units.below(unit_id) if u in snap.units.main_forum}
+        found = _results[key] = trends([f for f in snap.facts if f.forum_id in scope], now, tz)
+    return found
 
 
 @dataclass
@@ -243,10 +302,6 @@ class Trends:
     by_tier: dict[str, tuple[int, float | None]]
 
 
-def _month(at: datetime, tz: ZoneInfo) -> str:
-    return at.astimezone(tz).strftime("%Y-%m")
-
-
 def months_back(now: datetime, tz: ZoneInfo, count: int) -> list[str]:
     local = now.astimezone(tz).date().replace(day=1)
     keys = []
@@ -260,28 +315,64 @@ def _median(values: list[float]) -> float | None:
     return round(statistics.median(values), 1) if values else None
 
 
+class MonthKeys:
+    """Month keys (YYYY-MM, local) of instants, remembered per local day: 20,000 issues fall on a
+    few hundred days."""
+
+    def __init__(self, tz: ZoneInfo) -> None:
+        self.tz = tz
+        self._by_day: dict[date, str] = {}
+
+    def of(self, at: datetime) -> str:
+        day = at.astimezone(self.tz).date()
+        key = self._by_day.get(day)
+        if key is None:
+            key = self._by_day[day] = day.strftime("%Y-%m")
+        return key
+
+
+def open_at_end(keys: list[str], created: dict[str, int], done: dict[str, int], before: tuple[int, int]) -> list[int]:
+    """Still unresolved at the end of each month: everything raised so far minus everything resolved."""
+    raised_so_far, resolved_so_far = before
+    result = []
+    for k in keys:
+        raised_so_far += created.get(k, 0)
+        resolved_so_far += done.get(k, 0)
+        result.append(raised_so_far - resolved_so_far)
+    return result
+
+
 def trends(facts: list[IssueFacts], now: datetime, tz: ZoneInfo, months: int = 12) -> Trends:
     keys = months_back(now, tz, months)
+    first = keys[0]
+    month_of = MonthKeys(tz)
     table = {k: Month(k) for k in keys}
+    created_in: dict[str, int] = defaultdict(int)
+    done_in: dict[str, int] = defaultdict(int)
+    raised_before = resolved_before = 0
     waits: dict[str, list[float]] = defaultdict(list)
     area_waits: dict[str, list[float]] = defaultdict(list)
     tier_waits: dict[str, list[float]] = defaultdict(list)
     for f in facts:
-        created = _month(f.created_at, tz)
-        if created in table:
-            table[created].new += 1
+        created = month_of.of(f.created_at)
+        if created < first:
+            raised_before += 1
+        else:
+            created_in[created] += 1
         if f.resolved_at is not None:
             days = (f.resolved_at - f.created_at).total_seconds() / 86400
-            done = _month(f.resolved_at, tz)
-            if done in table:
-                table[done].resolved += 1
+            done = month_of.of(f.resolved_at)
+            if done < first:
+                resolved_before += 1
+            else:
+                done_in[done] += 1
                 waits[done].append(days)
             area_waits[f.category or "other"].append(days)
             tier_waits[f.answered_tier].append(days)
-        for k in keys:  # still open at the end of month k
-            if created <= k and (f.resolved_at is None or _month(f.resolved_at, tz) > k):
-                table[k].open_at_end += 1
-    for k, m in table.items():
+    still_open = open_at_end(keys, created_in, done_in, (raised_before, resolved_before))
+    for k, left in zip(keys, still_open, strict=True):
+        m = table[k]
+        m.new, m.resolved, m.open_at_end = created_in.get(k, 0), done_in.get(k, 0), left
         m.median_days = _median(waits[k])
     return Trends(
         months=[table[k] for k in keys],
@@ -311,31 +402,49 @@ def _suppress(n: int) -> int | None:
 async def national(session: AsyncSession, now: datetime, tz: ZoneInfo, months: int = 12) -> list[Cell]:
     """Issues raised, resolved and still open, by district × area × month; no names, no unit below the
     district (authorities and schools are only counted), any count under 5 withheld."""
-    units = await load_units(session)
+    snap = await snapshot(session)
+    key = ("national", months, months_back(now, tz, 1)[0], str(tz))
+    found = _results.get(key)
+    if isinstance(found, list):
+        return found
+    units = snap.units
     codes = dict((await session.execute(select(OrgUnit.id, OrgUnit.code).where(OrgUnit.tier == "district"))).all())
     keys = months_back(now, tz, months)
-    raised: dict[tuple[int, str, str], int] = defaultdict(int)
-    resolved: dict[tuple[int, str, str], int] = defaultdict(int)
-    still_open: dict[tuple[int, str, str], int] = defaultdict(int)
-    for f in await issue_facts(session, units, None):
-        district = units.ancestor_at(units.unit_of_forum[f.forum_id], "district")
+    first = keys[0]
+    month_of = MonthKeys(tz)
+    district_of: dict[int, int | None] = {}
+    raised: dict[tuple[int, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    resolved: dict[tuple[int, str], dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    before: dict[tuple[int, str], list[int]] = defaultdict(lambda: [0, 0])
+    for f in snap.facts:
+        if f.forum_id not in district_of:
+            district_of[f.forum_id] = units.ancestor_at(units.unit_of_forum[f.forum_id], "district")
+        district = district_of[f.forum_id]
         if district is None:
             continue  # raised at HQ itself
-        area = f.category or "other"
-        created = _month(f.created_at, tz)
-        raised[(district, area, created)] += 1
-        done = _month(f.resolved_at, tz) if f.resolved_at else None
-        if done:
-            resolved[(district, area, done)] += 1
-        for k in keys:
-            if created <= k and (done is None or done > k):
-                still_open[(district, area, k)] += 1
+        group = (district, f.category or "other")
+        created = month_of.of(f.created_at)
+        if created < first:
+            before[group][0] += 1
+        else:
+            raised[group][created] += 1
+        if f.resolved_at is not None:
+            done = month_of.of(f.resolved_at)
+            if done < first:
+                before[group][1] += 1
+            else:
+                resolved[group][done] += 1
     cells = []
-    every = set(raised) | set(resolved) | set(still_open)
-    for district, area, month in sorted(every, key=lambda k: (units.by_id[k[0]][0], k[1], k[2])):
-        if month not in keys:
-            continue
-        key = (district, area, month)
-        cells.append(Cell(codes.get(district, ""), units.by_id[district][0], area, month, _suppress(raised[key]),
-                          _suppress(resolved[key]), _suppress(still_open[key])))
+    groups = set(raised) | set(resolved) | set(before)
+    for group in sorted(groups, key=lambda g: (units.by_id[g[0]][0], g[1])):
+        district, area = group
+        prior = before.get(group, [0, 0])
+        still_open = open_at_end(keys, raised.get(group, {}), resolved.get(group, {}), (prior[0], prior[1]))
+        for k, left in zip(keys, still_open, strict=True):
+            r, d = raised.get(group, {}).get(k, 0), resolved.get(group, {}).get(k, 0)
+            if r == d == left == 0:
+                continue
+            cells.append(Cell(codes.get(district, ""), units.by_id[district][0], area, k, _suppress(r), _suppress(d),
+                              _suppress(left)))
+    _results[key] = cells
     return cells

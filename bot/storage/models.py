@@ -252,6 +252,11 @@ class ExternalRef(Base):
     __table_args__ = (UniqueConstraint("channel", "kind", "external_id", name="uq_external_ref"),)
 
 
+# ExternalRef.kind of a poll whose send failed without a clear answer (external_id "outbox:<row id>"):
+# the chat may hold a copy under a poll id never learnt.
+UNSURE_POLL = "poll_unsure"
+
+
 class GroupChat(Base):
     """A messenger group linked to a forum, for announcements and polls."""
 

@@ -137,7 +137,11 @@ def build_router(app: App) -> APIRouter:
     @router.post("/web/login/tma")
     async def mini_app_login(request: Request) -> Response:
         body = (await request.body()).decode("utf-8", "replace")
-        data = dict(parse_qsl(body)).get("initData", "") if body.startswith("initData=") else body
+        form = dict(parse_qsl(body)) if body.startswith("initData=") else {}
+        data = form.get("initData", "") if form else body
+        wanted = form.get("next", "")
+        # Only a page of this site (the digest's button opens a forum's board): never an open redirect.
+        next_page = wanted if wanted.startswith("/web/") and "//" not in wanted and "\\" not in wanted else "/web"
         header = request.headers.get("authorization", "")
         if not data and header[:4].lower() == "tma ":
             data = header[4:].strip()
@@ -151,7 +155,7 @@ def build_router(app: App) -> APIRouter:
             if person is None:
                 return JSONResponse({"ok": False, "error": "not registered"}, status_code=401)
             opened = await websessions.open_session(session, person.id, app.clock.now(), lifetime, "telegram")
-        response = JSONResponse({"ok": True, "next": "/web"})
+        response = JSONResponse({"ok": True, "next": next_page})
         set_cookie(response, request, opened)
         return response
 
@@ -170,6 +174,14 @@ def build_router(app: App) -> APIRouter:
     async def home(request: Request) -> Response:
         async def go(session: AsyncSession, me: Who) -> Response:
             return page(me.t, "home.html", me=me, **await views.home(session, me.person, app.clock.now()))
+        return await guarded(request, go)
+
+    @router.get("/web/forum/{forum_id}")
+    async def forum_page(forum_id: int, request: Request) -> Response:
+        async def go(session: AsyncSession, me: Who) -> Response:
+            forum = await access.load_forum(session, forum_id)
+            context = await views.forum_context(session, me.t, forum, me.person, app.clock.now())
+            return page(me.t, "forum.html", me=me, **context)
         return await guarded(request, go)
 
     @router.get("/web/board/{forum_id}")
@@ -203,7 +215,9 @@ def build_router(app: App) -> APIRouter:
     async def tree_page(forum_id: int, request: Request) -> Response:
         async def go(session: AsyncSession, me: Who) -> Response:
             forum = await overview_forum(session, me, forum_id)
-            return page(me.t, "tree.html", me=me, **await views.tree_context(session, me.t, forum, app.clock.now()))
+            context = await views.tree_context(session, me.t, forum, app.clock.now(),
+                                               only_stuck=request.query_params.get("stuck") == "1")
+            return page(me.t, "tree.html", me=me, **context)
         return await guarded(request, go)
 
     @router.get("/web/trends/{forum_id}")

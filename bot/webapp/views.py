@@ -9,8 +9,9 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.agenda import IssueCategory
 from bot.domain.escalation import OPEN_GAP, GapStatus
+from bot.domain.permissions import Action, allowed
 from bot.i18n import N_, Translator
-from bot.services import agenda, board, escalation, people, webstats
+from bot.services import agenda, board, escalation, people, polls, webstats
 from bot.services.agenda_text import category_label, forum_title, kind_label, role_label, status_label, unit_name
 from bot.storage.models import Forum, Person
 from bot.storage.models_escalation import EscalatedGap
@@ -59,6 +60,8 @@ async def home(session: AsyncSession, person: Person, now: datetime) -> dict[str
     boards = await board.boards_of(session, person)
     seats = await people.seats_of(session, person.id)
     led = [(s.forum, s.unit) for s in seats if s.is_lead and s.unit.tier != "school" and s.forum.kind == "main"]
+    if person.is_admin:
+        led += [(f, u) for f, u in boards if u.tier in ("hq", "district") and all(f.id != g.id for g, _ in led)]
     national = person.is_admin or any(s.is_lead and s.unit.tier == "hq" for s in seats)
     return {"boards": boards, "seats": seats, "trees": led, "national": national}
 
@@ -112,9 +115,16 @@ TIER_LABELS = {
 }
 
 
-async def tree_context(session: AsyncSession, t: Translator, forum: Forum, now: datetime) -> dict[str, Any]:
+async def tree_context(
+    session: AsyncSession, t: Translator, forum: Forum, now: datetime, *, only_stuck: bool = False
+) -> dict[str, Any]:
     nodes = await webstats.tree(session, forum.org_unit_id, now, t.tz)
-    return {"forum": forum, "title": forum_title(t, forum, forum.org_unit), "nodes": nodes, "now": now}
+    if only_stuck:  # the places that are stuck, and the units above them
+        for top in nodes:
+            top.children = [c for c in top.children if c.stuck]
+        nodes = [top for top in nodes if top.stuck or top.children]
+    return {"forum": forum, "title": forum_title(t, forum, forum.org_unit), "nodes": nodes, "now": now,
+            "only_stuck": only_stuck}
 
 
 def chart(t: Translator, months: list[webstats.Month]) -> dict[str, Any]:
@@ -153,9 +163,7 @@ def month_label(t: Translator) -> Any:
 
 
 async def trends_context(session: AsyncSession, t: Translator, forum: Forum, now: datetime) -> dict[str, Any]:
-    units = await webstats.load_units(session)
-    facts = await webstats.issue_facts(session, units, forum.org_unit_id)
-    result = webstats.trends(facts, now, t.tz)
+    result = await webstats.trends_of(session, forum.org_unit_id, now, t.tz)
     return {"forum": forum, "title": forum_title(t, forum, forum.org_unit), "trends": result,
             "chart": chart(t, result.months), "category_label": category_label, "tier_labels": TIER_LABELS,
             "month_label": month_label(t)}
@@ -165,3 +173,48 @@ async def national_context(session: AsyncSession, t: Translator, now: datetime) 
     cells = await webstats.national(session, now, t.tz)
     return {"cells": cells, "category_label": category_label, "suppress": webstats.SUPPRESS_BELOW,
             "month_label": month_label(t)}
+
+
+# -- a forum for its members: the coming agenda, what I raised, the date poll (leads) ---------------
+
+
+async def forum_context(
+    session: AsyncSession, t: Translator, forum: Forum, person: Person, now: datetime
+) -> dict[str, Any]:
+    coming = await agenda.view_agenda(session, forum=forum, person=person, now=now)
+    mine = await board.raised_by(session, person.id, forum.id)
+    grid = None
+    standing = await people.standings(session, person, forum)
+    if allowed(Action.OPEN_POLL, standing):
+        poll = await polls.live_poll_for(session, forum.id)
+        if poll is not None:
+            grid = await poll_grid(session, t, poll, forum)
+    return {"forum": forum, "title": forum_title(t, forum, forum.org_unit), "agenda": coming, "mine": mine,
+            "grid": grid, "status_label": status_label, "gap_status": gap_status, "unit_name": unit_name,
+            "kind_label": kind_label, "now": now}
+
+
+async def poll_grid(session: AsyncSession, t: Translator, poll: Any, forum: Forum) -> dict[str, Any]:
+    """Dates × members: who said which date works, and how many required roles each date covers."""
+    result = await polls.tally(session, poll, forum)
+    names = await agenda.people_by_id(session, list(result.members))
+    unit = forum.org_unit
+    rows = []
+    for person_id, roles in sorted(result.members.items(), key=lambda kv: names[kv[0]].display_name
+                                   if kv[0] in names else ""):
+        ballot = result.ballots.get(person_id)
+        chosen = {int(c) for c in ballot.choices} if ballot else set()
+        rows.append({
+            "name": names[person_id].display_name if person_id in names else "",
+            "roles": ", ".join(sorted(role_label(t, unit, forum, r) for r in roles)),
+            "required": bool(roles & result.required),
+            "cells": ["yes" if o.id in chosen else ("no" if ballot and (ballot.choices or ballot.none_works)
+                                                    else "") for o in result.options],
+        })
+    coverage = []
+    for o in result.options:
+        count = result.count_for(o.id)
+        coverage.append({"covered": count.coverage(result.required) if count else 0,
+                         "votes": len(count.voters) if count else 0})
+    return {"poll": poll, "options": result.options, "rows": rows, "coverage": coverage,
+            "required": len(result.required - result.unseated), "roles_line": polls.roles_line(t, result)}

@@ -205,6 +205,7 @@ class _Fault:
     code: int
     remaining: int
     to: FakeUser | None
+    after: int = 0  # sends let through before it strikes
 
 
 class _Bucket:
@@ -254,6 +255,7 @@ class FakeWhatsApp:
         self.webhook_posts: list[tuple[JSONDict, int]] = []  # what we POSTed to the bot, and its answer
         self.users: dict[str, FakeUser] = {}
         self._faults: list[_Fault] = []
+        self._garble: list[str] = []
         self._throughput = _Bucket(per_second, per_second, self.clock())
         self._pairs: dict[str, _Bucket] = {}
         self._ids = itertools.count(1)
@@ -316,9 +318,14 @@ class FakeWhatsApp:
         for definition in definitions:
             self.templates[(definition["name"], definition["language"])] = {**definition, "status": "APPROVED"}
 
-    def fail_next(self, code: int, *, count: int = 1, to: FakeUser | None = None) -> None:
-        """The next ``count`` sends (to ``to``, or to anyone) fail with ``code``."""
-        self._faults.append(_Fault(code, count, to))
+    def garble_next(self, how: str = "truncated", *, count: int = 1) -> None:
+        """The next ``count`` sends are carried out (the message reaches the person) but their 200
+        reply is unreadable: ``truncated`` (cut short, the wamid still in it) or ``html`` (a proxy's page)."""
+        self._garble += [how] * count
+
+    def fail_next(self, code: int, *, count: int = 1, to: FakeUser | None = None, after: int = 0) -> None:
+        """The next ``count`` sends (to ``to``, or to anyone) fail with ``code``, once ``after`` went through."""
+        self._faults.append(_Fault(code, count, to, after))
 
     # -- what the bot sent ------------------------------------------------------------------------------
 
@@ -368,11 +375,18 @@ class FakeWhatsApp:
             return web.json_response(exc.payload(), status=exc.status)
         record.status = 200
         self._changed.set()
+        if edge == "messages" and self._garble:
+            how = self._garble.pop(0)
+            text = json.dumps(result)[:-3] if how == "truncated" else "<html><body>OK</body></html>"
+            return web.Response(status=200, text=text, content_type="application/json")
         return web.json_response(result)
 
     def _fault_for(self, user: FakeUser | None) -> int | None:
         for fault in self._faults:
             if fault.remaining > 0 and (fault.to is None or fault.to is user):
+                if fault.after > 0:
+                    fault.after -= 1
+                    continue
                 fault.remaining -= 1
                 return fault.code
         return None

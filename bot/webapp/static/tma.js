@@ -11,7 +11,8 @@
     method: "POST",
     credentials: "same-origin",
     headers: {"Content-Type": "application/x-www-form-urlencoded"},
-    body: "initData=" + encodeURIComponent(data)
+    body: "initData=" + encodeURIComponent(data) +
+      "&next=" + encodeURIComponent(new URLSearchParams(location.search).get("next") || "")
   }).then(function (response) {
     if (!response.ok) { failed(); return; }
     return response.json().then(function (body) { location.replace(body.next || "/web"); });
