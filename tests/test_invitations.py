@@ -87,7 +87,7 @@ async def test_the_reminder_the_day_before_says_where(app: App, clock: FixedCloc
     poll = await publish(s)
     await answer(app, "dana", [0])
     await until_closed(app, clock, poll)
-    await press(app, "dana", "✅ לקבוע: יום ה׳ 3.12 · 17:00")
+    await press(app, "dana", "✅ קביעת המועד: יום ה׳ 3.12 · 17:00")
     await press(app, "dana", "📍 מקום או קישור")
     await s.lead.say("חדר המורים, קומה 2")
     clock.set(datetime(2026, 12, 2, 10, 5, tzinfo=TZ))
