@@ -50,7 +50,7 @@ def test_the_demo_plays_the_whole_story_in_hebrew(tmp_path: Path) -> None:
         "6. בפגישה מתעדים את התוצאות",
         "7. הפער עולה לרשות ואחר כך למחוז, לפי ספירת ימי העבודה",
         "8. מנהל המחוז משיב מתוך ריכוז הפערים",
-        "9. התשובה חוזרת אל הדרגים שמתחת",
+        "9. התשובה חוזרת למטה, דרג אחר דרג",
         "סוף",
     ]
     body = [b for _, b in parts]
@@ -105,7 +105,7 @@ def test_the_demo_plays_the_whole_story_in_hebrew(tmp_path: Path) -> None:
     card = read_by(body[7], "משה פרץ")
     assert "הועלה בפורום אחד שמתחתיו:\n• בית ספר יסודי אלונים (הדגמה) — הורה" in card
     assert "כתוב את התשובה" in card
-    # 9. The answer comes down to the parent (and to the forums on the way: told by their own notices).
+    # 9. The answer comes down to the parent and to every forum on the way.
     answer = "אושר תקציב להסעה מהשכונה החדשה; היא תתחיל ביום ראשון הבא."
     assert typed_by(body[8], "משה פרץ") == [answer]
     parent = read_by(body[8], "מירי כהן")
@@ -115,6 +115,9 @@ def test_the_demo_plays_the_whole_story_in_hebrew(tmp_path: Path) -> None:
     )
     assert answer in parent
     assert answer in read_by(body[8], "דנה לוי")
+    # Every forum on the way hears it: the authority's lead too, and who answered (a role, no name).
+    authority_hears = read_by(body[8], "יעל מזרחי")
+    assert answer in authority_hears and "משה" not in authority_hears
     # The end: where the files are and how to go on by hand.
     assert f"מסד הנתונים והקבצים של ההדגמה נמצאים ב־{folder}" in body[9]
     assert f"FORUMBOT_DATA_DIR={folder} FORUMBOT_SIMULATED_CLOCK=true forumbot console --as miri" in body[9]
