@@ -6,7 +6,6 @@ earlier answer to that question. Results and exports name roles, never people.
 
 from __future__ import annotations
 
-import csv
 import importlib
 import io
 import logging
@@ -28,7 +27,7 @@ from bot.domain.roles import UnknownRole, get_role
 from bot.domain.text import clean_text
 from bot.domain.tiers import ForumKind
 from bot.i18n import N_, Translator
-from bot.services import audit, notify, people
+from bot.services import audit, notify, people, sheets
 from bot.services.errors import Forbidden, NotFound, Refused
 from bot.services.sql import insert_ignore
 from bot.services.upsert import upsert
@@ -480,16 +479,13 @@ async def export(
     rows = await export_rows(session, survey, forum, t)
     name = f"survey-{survey.id}.{fmt}"
     if fmt == "csv":
-        buffer = io.StringIO()
-        csv.writer(buffer).writerows(rows)
-        return SurveyFile(name, FORMATS[fmt], buffer.getvalue().encode("utf-8-sig"), len(rows) - 1)
+        return SurveyFile(name, FORMATS[fmt], sheets.csv_bytes(rows), len(rows) - 1)
     book = Workbook()
     sheet = book.active
     assert sheet is not None
     sheet.title = t._("Answers")[:31]
     sheet.sheet_view.rightToLeft = t.rtl
-    for row in rows:
-        sheet.append(row)
+    sheets.write_rows(sheet, rows)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="top")
