@@ -81,10 +81,11 @@ def build() -> Router:
 
     @router.step(FLOW, "privacy")
     async def privacy(ctx: Context) -> None:
-        if ctx.value not in ("name", "role"):
+        if ctx.value not in ("name", "role", "group"):
             await ask_privacy(ctx, again=True)
             return
-        await ctx.set_state(FLOW, "confirm", show_name=ctx.value == "name")
+        await ctx.set_state(FLOW, "confirm", show_name=ctx.value in ("name", "group"),
+                            show_name_to_group=ctx.value == "group")
         await preview(ctx)
 
     @router.step(FLOW, "confirm")
@@ -102,7 +103,8 @@ def build() -> Router:
         result = await issues.raise_issue(
             ctx.session, forum=forum, person=ctx.person, kind=data["kind"], title=data["title"],
             details=data["details"], category=data.get("category"), show_name=bool(data.get("show_name")),
-            now=ctx.now, submit_key=f"{ctx.identity.id}:{data['key']}",
+            show_name_to_group=bool(data.get("show_name_to_group")), now=ctx.now,
+            submit_key=f"{ctx.identity.id}:{data['key']}",
         )
         if not result.created:
             await ctx.reply(ctx.t._("This issue was already sent."), edit=True)
@@ -188,13 +190,16 @@ async def ask_privacy(ctx: Context, *, again: bool = False) -> None:
     role = await agenda.role_in(ctx.session, ctx.person.id, forum.id)
     intro = ctx.t._("Please choose one of the options.") + "\n" if again else ""
     await ctx.reply(
-        intro + ctx.t._("What should the forum's members see as the source: your name, or only your role? "
-                        "Either way forumbot knows it was you, so that it can keep you updated."),
+        intro + ctx.t._("Your issue is seen by the forum's members, and also by the forum's group chat if it has "
+                        "one (in the agenda the bot posts there before a meeting). Who should see your name as "
+                        "the source? The group sees only your role unless you choose it. Either way the bot "
+                        "knows it was you, so that it can keep you updated."),
         [
             [ctx.step_button(ctx.t._("My name and role"), FLOW, "privacy", "name")],
             [ctx.step_button(button_label(ctx.t._("Only my role ({role})",
                                                   role=role_label(ctx.t, forum.org_unit, forum, role))),
                              FLOW, "privacy", "role")],
+            [ctx.step_button(ctx.t._("My name, also in the forum's group"), FLOW, "privacy", "group")],
         ],
     )
 
@@ -205,7 +210,12 @@ async def preview(ctx: Context) -> None:
     head = kind_label(ctx.t, data["kind"])
     if data.get("category"):
         head += " · " + category_label(ctx.t, data["category"])
-    shown = ctx.t._("Shown with your name.") if data.get("show_name") else ctx.t._("Shown with your role only.")
+    if data.get("show_name_to_group"):
+        shown = ctx.t._("Shown with your name, also in the forum's group.")
+    elif data.get("show_name"):
+        shown = ctx.t._("Shown with your name to the forum's members; the group sees your role only.")
+    else:
+        shown = ctx.t._("Shown with your role only.")
     await ctx.reply(
         "\n".join([ctx.t._("Your issue:"), head, quoted(ctx.t, data["title"]), data["details"], shown,
                    ctx.t._("Send it to the forum?")]),

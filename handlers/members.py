@@ -47,6 +47,17 @@ def build() -> Router:
         await membership.revoke(ctx.session, person=ctx.person, membership_id=_int(ctx.value), now=ctx.now)
         await ctx.reply(ctx.t._("Done: the membership was ended and the person was told."), edit=True)
 
+    @router.action("mba")
+    async def readmit(ctx: Context) -> None:
+        _seat, forum, member = await membership.readmit(
+            ctx.session, person=ctx.person, membership_id=_int(ctx.value), now=ctx.now
+        )
+        await ctx.reply(
+            ctx.t._("Done: {name} is a member of {forum} again and was told.", name=member.display_name,
+                    forum=Raw(forum_title(ctx.t, forum, forum.org_unit))),
+            edit=True,
+        )
+
     @router.action("mbrn")
     async def keep(ctx: Context) -> None:
         await ctx.reply(ctx.t._("Cancelled."), edit=True)
@@ -63,10 +74,23 @@ def _int(value: str) -> int:
 
 async def show(ctx: Context, forum: Forum, *, edit: bool = False) -> None:
     found = await membership.members(ctx.session, person=ctx.person, forum=forum)
+    gone = await membership.ended(ctx.session, person=ctx.person, forum=forum)
     assert ctx.person is not None
     title = Raw(forum_title(ctx.t, forum, forum.org_unit))
+    readmit = [
+        [ctx.button(ctx.t._("Re-admit {name}", name=m.person.display_name), f"mba:{m.membership.id}")]
+        for m in gone[:PAGE]
+    ]
+    ended_lines = ""
+    if gone:
+        ended_lines = "\n\n" + ctx.t._("Ended memberships (a new invite does not bring them back):") + "\n"
+        ended_lines += bullet_list([
+            ctx.t._("{name} · {role}", name=m.person.display_name,
+                    role=role_name(ctx.t, forum.org_unit, forum, m.membership.role))
+            for m in gone[:PAGE]
+        ])
     if not found:
-        await ctx.reply(ctx.t._("{forum} has no members yet.", forum=title), edit=edit)
+        await ctx.reply(ctx.t._("{forum} has no members yet.", forum=title) + ended_lines, readmit or None, edit=edit)
         return
     lines = [
         ctx.t._(
@@ -82,4 +106,4 @@ async def show(ctx: Context, forum: Forum, *, edit: bool = False) -> None:
         if m.person.id != ctx.person.id
     ]
     text = ctx.t.n_("{forum} has one member:", "{forum} has {n} members:", len(found), forum=title)
-    await ctx.reply(text + "\n" + bullet_list(lines), buttons or None, edit=edit)
+    await ctx.reply(text + "\n" + bullet_list(lines) + ended_lines, (buttons + readmit) or None, edit=edit)

@@ -127,6 +127,7 @@ async def begin_join(ctx: Context, code: str) -> None:
                 )
             )
             return
+        await people.check_not_revoked(ctx.session, person=ctx.person, invite=invite)
         await ctx.set_state(FLOW, "confirm", code=code)
         await ctx.reply(
             ctx.t._(

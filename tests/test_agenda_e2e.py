@@ -39,7 +39,7 @@ async def test_a_parent_raises_a_blocker_and_hears_it_is_in_progress(tmp_path: P
         await bot.presses(avi, "חסם", expect="כותרת קצרה")
         await bot.says(avi, "אין הסעה לשכונה החדשה", expect="תאר אותו")
         await bot.says(avi, "התלמידים מגיעים באיחור כל בוקר מאז ספטמבר.", expect="באיזה תחום")
-        await bot.presses(avi, "הסעות", expect="מה יוצג לחברי הפורום")
+        await bot.presses(avi, "הסעות", expect="וגם קבוצת הצ׳אט של הפורום")
         await bot.presses(avi, "רק התפקיד שלי (הורה)", expect="לשלוח לפורום?")
         before = len(fake.sent_messages(dana.id))
         done = await bot.presses(avi, "שליחה", expect="הפער נרשם")

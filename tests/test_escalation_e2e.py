@@ -42,7 +42,7 @@ async def test_a_district_manager_answers_a_schools_blocker_from_the_digest(tmp_
         await bot.presses(avi, "חסם", expect="כותרת קצרה")
         await bot.says(avi, "אין הסעה לשכונה החדשה", expect="תאר אותו")
         await bot.says(avi, "התלמידים מגיעים באיחור כל בוקר מאז ספטמבר.", expect="באיזה תחום")
-        await bot.presses(avi, "הסעות", expect="מה יוצג לחברי הפורום")
+        await bot.presses(avi, "הסעות", expect="וגם קבוצת הצ׳אט של הפורום")
         await bot.presses(avi, "רק התפקיד שלי (הורה)", expect="לשלוח לפורום?")
         await bot.presses(avi, "שליחה", expect="הפער נרשם")
 

@@ -398,10 +398,10 @@ class Agenda:
     issues: list[RaisedIssue]
     people: dict[int, Person]
 
-    def text(self, t: Any, *, with_intake: bool = True) -> str:
+    def text(self, t: Any, *, with_intake: bool = True, in_group: bool = False) -> str:
         return agenda_text(
             t, self.forum, self.unit, self.meeting_at, self.items, self.issues, self.people,
-            intake_closes=self.intake_closes if with_intake else None,
+            intake_closes=self.intake_closes if with_intake else None, in_group=in_group,
         )
 
 

@@ -152,13 +152,19 @@ def day(t: Translator, d: date) -> str:
 
 
 def issue_line(
-    t: Translator, issue: RaisedIssue, unit: OrgUnit, forum: Forum, people: Mapping[int, Person]
+    t: Translator, issue: RaisedIssue, unit: OrgUnit, forum: Forum, people: Mapping[int, Person],
+    *, in_group: bool = False,
 ) -> str:
-    """'#12 · Blocker · Title — raised by · In progress (owner, until date)'."""
-    raiser = who(t, unit, forum, issue.raiser_role, people.get(issue.raiser_person_id or 0), show_name=issue.show_name)
+    """'#12 · Blocker · Title — raised by · In progress (owner, until date)'.
+
+    ``in_group``: for the forum's group chat, where people are named only if the raiser chose to
+    show their name to the group (``show_name_to_group``); whoever is in charge is named by role.
+    """
+    shown = issue.show_name_to_group if in_group else issue.show_name
+    raiser = who(t, unit, forum, issue.raiser_role, people.get(issue.raiser_person_id or 0), show_name=shown)
     status = status_label(t, issue.status)
     if issue.status == IssueStatus.IN_PROGRESS and issue.due_date is not None:
-        owner = who(t, unit, forum, issue.owner_role, people.get(issue.owner_person_id or 0))
+        owner = who(t, unit, forum, issue.owner_role, people.get(issue.owner_person_id or 0), show_name=not in_group)
         status = t._("{status}: {owner}, by {date}", status=status, owner=owner, date=day(t, issue.due_date))
     parts = [t.ref(issue.id), kind_label(t, issue.kind), issue.title]
     line = " · ".join(parts) + " — " + raiser + " · " + status
@@ -189,8 +195,10 @@ def agenda_text(
     people: Mapping[int, Person],
     *,
     intake_closes: datetime | None = None,
+    in_group: bool = False,
 ) -> str:
-    """The agenda of the coming meeting: the accepted items in order, then the open issues."""
+    """The agenda of the coming meeting: the accepted items in order, then the open issues
+    (``in_group``: as the forum's group chat may see it, see ``issue_line``)."""
     title = Raw(forum_title(t, forum, unit))
     if meeting_at is None:
         head = t._("The agenda of {forum} (the next meeting has no date yet):", forum=title)
@@ -203,7 +211,10 @@ def agenda_text(
         lines.append(t._("No items yet."))
     if issues:
         lines += ["", t._("Raised issues to follow up:")]
-        lines += ["• " + issue_line(t, issue, unit, forum, people) for issue in issues[:AGENDA_ISSUES_SHOWN]]
+        lines += [
+            "• " + issue_line(t, issue, unit, forum, people, in_group=in_group)
+            for issue in issues[:AGENDA_ISSUES_SHOWN]
+        ]
         if len(issues) > AGENDA_ISSUES_SHOWN:
             more = len(issues) - AGENDA_ISSUES_SHOWN
             lines.append(t.n_("…and one more: /issues", "…and {n} more: /issues", more))

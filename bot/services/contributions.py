@@ -45,6 +45,7 @@ async def contributions_of(session: AsyncSession, person_id: int) -> dict[str, A
                 "details": i.details,
                 "role": i.raiser_role,
                 "name_shown_to_members": i.show_name,
+                "name_shown_to_group": i.show_name_to_group,
                 "status": i.status,
                 "created_at": i.created_at.isoformat(),
             }
@@ -78,7 +79,8 @@ async def contributions_of(session: AsyncSession, person_id: int) -> dict[str, A
 async def forget_contributions(session: AsyncSession, person_id: int) -> None:
     """Keep the contributions, attributed to the role only."""
     links = (
-        (RaisedIssue, RaisedIssue.raiser_person_id, {"raiser_person_id": None, "show_name": False}),
+        (RaisedIssue, RaisedIssue.raiser_person_id,
+         {"raiser_person_id": None, "show_name": False, "show_name_to_group": False}),
         (RaisedIssue, RaisedIssue.owner_person_id, {"owner_person_id": None}),
         (AgendaItem, AgendaItem.proposer_person_id, {"proposer_person_id": None}),
         (IssueHistory, IssueHistory.actor_person_id, {"actor_person_id": None}),

@@ -13,7 +13,6 @@ bar (one area, one unit below) is left out, and a digest with nothing to compare
 
 from __future__ import annotations
 
-import csv
 import io
 from collections import Counter
 from collections.abc import Iterable, Mapping
@@ -31,7 +30,7 @@ from bot.domain.agenda import IssueKind
 from bot.domain.escalation import OPEN_GAP, GapStatus
 from bot.domain.tiers import Tier
 from bot.i18n import N_, Ltr, Raw, Translator, ascii_filename
-from bot.services import held, notify
+from bot.services import held, notify, sheets
 from bot.services.agenda_text import category_label, forum_title, kind_label, role_label
 from bot.services.escalation import mark_seen
 from bot.services.escalation_actions import ShowGap
@@ -265,20 +264,20 @@ def summary_lines(t: Translator, forum: Forum, digest: Digest, units: Mapping[in
 
 
 def digest_csv(t: Translator, forum: Forum, digest: Digest, units: Mapping[int, UnitName], now: datetime) -> bytes:
-    out = io.StringIO()
-    writer = csv.writer(out)
-    writer.writerow([t._("Number"), t._("New"), t._("Kind"), t._("Area"), t._("Title"), t._("Origins"),
-                     t._("Days open"), t._("Status")])
+    rows: list[list[sheets.Value]] = [[
+        t._("Number"), t._("New"), t._("Kind"), t._("Area"), t._("Title"), t._("Origins"), t._("Days open"),
+        t._("Status"),
+    ]]
     new_ids = {g.id for g in digest.new}
     for g in digest.all:
-        writer.writerow([
+        rows.append([
             g.id, t._("yes") if g.id in new_ids else "", kind_label(t, g.kind), category_label(t, g.category),
             g.title, "; ".join(units[u].of(t) for u in g.origins if u in units), rules.age_days(g.arrived_at, now),
             t._("acknowledged") if g.status == GapStatus.ACKNOWLEDGED else
             t._("in charge: {role}", role=role_label(t, forum.org_unit, forum, g.owner_role))
             if g.owner_role else "",
         ])
-    return ("\ufeff" + out.getvalue()).encode("utf-8")
+    return sheets.csv_bytes(rows)
 
 
 def _visual(t: Translator, text: str) -> str:

@@ -4,7 +4,6 @@ intact (UTF-8 with a BOM) and XLSX with a right-to-left sheet for Hebrew and Ara
 
 from __future__ import annotations
 
-import csv
 import io
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
@@ -20,7 +19,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.domain.agenda import ItemOrigin
 from bot.domain.permissions import Action
 from bot.i18n import N_, Ltr, Translator, ascii_filename
-from bot.services import audit
+from bot.services import audit, sheets
 from bot.services.agenda import ONLY_LEAD, people_by_id, require
 from bot.services.agenda_text import (
     category_label,
@@ -188,23 +187,9 @@ async def decisions_table(session: AsyncSession, forum: Forum, t: Translator) ->
     return Table(t._(SHEET_TITLES[What.DECISIONS]), headers, body)
 
 
-def _text(value: Cell) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, datetime):
-        return value.strftime("%Y-%m-%d %H:%M")
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
-
-
 def to_csv(table: Table) -> bytes:
-    """UTF-8 with a BOM (so Excel reads Hebrew and Arabic), comma-separated, CRLF line ends."""
-    buffer = io.StringIO()
-    writer = csv.writer(buffer)
-    writer.writerow(table.headers)
-    writer.writerows([_text(v) for v in row] for row in table.rows)
-    return buffer.getvalue().encode("utf-8-sig")
+    """UTF-8 with a BOM (so Excel reads Hebrew and Arabic); user text made inert (``sheets``)."""
+    return sheets.csv_bytes([table.headers, *table.rows])
 
 
 def to_xlsx(table: Table, *, rtl: bool) -> bytes:
@@ -213,15 +198,13 @@ def to_xlsx(table: Table, *, rtl: bool) -> bytes:
     assert sheet is not None
     sheet.title = table.title[:31]
     sheet.sheet_view.rightToLeft = rtl
-    sheet.append(table.headers)
+    sheets.write_rows(sheet, [table.headers, *table.rows])
     for cell in sheet[1]:
         cell.font = Font(bold=True)
-    for row in table.rows:
-        sheet.append(row)
     widths = [len(h) for h in table.headers]
     for row in table.rows:
         for n, value in enumerate(row):
-            widths[n] = max(widths[n], min(60, len(_text(value))))
+            widths[n] = max(widths[n], min(60, len(sheets.as_text(value))))
     for n, width in enumerate(widths, 1):
         sheet.column_dimensions[get_column_letter(n)].width = max(10, width + 2)
     for column in sheet.iter_cols(min_row=2):

@@ -85,7 +85,10 @@ async def raise_issue(
     show_name: bool,
     now: datetime,
     submit_key: str | None = None,
+    show_name_to_group: bool = False,
 ) -> Raised:
+    """A member raises an issue; ``show_name``: members see the name (else the role only),
+    ``show_name_to_group``: the forum's group chat sees it too (only with ``show_name``)."""
     await require(session, person, forum, Action.RAISE_ISSUE, NOT_A_MEMBER)
     role = await role_in(session, person.id, forum.id)
     assert role is not None
@@ -99,6 +102,7 @@ async def raise_issue(
             "title": clean_title(title),
             "details": clean_issue_details(details),
             "show_name": show_name,
+            "show_name_to_group": show_name and show_name_to_group,
             "raiser_person_id": person.id,
             "raiser_role": role,
             "status": IssueStatus.OPEN,

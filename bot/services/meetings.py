@@ -551,12 +551,12 @@ async def send_reminder(session: AsyncSession, meeting_id: int, *, now: datetime
     # One message the day before: the reminder, and under it the meeting's agenda if it has any.
     coming = await agenda.coming_agenda(session, forum, now)
 
-    def text_for(t: Translator) -> str:
+    def text_for(t: Translator, *, in_group: bool = False) -> str:
         text = reminder_text(t, meeting, forum, tomorrow=tomorrow)
         if meeting.location:
             text += "\n" + place_line(t, meeting)
         if coming.meeting_at == meeting.starts_at and (coming.items or coming.issues):
-            text += "\n\n" + coming.text(t, with_intake=False)
+            text += "\n\n" + coming.text(t, with_intake=False, in_group=in_group)
         return text
 
     sent: set[int] = set()
@@ -570,7 +570,7 @@ async def send_reminder(session: AsyncSession, meeting_id: int, *, now: datetime
             channel=group.channel,
             chat_id=group.chat_id,
             chat_kind=CHAT_GROUP,
-            message=Outbound(kind=OutKind.TEXT, text=text_for(t), rtl=t.rtl),
+            message=Outbound(kind=OutKind.TEXT, text=text_for(t, in_group=True), rtl=t.rtl),
             now=now,
             priority=PRIORITY_NOTICE,
             dedup_key=f"{key}:g{group.id}",

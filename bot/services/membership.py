@@ -13,11 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.permissions import Action
 from bot.i18n import N_, Raw
-from bot.services import audit, guesses, invites, notify
+from bot.services import audit, guesses, invites, membership_notices, notify
 from bot.services.access import load_forum as load_forum  # one definition, used from here too
 from bot.services.access import require as require
 from bot.services.agenda_text import forum_title
 from bot.services.errors import NotFound, Refused
+from bot.services.membership_notices import Change
 from bot.storage.models import ChannelIdentity, Forum, Invite, Membership, Person
 
 ONLY_LEAD_INVITES = N_("Only a forum's lead can create invites.")
@@ -111,4 +112,59 @@ async def revoke(
             forum=Raw(forum_title(r.t, forum, forum.org_unit)),
         )
         await r.send(r.message(text), dedup_key=f"membership:revoked:{membership.id}:{now.isoformat()}")
+    await membership_notices.tell_leads(
+        session, forum=forum, membership=membership, change=Change.REVOKED, now=now,
+        person=await session.get(Person, membership.person_id), actor=person,
+    )
     return membership, forum
+
+
+async def ended(session: AsyncSession, *, person: Person | None, forum: Forum) -> list[Member]:
+    """Seats a lead ended in this forum, of people still registered: the lead may re-admit them."""
+    await require(session, person, forum, Action.VIEW_MEMBERS, ONLY_LEAD)
+    rows = await session.execute(
+        select(Membership, Person)
+        .join(Person, Person.id == Membership.person_id)
+        .where(Membership.forum_id == forum.id, Membership.revoked_at.is_not(None), Person.forgotten_at.is_(None))
+        .order_by(Membership.revoked_at.desc(), Membership.id)
+    )
+    return [Member(m, p) for m, p in rows.all()]
+
+
+async def readmit(
+    session: AsyncSession, *, person: Person | None, membership_id: int, now: datetime
+) -> tuple[Membership, Forum, Person]:
+    """A lead (or an admin) gives back a seat they ended; the person and the other leads are told."""
+    membership = await session.get(Membership, membership_id, with_for_update=True)
+    if membership is None:
+        raise NotFound(N_("That membership no longer exists."))
+    forum = await session.get(Forum, membership.forum_id)
+    assert forum is not None
+    await session.refresh(forum, ["org_unit"])
+    await require(session, person, forum, Action.REVOKE_MEMBERSHIP, ONLY_LEAD)
+    assert person is not None
+    member = await session.get(Person, membership.person_id)
+    if member is None or member.forgotten_at is not None:
+        raise NotFound(N_("That membership no longer exists."))
+    if membership.revoked_at is None:
+        raise Refused(N_("That person is already a member again."))
+    membership.revoked_at = None
+    audit.record(
+        session,
+        now=now,
+        action="membership.readmit",
+        actor_person_id=person.id,
+        subject=f"forum:{forum.id}",
+        details={"membership": membership.id, "person": membership.person_id, "role": membership.role},
+    )
+    await session.flush()
+    for r in await notify.recipients(session, [membership.person_id], now=now):
+        text = r.t._(
+            "You are a member of {forum} again: the forum's lead re-admitted you.",
+            forum=Raw(forum_title(r.t, forum, forum.org_unit)),
+        )
+        await r.send(r.message(text), dedup_key=f"membership:readmitted:{membership.id}:{now.isoformat()}")
+    await membership_notices.tell_leads(
+        session, forum=forum, membership=membership, change=Change.READMITTED, now=now, person=member, actor=person,
+    )
+    return membership, forum, member

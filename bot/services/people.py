@@ -20,6 +20,7 @@ from bot.services.contributions import contributions_of, forget_contributions
 from bot.services.errors import Refused
 from bot.services.invites import usable_invite
 from bot.services.keshet_mydata import keshet_data_of
+from bot.services.membership_notices import Change, tell_leads
 from bot.storage.models import (
     ChannelIdentity,
     ConversationState,
@@ -194,15 +195,18 @@ async def join_with_invite(
     )
     if existing is not None and existing.revoked_at is None:
         return JoinResult(person, forum, invite.role, created_membership=False, created_person=created_person)
+    if not created_person:
+        await check_not_revoked(session, person=person, invite=invite)
     if existing is not None:
         existing.revoked_at = None
         existing.invite_id = invite.id
+        seat = existing
     else:
-        session.add(
-            Membership(person_id=person.id, forum_id=forum.id, role=invite.role, invite_id=invite.id, created_at=now)
-        )
+        seat = Membership(person_id=person.id, forum_id=forum.id, role=invite.role, invite_id=invite.id, created_at=now)
+        session.add(seat)
     invite.uses += 1
     await session.flush()
+    await tell_leads(session, forum=forum, membership=seat, change=Change.JOINED, now=now, person=person)
     audit.record(
         session,
         now=now,
@@ -212,6 +216,34 @@ async def join_with_invite(
         details={"role": invite.role, "invite": invite.id},
     )
     return JoinResult(person, forum, invite.role, created_membership=True, created_person=created_person)
+
+
+REVOKED_SEAT = N_(
+    "The forum's lead ended your membership in this forum, so an invite cannot bring you back. "
+    "If you think this is a mistake, ask the lead to re-admit you."
+)
+
+
+async def check_not_revoked(session: AsyncSession, *, person: Person, invite: Invite) -> None:
+    """Refuse an invite that would restore a seat a lead ended.
+
+    A seat ended by a lead comes back only when a lead re-admits the person (``/members``) or
+    through a single-use invite made after the seat was ended (an invite for that one person);
+    a multi-use invite, or one made before, does not restore it. This holds for the ended role,
+    and for any role in that forum while the person holds no seat in it.
+    """
+    seats = (
+        await session.scalars(
+            select(Membership).where(Membership.person_id == person.id, Membership.forum_id == invite.forum_id)
+        )
+    ).all()
+    active = any(m.revoked_at is None for m in seats)
+    for seat in seats:
+        if seat.revoked_at is None or (active and seat.role != invite.role):
+            continue
+        personal = invite.max_uses == 1 and invite.created_at >= seat.revoked_at
+        if not personal:
+            raise Refused(REVOKED_SEAT)
 
 
 async def seats_of(session: AsyncSession, person_id: int) -> list[ForumSeat]:
@@ -311,9 +343,13 @@ async def forget(session: AsyncSession, person: Person, *, now: datetime, reason
     for identity in identities:
         await session.delete(identity)
     memberships = (await session.scalars(select(Membership).where(Membership.person_id == person.id))).all()
+    change = Change.RETIRED if reason == "retention" else Change.FORGOTTEN
     for membership in memberships:
         if membership.revoked_at is None:
             membership.revoked_at = now
+            forum = await session.get(Forum, membership.forum_id)
+            assert forum is not None
+            await tell_leads(session, forum=forum, membership=membership, change=change, now=now)
     person.display_name = FORGOTTEN_NAME
     person.forgotten_at = now
     person.consent_version = None

@@ -6,7 +6,6 @@ earlier answer to that question. Results and exports name roles, never people.
 
 from __future__ import annotations
 
-import csv
 import importlib
 import io
 import logging
@@ -28,7 +27,7 @@ from bot.domain.roles import UnknownRole, get_role
 from bot.domain.text import clean_text
 from bot.domain.tiers import ForumKind
 from bot.i18n import N_, Translator, ascii_filename
-from bot.services import audit, notify, people
+from bot.services import audit, notify, people, sheets
 from bot.services.errors import Forbidden, NotFound, Refused
 from bot.services.sql import insert_ignore
 from bot.services.upsert import upsert
@@ -488,16 +487,13 @@ async def export(
     name = t.filename(SURVEY_FILE, fmt, number=survey.id)
     ascii_name = ascii_filename(SURVEY_FILE, fmt, number=survey.id)
     if fmt == "csv":
-        buffer = io.StringIO()
-        csv.writer(buffer).writerows(rows)
-        return SurveyFile(name, FORMATS[fmt], buffer.getvalue().encode("utf-8-sig"), len(rows) - 1, ascii_name)
+        return SurveyFile(name, FORMATS[fmt], sheets.csv_bytes(rows), len(rows) - 1, ascii_name)
     book = Workbook()
     sheet = book.active
     assert sheet is not None
     sheet.title = t._("Answers")[:31]
     sheet.sheet_view.rightToLeft = t.rtl
-    for row in rows:
-        sheet.append(row)
+    sheets.write_rows(sheet, rows)
     for cell in sheet[1]:
         cell.font = Font(bold=True)
         cell.alignment = Alignment(wrap_text=True, vertical="top")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
 from bot.storage.models import Base
@@ -53,7 +53,9 @@ class RaisedIssue(Base):
     category: Mapped[str | None] = mapped_column(String(16))
     title: Mapped[str] = mapped_column(String(120))
     details: Mapped[str] = mapped_column(Text)
-    show_name: Mapped[bool] = mapped_column(Boolean, default=False)
+    show_name: Mapped[bool] = mapped_column(Boolean, default=False)  # members see the raiser's name
+    # ...and so does the forum's group chat (what the bot posts there); only with show_name
+    show_name_to_group: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     raiser_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
     raiser_role: Mapped[str] = mapped_column(String(48))
     status: Mapped[str] = mapped_column(String(16))

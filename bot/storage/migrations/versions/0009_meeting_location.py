@@ -1,14 +1,14 @@
 """A meeting's place or online link (the .ics LOCATION), set by the forum's lead.
 
 Revision ID: 0009_meeting_location
-Revises: 0007_merge
+Revises: 0008_group_names
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0009_meeting_location"
-down_revision = "0007_merge"
+down_revision = "0008_group_names"
 branch_labels = None
 depends_on = None
 
