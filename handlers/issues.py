@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import secrets
+from dataclasses import dataclass
 
 from bot.conversation import Context, Router
+from bot.core.actions import Action as ButtonAction
+from bot.core.actions import action
+from bot.core.states import FlowState
 from bot.domain import agenda as rules
 from bot.domain.agenda import HistoryKind, IssueCategory, IssueKind
 from bot.domain.permissions import Action
@@ -29,139 +33,172 @@ from bot.services.agenda_text import (
 from bot.services.escalation_actions import EscalateIssue
 from bot.storage.models import Forum
 from handlers.escalation import escalate_label
-from handlers.forum_pick import forum_command, pick
-
-FLOW = "issue"
+from handlers.forum_pick import pick, pick_forum
 
 
-def build() -> Router:
-    router = Router("issues")
+@action("issues.raise_in")
+@dataclass(frozen=True)
+class RaiseIn(ButtonAction):
+    """/issue, the forum picked."""
 
-    forum_command(
-        router, "issue", N_("Raise a need, a difficulty or a blocker"), "isf", begin, audience="registered", edit=False
+    forum_id: int
+
+
+@action("issues.list_of")
+@dataclass(frozen=True)
+class ListIssuesOf(ButtonAction):
+    """/issues, the forum picked."""
+
+    forum_id: int
+
+
+@action("issues.show")
+@dataclass(frozen=True)
+class ShowIssue(ButtonAction):
+    issue_id: int
+
+
+class IssueDraft(FlowState, flow="issue", steps=("kind", "title", "details", "category", "privacy", "confirm")):
+    forum_id: int
+    key: str  # one issue however often "Send" is pressed
+    kind: str = ""
+    title: str = ""
+    details: str = ""
+    category: str | None = None
+    show_name: bool = False
+    show_name_to_group: bool = False
+
+
+async def issue_command(ctx: Context) -> None:
+    forum = await pick_forum(ctx, RaiseIn)
+    if forum is not None:
+        await begin(ctx, forum)
+
+
+async def issue_picked(ctx: Context, value: RaiseIn) -> None:
+    await begin(ctx, await agenda.load_forum(ctx.session, value.forum_id))
+
+
+async def issues_command(ctx: Context) -> None:
+    forum = await pick_forum(ctx, ListIssuesOf)
+    if forum is not None:
+        await show_list(ctx, forum)
+
+
+async def issues_picked(ctx: Context, value: ListIssuesOf) -> None:
+    await show_list(ctx, await agenda.load_forum(ctx.session, value.forum_id), edit=True)
+
+
+async def kind_step(ctx: Context) -> None:
+    kinds = list(IssueKind)
+    choice = ctx.value or pick(ctx.text, [k.value for k in kinds], [ctx.t._(KIND_LABELS[k]) for k in kinds])
+    if choice not in {k.value for k in kinds}:
+        await ask_kind(ctx, again=True)
+        return
+    await ctx.enter(ctx.flow(IssueDraft).model_copy(update={"kind": choice}), "title")
+    await ctx.reply(ctx.t._("Give it a short title (up to {max} characters).", max=rules.TITLE_MAX))
+
+async def title_step(ctx: Context) -> None:
+    if ctx.value:
+        await ctx.reply(ctx.t._("Please type the title."))
+        return
+    await ctx.enter(ctx.flow(IssueDraft).model_copy(update={"title": agenda.clean_title(ctx.text)}), "details")
+    await ctx.reply(ctx.t._("Describe it: what happens, to whom, since when (up to {max} characters).",
+                            max=rules.DETAILS_MAX))
+
+async def details_step(ctx: Context) -> None:
+    if ctx.value:
+        await ctx.reply(ctx.t._("Please type the description."))
+        return
+    draft = ctx.flow(IssueDraft).model_copy(update={"details": issues.clean_issue_details(ctx.text)})
+    await ctx.enter(draft, "category")
+    await ask_category(ctx)
+
+async def category_step(ctx: Context) -> None:
+    values = [c.value for c in IssueCategory] + ["none"]
+    labels = [ctx.t._(CATEGORY_LABELS[c]) for c in IssueCategory] + [ctx.t._("Skip")]
+    choice = ctx.value or pick(ctx.text, values, labels)
+    if choice not in values:
+        await ask_category(ctx, again=True)
+        return
+    await ctx.enter(ctx.flow(IssueDraft).model_copy(update={"category": None if choice == "none" else choice}),
+                    "privacy")
+    await ask_privacy(ctx)
+
+async def privacy_step(ctx: Context) -> None:
+    if ctx.value not in ("name", "role", "group"):
+        await ask_privacy(ctx, again=True)
+        return
+    update = {"show_name": ctx.value in ("name", "group"), "show_name_to_group": ctx.value == "group"}
+    await ctx.enter(ctx.flow(IssueDraft).model_copy(update=update), "confirm")
+    await preview(ctx)
+
+async def confirm_step(ctx: Context) -> None:
+    assert ctx.person is not None
+    if ctx.value not in ("yes", "no"):
+        await ctx.reply(ctx.t._("Please choose one of the options."))
+        return
+    draft = ctx.flow(IssueDraft)
+    await ctx.clear_state()
+    if ctx.value == "no":
+        await ctx.reply(ctx.t._("Cancelled."), edit=True)
+        return
+    forum = await agenda.load_forum(ctx.session, draft.forum_id)
+    result = await issues.raise_issue(
+        ctx.session, forum=forum, person=ctx.person, kind=draft.kind, title=draft.title,
+        details=draft.details, category=draft.category, show_name=draft.show_name,
+        show_name_to_group=draft.show_name_to_group, now=ctx.now, submit_key=f"{ctx.identity.id}:{draft.key}",
+    )
+    if not result.created:
+        await ctx.reply(ctx.t._("This issue was already sent."), edit=True)
+        return
+    if ctx.person.id in await notify.lead_ids(ctx.session, forum.id):  # a lead's own issue: no one to tell
+        await ctx.reply(ctx.t._("It is recorded as {ref}, among the forum's open issues.",
+                                ref=ref(result.issue.id)), edit=True)
+        return
+    await ctx.reply(
+        ctx.t._("Thank you. It is recorded as {ref} and the forum's lead was told. "
+                "I will let you know whenever its status changes.", ref=ctx.t.ref(result.issue.id)),
+        edit=True,
     )
 
-    @router.step(FLOW, "kind")
-    async def kind(ctx: Context) -> None:
-        kinds = list(IssueKind)
-        choice = ctx.value or pick(ctx.text, [k.value for k in kinds], [ctx.t._(KIND_LABELS[k]) for k in kinds])
-        if choice not in {k.value for k in kinds}:
-            await ask_kind(ctx, again=True)
-            return
-        await ctx.set_state(FLOW, "title", kind=choice)
-        await ctx.reply(ctx.t._("Give it a short title (up to {max} characters).", max=rules.TITLE_MAX))
 
-    @router.step(FLOW, "title")
-    async def title(ctx: Context) -> None:
-        if ctx.value:
-            await ctx.reply(ctx.t._("Please type the title."))
-            return
-        await ctx.set_state(FLOW, "details", title=agenda.clean_title(ctx.text))
-        await ctx.reply(ctx.t._("Describe it: what happens, to whom, since when (up to {max} characters).",
-                                max=rules.DETAILS_MAX))
-
-    @router.step(FLOW, "details")
-    async def details(ctx: Context) -> None:
-        if ctx.value:
-            await ctx.reply(ctx.t._("Please type the description."))
-            return
-        await ctx.set_state(FLOW, "category", details=issues.clean_issue_details(ctx.text))
-        await ask_category(ctx)
-
-    @router.step(FLOW, "category")
-    async def category(ctx: Context) -> None:
-        values = [c.value for c in IssueCategory] + ["none"]
-        labels = [ctx.t._(CATEGORY_LABELS[c]) for c in IssueCategory] + [ctx.t._("Skip")]
-        choice = ctx.value or pick(ctx.text, values, labels)
-        if choice not in values:
-            await ask_category(ctx, again=True)
-            return
-        await ctx.set_state(FLOW, "privacy", category=None if choice == "none" else choice)
-        await ask_privacy(ctx)
-
-    @router.step(FLOW, "privacy")
-    async def privacy(ctx: Context) -> None:
-        if ctx.value not in ("name", "role", "group"):
-            await ask_privacy(ctx, again=True)
-            return
-        await ctx.set_state(FLOW, "confirm", show_name=ctx.value in ("name", "group"),
-                            show_name_to_group=ctx.value == "group")
-        await preview(ctx)
-
-    @router.step(FLOW, "confirm")
-    async def confirm(ctx: Context) -> None:
-        assert ctx.state is not None and ctx.person is not None
-        if ctx.value not in ("yes", "no"):
-            await ctx.reply(ctx.t._("Please choose one of the options."))
-            return
-        data = dict(ctx.state.data)
-        await ctx.clear_state()
-        if ctx.value == "no":
-            await ctx.reply(ctx.t._("Cancelled."), edit=True)
-            return
-        forum = await agenda.load_forum(ctx.session, data["forum_id"])
-        result = await issues.raise_issue(
-            ctx.session, forum=forum, person=ctx.person, kind=data["kind"], title=data["title"],
-            details=data["details"], category=data.get("category"), show_name=bool(data.get("show_name")),
-            show_name_to_group=bool(data.get("show_name_to_group")), now=ctx.now,
-            submit_key=f"{ctx.identity.id}:{data['key']}",
-        )
-        if not result.created:
-            await ctx.reply(ctx.t._("This issue was already sent."), edit=True)
-            return
-        if ctx.person.id in await notify.lead_ids(ctx.session, forum.id):  # a lead's own issue: no one to tell
-            await ctx.reply(ctx.t._("It is recorded as {ref}, among the forum's open issues.",
-                                    ref=ref(result.issue.id)), edit=True)
-            return
-        await ctx.reply(
-            ctx.t._("Thank you. It is recorded as {ref} and the forum's lead was told. "
-                    "I will let you know whenever its status changes.", ref=ctx.t.ref(result.issue.id)),
-            edit=True,
-        )
-
-    # -- the list ------------------------------------------------------------------------------
-
-    forum_command(router, "issues", N_("The open issues of my forum"), "ilf", show_list, audience="registered")
-
-    @router.action("isv")
-    async def view(ctx: Context) -> None:
-        assert ctx.person is not None
-        issue, forum = await issues.issue_for_member(ctx.session, issue_id=int(ctx.value), person=ctx.person)
-        unit = forum.org_unit
-        people_map = await agenda.people_by_id(ctx.session, [issue.raiser_person_id, issue.owner_person_id])
-        lines = [
-            f"{ctx.t.ref(issue.id)} · {kind_label(ctx.t, issue.kind)}"
-            + (f" · {category_label(ctx.t, issue.category)}" if issue.category else ""),
-            quoted(ctx.t, issue.title),
-            issue.details,
-            ctx.t._("Raised by {who} on {date}.",
-                    who=who(ctx.t, unit, forum, issue.raiser_role, people_map.get(issue.raiser_person_id or 0),
-                            show_name=issue.show_name),
-                    date=ctx.t.date(issue.created_at, "long")),
-            ctx.t._("Status: {status}", status=status_label(ctx.t, issue.status)),
-        ]
-        history = [h for h in await issues.history_of(ctx.session, issue.id) if h.kind != HistoryKind.CREATED]
-        if history:
-            lines.append(ctx.t._("History:"))
-            for h in history:
-                if h.kind == HistoryKind.CARRIED_OVER:
-                    what = ctx.t._("carried over to the next meeting")
-                else:
-                    what = status_label(ctx.t, h.to_status or issue.status)
-                entry = f"• {ctx.t.date(h.at, 'short')} — {what}"
-                if h.note:
-                    entry += f": {short(h.note, 200)}"
-                lines.append(entry)
-        above = await escalation.can_escalate(ctx.session, ctx.person, issue)
-        buttons = [[ctx.button(escalate_label(ctx, above), EscalateIssue(issue.id))]] if above is not None else None
-        await ctx.reply("\n".join(lines), buttons)
-
-    return router
+async def view(ctx: Context, value: ShowIssue) -> None:
+    assert ctx.person is not None
+    issue, forum = await issues.issue_for_member(ctx.session, issue_id=value.issue_id, person=ctx.person)
+    unit = forum.org_unit
+    people_map = await agenda.people_by_id(ctx.session, [issue.raiser_person_id, issue.owner_person_id])
+    lines = [
+        f"{ctx.t.ref(issue.id)} · {kind_label(ctx.t, issue.kind)}"
+        + (f" · {category_label(ctx.t, issue.category)}" if issue.category else ""),
+        quoted(ctx.t, issue.title),
+        issue.details,
+        ctx.t._("Raised by {who} on {date}.",
+                who=who(ctx.t, unit, forum, issue.raiser_role, people_map.get(issue.raiser_person_id or 0),
+                        show_name=issue.show_name),
+                date=ctx.t.date(issue.created_at, "long")),
+        ctx.t._("Status: {status}", status=status_label(ctx.t, issue.status)),
+    ]
+    history = [h for h in await issues.history_of(ctx.session, issue.id) if h.kind != HistoryKind.CREATED]
+    if history:
+        lines.append(ctx.t._("History:"))
+        for h in history:
+            if h.kind == HistoryKind.CARRIED_OVER:
+                what = ctx.t._("carried over to the next meeting")
+            else:
+                what = status_label(ctx.t, h.to_status or issue.status)
+            entry = f"• {ctx.t.date(h.at, 'short')} — {what}"
+            if h.note:
+                entry += f": {short(h.note, 200)}"
+            lines.append(entry)
+    above = await escalation.can_escalate(ctx.session, ctx.person, issue)
+    buttons = [[ctx.button(escalate_label(ctx, above), EscalateIssue(issue.id))]] if above is not None else None
+    await ctx.reply("\n".join(lines), buttons)
 
 
 async def begin(ctx: Context, forum: Forum) -> None:
     await agenda.require(ctx.session, ctx.person, forum, Action.RAISE_ISSUE, NOT_A_MEMBER)
-    await ctx.set_state(FLOW, "kind", forum_id=forum.id, key=secrets.token_urlsafe(12))
+    await ctx.enter(IssueDraft(forum_id=forum.id, key=secrets.token_urlsafe(12)), "kind")
     await ask_kind(ctx)
 
 
@@ -169,7 +206,7 @@ async def ask_kind(ctx: Context, *, again: bool = False) -> None:
     intro = ctx.t._("Please choose one of the options.") + "\n" if again else ""
     await ctx.reply(
         intro + ctx.t._("What would you like to raise?"),
-        [[ctx.step_button(ctx.t._(KIND_LABELS[k]), FLOW, "kind", k.value) for k in IssueKind]],
+        [[ctx.step_button(ctx.t._(KIND_LABELS[k]), IssueDraft.flow, "kind", k.value) for k in IssueKind]],
     )
 
 
@@ -177,16 +214,16 @@ async def ask_category(ctx: Context, *, again: bool = False) -> None:
     intro = ctx.t._("Please choose one of the options.") + "\n" if again else ""
     cats = list(IssueCategory)
     rows = [
-        [ctx.step_button(ctx.t._(CATEGORY_LABELS[c]), FLOW, "category", c.value) for c in cats[i : i + 2]]
+        [ctx.step_button(ctx.t._(CATEGORY_LABELS[c]), IssueDraft.flow, "category", c.value) for c in cats[i : i + 2]]
         for i in range(0, len(cats), 2)
     ]
-    rows.append([ctx.step_button(ctx.t._("Skip"), FLOW, "category", "none")])
+    rows.append([ctx.step_button(ctx.t._("Skip"), IssueDraft.flow, "category", "none")])
     await ctx.reply(intro + ctx.t._("Which area is it in? (optional)"), rows)
 
 
 async def ask_privacy(ctx: Context, *, again: bool = False) -> None:
-    assert ctx.state is not None and ctx.person is not None
-    forum = await agenda.load_forum(ctx.session, ctx.state.data["forum_id"])
+    assert ctx.person is not None
+    forum = await agenda.load_forum(ctx.session, ctx.flow(IssueDraft).forum_id)
     role = await agenda.role_in(ctx.session, ctx.person.id, forum.id)
     intro = ctx.t._("Please choose one of the options.") + "\n" if again else ""
     await ctx.reply(
@@ -195,32 +232,31 @@ async def ask_privacy(ctx: Context, *, again: bool = False) -> None:
                         "the source? The group sees only your role unless you choose it. Either way the bot "
                         "knows it was you, so that it can keep you updated."),
         [
-            [ctx.step_button(ctx.t._("My name and role"), FLOW, "privacy", "name")],
+            [ctx.step_button(ctx.t._("My name and role"), IssueDraft.flow, "privacy", "name")],
             [ctx.step_button(button_label(ctx.t._("Only my role ({role})",
                                                   role=role_label(ctx.t, forum.org_unit, forum, role))),
-                             FLOW, "privacy", "role")],
-            [ctx.step_button(ctx.t._("My name, also in the forum's group"), FLOW, "privacy", "group")],
+                             IssueDraft.flow, "privacy", "role")],
+            [ctx.step_button(ctx.t._("My name, also in the forum's group"), IssueDraft.flow, "privacy", "group")],
         ],
     )
 
 
 async def preview(ctx: Context) -> None:
-    assert ctx.state is not None
-    data = ctx.state.data
-    head = kind_label(ctx.t, data["kind"])
-    if data.get("category"):
-        head += " · " + category_label(ctx.t, data["category"])
-    if data.get("show_name_to_group"):
+    draft = ctx.flow(IssueDraft)
+    head = kind_label(ctx.t, draft.kind)
+    if draft.category:
+        head += " · " + category_label(ctx.t, draft.category)
+    if draft.show_name_to_group:
         shown = ctx.t._("Shown with your name, also in the forum's group.")
-    elif data.get("show_name"):
+    elif draft.show_name:
         shown = ctx.t._("Shown with your name to the forum's members; the group sees your role only.")
     else:
         shown = ctx.t._("Shown with your role only.")
     await ctx.reply(
-        "\n".join([ctx.t._("Your issue:"), head, quoted(ctx.t, data["title"]), data["details"], shown,
+        "\n".join([ctx.t._("Your issue:"), head, quoted(ctx.t, draft.title), draft.details, shown,
                    ctx.t._("Send it to the forum?")]),
-        [[ctx.step_button(ctx.t._("Send"), FLOW, "confirm", "yes"),
-          ctx.step_button(ctx.t._("Cancel"), FLOW, "confirm", "no")]],
+        [[ctx.step_button(ctx.t._("Send"), IssueDraft.flow, "confirm", "yes"),
+          ctx.step_button(ctx.t._("Cancel"), IssueDraft.flow, "confirm", "no")]],
     )
 
 
@@ -240,6 +276,20 @@ async def show_list(ctx: Context, forum: Forum, *, edit: bool = False) -> None:
         lines += ["• " + issue_line(ctx.t, i, unit, forum, found.people) for i in found.longest_open]
     shown = found.newest + found.longest_open
     buttons = [
-        [ctx.button(f"#{i.id}", f"isv:{i.id}") for i in shown[n : n + 5]] for n in range(0, len(shown), 5)
+        [ctx.button(f"#{i.id}", ShowIssue(i.id)) for i in shown[n : n + 5]] for n in range(0, len(shown), 5)
     ]
     await ctx.reply("\n".join(lines) + "\n\n" + ctx.t._("Press a number for the details."), buttons, edit=edit)
+
+
+def build() -> Router:
+    """Every command, step and action of /issue and /issues, in one place."""
+    router = Router("issues")
+    router.command("issue", N_("Raise a need, a difficulty or a blocker"), audience="registered")(issue_command)
+    router.on(RaiseIn)(issue_picked)
+    for step, handler in (("kind", kind_step), ("title", title_step), ("details", details_step),
+                          ("category", category_step), ("privacy", privacy_step), ("confirm", confirm_step)):
+        router.step(IssueDraft.flow, step)(handler)
+    router.command("issues", N_("The open issues of my forum"), audience="registered")(issues_command)
+    router.on(ListIssuesOf)(issues_picked)
+    router.on(ShowIssue)(view)
+    return router

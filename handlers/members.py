@@ -1,75 +1,116 @@
-"""/members for leads: who is in my forum, and ending someone's membership."""
+"""/members for leads: who is in my forum, ending someone's membership, and re-admitting them.
+
+In the shape of handlers/agenda.py: declared actions, module-level handlers, one build()."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.conversation import Context, Router
+from bot.core.actions import Action, action
 from bot.i18n import N_, Raw
-from bot.services import membership
-from bot.services.errors import NotFound
+from bot.services import agenda, membership
 from bot.storage.models import Forum, Membership
 from handlers.common import bullet_list, forum_title, role_name
-from handlers.forum_pick import forum_command, forum_from_value
+from handlers.forum_pick import pick_forum
 
 PAGE = 30
 
 
+@action("members.show")
+@dataclass(frozen=True)
+class ShowMembers(Action):
+    forum_id: int
+
+
+@action("members.ask_end")
+@dataclass(frozen=True)
+class AskEndMembership(Action):
+    membership_id: int
+
+
+@action("members.end")
+@dataclass(frozen=True)
+class EndMembership(Action):
+    membership_id: int
+
+
+@action("members.keep")
+@dataclass(frozen=True)
+class KeepMembership(Action):
+    membership_id: int
+
+
+@action("members.readmit")
+@dataclass(frozen=True)
+class Readmit(Action):
+    membership_id: int
+
+
+async def members_command(ctx: Context) -> None:
+    forum = await pick_forum(ctx, ShowMembers, lead=True)
+    if forum is not None:
+        await show(ctx, forum)
+
+
+async def members_picked(ctx: Context, value: ShowMembers) -> None:
+    await show(ctx, await agenda.load_forum(ctx.session, value.forum_id), edit=True)
+
+
+async def ask_end(ctx: Context, value: AskEndMembership) -> None:
+    found = await ctx.session.get(Membership, value.membership_id)
+    if found is None or found.revoked_at is not None:
+        await ctx.reply(ctx.t._("That membership was already revoked."))
+        return
+    forum = await agenda.load_forum(ctx.session, found.forum_id)
+    listed = {m.membership.id: m for m in await membership.members(ctx.session, person=ctx.person, forum=forum)}
+    member = listed.get(found.id)
+    if member is None:
+        await ctx.reply(ctx.t._("That membership was already revoked."))
+        return
+    await ctx.reply(
+        ctx.t._(
+            "End the membership of {name} ({role}) in {forum}? They will be told.",
+            name=member.person.display_name,
+            role=role_name(ctx.t, forum.org_unit, forum, found.role, member.person.address_form),
+            forum=Raw(forum_title(ctx.t, forum, forum.org_unit)),
+        ),
+        [[ctx.button(ctx.t._("End membership"), EndMembership(found.id)),
+          ctx.button(ctx.t._("Cancel"), KeepMembership(found.id))]],
+        edit=True,
+    )
+
+
+async def end(ctx: Context, value: EndMembership) -> None:
+    await membership.revoke(ctx.session, person=ctx.person, membership_id=value.membership_id, now=ctx.now)
+    await ctx.reply(ctx.t._("Done: the membership was ended and the person was told."), edit=True)
+
+
+async def readmit(ctx: Context, value: Readmit) -> None:
+    _seat, forum, member = await membership.readmit(
+        ctx.session, person=ctx.person, membership_id=value.membership_id, now=ctx.now
+    )
+    await ctx.reply(
+        ctx.t._("Done: {name} is a member of {forum} again and was told.", name=member.display_name,
+                forum=Raw(forum_title(ctx.t, forum, forum.org_unit))),
+        edit=True,
+    )
+
+
+async def keep(ctx: Context, value: KeepMembership) -> None:
+    await ctx.reply(ctx.t._("Cancelled."), edit=True)
+
+
 def build() -> Router:
+    """Every command and action of /members, in one place."""
     router = Router("members")
-
-    forum_command(router, "members", N_("The members of my forum (leads)"), "mbf", show, audience="lead", lead=True)
-
-    @router.action("mbr")
-    async def ask_revoke(ctx: Context) -> None:
-        member_id = _int(ctx.value)
-        found = await ctx.session.get(Membership, member_id)
-        if found is None or found.revoked_at is not None:
-            await ctx.reply(ctx.t._("That membership was already revoked."))
-            return
-        forum = await forum_from_value(ctx, str(found.forum_id))
-        listed = {m.membership.id: m for m in await membership.members(ctx.session, person=ctx.person, forum=forum)}
-        member = listed.get(member_id)
-        if member is None:
-            await ctx.reply(ctx.t._("That membership was already revoked."))
-            return
-        await ctx.reply(
-            ctx.t._(
-                "End the membership of {name} ({role}) in {forum}? They will be told.",
-                name=member.person.display_name,
-                role=role_name(ctx.t, forum.org_unit, forum, found.role, member.person.address_form),
-                forum=Raw(forum_title(ctx.t, forum, forum.org_unit)),
-            ),
-            [[ctx.button(ctx.t._("End membership"), f"mbry:{member_id}"), ctx.button(ctx.t._("Cancel"), "mbrn:")]],
-            edit=True,
-        )
-
-    @router.action("mbry")
-    async def revoke(ctx: Context) -> None:
-        await membership.revoke(ctx.session, person=ctx.person, membership_id=_int(ctx.value), now=ctx.now)
-        await ctx.reply(ctx.t._("Done: the membership was ended and the person was told."), edit=True)
-
-    @router.action("mba")
-    async def readmit(ctx: Context) -> None:
-        _seat, forum, member = await membership.readmit(
-            ctx.session, person=ctx.person, membership_id=_int(ctx.value), now=ctx.now
-        )
-        await ctx.reply(
-            ctx.t._("Done: {name} is a member of {forum} again and was told.", name=member.display_name,
-                    forum=Raw(forum_title(ctx.t, forum, forum.org_unit))),
-            edit=True,
-        )
-
-    @router.action("mbrn")
-    async def keep(ctx: Context) -> None:
-        await ctx.reply(ctx.t._("Cancelled."), edit=True)
-
+    router.command("members", N_("The members of my forum (leads)"), audience="lead")(members_command)
+    router.on(ShowMembers)(members_picked)
+    router.on(AskEndMembership)(ask_end)
+    router.on(EndMembership)(end)
+    router.on(KeepMembership)(keep)
+    router.on(Readmit)(readmit)
     return router
-
-
-def _int(value: str) -> int:
-    head = value.split(":")[0]
-    if not head.isdigit() or len(head) > 12:
-        raise NotFound(N_("That membership no longer exists."))
-    return int(head)
 
 
 async def show(ctx: Context, forum: Forum, *, edit: bool = False) -> None:
@@ -78,7 +119,7 @@ async def show(ctx: Context, forum: Forum, *, edit: bool = False) -> None:
     assert ctx.person is not None
     title = Raw(forum_title(ctx.t, forum, forum.org_unit))
     readmit = [
-        [ctx.button(ctx.t._("Re-admit {name}", name=m.person.display_name), f"mba:{m.membership.id}")]
+        [ctx.button(ctx.t._("Re-admit {name}", name=m.person.display_name), Readmit(m.membership.id))]
         for m in gone[:PAGE]
     ]
     ended_lines = ""
@@ -86,7 +127,7 @@ async def show(ctx: Context, forum: Forum, *, edit: bool = False) -> None:
         ended_lines = "\n\n" + ctx.t._("Ended memberships (a new invite does not bring them back):") + "\n"
         ended_lines += bullet_list([
             ctx.t._("{name} · {role}", name=m.person.display_name,
-                    role=role_name(ctx.t, forum.org_unit, forum, m.membership.role))
+                    role=role_name(ctx.t, forum.org_unit, forum, m.membership.role, m.person.address_form))
             for m in gone[:PAGE]
         ])
     if not found:
@@ -101,7 +142,7 @@ async def show(ctx: Context, forum: Forum, *, edit: bool = False) -> None:
         for m in found[:PAGE]
     ]
     buttons = [
-        [ctx.button(ctx.t._("Remove {name}", name=m.person.display_name), f"mbr:{m.membership.id}")]
+        [ctx.button(ctx.t._("Remove {name}", name=m.person.display_name), AskEndMembership(m.membership.id))]
         for m in found[:PAGE]
         if m.person.id != ctx.person.id
     ]

@@ -45,7 +45,7 @@ def test_two_consoles_side_by_side_each_see_only_their_own(tmp_path: Path) -> No
         miri.press("חסם", "כותרת קצרה")
         miri.say("אין הסעה לתלמידים", "תארי אותו")
         miri.say("ההסעה בוטלה מאז ספטמבר", "באיזה תחום?")
-        miri.press("הסעות", "מה יוצג לחברי הפורום")
+        miri.press("הסעות", "מי יראה את השם שלך כמקור")
         miri.press("השם והתפקיד שלי", "לשלוח לפורום?")
         before = len(dana.output)
         miri.press("שליחה", "\n> ")
