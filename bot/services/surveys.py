@@ -27,7 +27,7 @@ from bot.domain.roles import UnknownRole, get_role
 from bot.domain.text import clean_text
 from bot.domain.tiers import ForumKind
 from bot.i18n import N_, Translator, ascii_filename
-from bot.services import audit, notify, people, sheets
+from bot.services import audit, notify, people, sheets, survey_actions
 from bot.services.errors import Forbidden, NotFound, Refused
 from bot.services.sql import insert_ignore
 from bot.services.upsert import upsert
@@ -138,7 +138,7 @@ async def send_survey(session: AsyncSession, survey: Survey, *, now: datetime, t
             )
         )
         await r.send(
-            r.message(text, [[r.button(r.t._("Answer the survey"), f"svo:{survey.id}")]]),
+            r.message(text, [[r.button(r.t._("Answer the survey"), survey_actions.OpenSurvey(survey.id))]]),
             dedup_key=f"survey:{survey.id}:p{r.person.id}",
         )
         reached.add(r.person.id)
