@@ -11,7 +11,7 @@ from bot.core.states import fits
 from bot.services import keshet
 from bot.services.keshet_actions import AnswerQuestion
 from bot.storage.models import ChannelIdentity, ConversationState
-from handlers import keshet as handlers
+from handlers import keshet as keshet_handlers
 from tests.keshet_helpers import partnership, press
 
 START_AGAIN = "הבוט עודכן מאז שהתחלנו, אז נתחיל מחדש. שלח /help כדי לראות מה אני יודע לעשות."
@@ -20,7 +20,7 @@ START_AGAIN = "הבוט עודכן מאז שהתחלנו, אז נתחיל מחד
 def test_every_declared_partnership_action_has_its_handler() -> None:
     declared = {name for name in registered() if name.startswith("keshet.")}
     assert len(declared) == 29
-    assert declared == set(handlers.build().typed)
+    assert declared == set(keshet_handlers.build().typed)
 
 
 def test_the_notices_carry_declared_actions() -> None:

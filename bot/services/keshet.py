@@ -668,7 +668,7 @@ async def send_round(
     first = k.ASKED_QUESTIONS[0]
     sent: set[int] = set()
     for r in await notify.recipients(session, person_ids, now=now, tz=tz):
-        buttons = [[r.button(r.t._(label), payload) for label, payload in answer_actions(assessment.id, first)]]
+        buttons = [[r.button(r.t._(label), value) for label, value in answer_actions(assessment.id, first)]]
         await r.send(
             r.message(question_text(r.t, assessment.number, first), buttons),
             dedup_key=f"keshet:assess:{assessment.id}:p{r.person.id}",
