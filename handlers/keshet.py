@@ -1,30 +1,785 @@
 """/partnership: a tri-sector (KeShet) partnership's process, field choice, inputs and self-assessment.
 
-Thin: every press re-checks the person's standing in the service; rules live in bot.domain.keshet.
+In the shape of handlers/agenda.py: the buttons are declared actions (bot/services/keshet_actions.py,
+shared with the notices the service sends), the multi-step input declared flows, one module-level
+function per command, step and action, all registered in :func:`build`. Thin: every press re-checks
+the person's standing in the service; rules live in bot.domain.keshet.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import select
+from datetime import date
 
 from bot.conversation import Context, Router
 from bot.core.messages import Button
+from bot.core.states import FlowState, StaleConversation
 from bot.domain import keshet as k
-from bot.domain.permissions import Action, allowed
+from bot.domain.permissions import Action as Permission
+from bot.domain.permissions import allowed
+from bot.domain.text import clean_text
 from bot.i18n import N_, Ltr, Raw, Translator
-from bot.services import keshet, people
+from bot.services import agenda, keshet, notify, people
 from bot.services.errors import Refused
-from bot.storage.models import Forum, Person
+from bot.services.keshet_actions import (
+    AddField,
+    AddSuggestedField,
+    AnnounceFields,
+    AnswerQuestion,
+    AnswerRound,
+    AskFrequency,
+    AskInputKind,
+    AskRemoveField,
+    AskRemoveInput,
+    AskWeight,
+    ChooseStage,
+    InputKindChosen,
+    OpenPartnership,
+    OpenRound,
+    RemoveField,
+    RemoveInput,
+    ScoreField,
+    ScoreFields,
+    SetFrequency,
+    SetScore,
+    SetWeight,
+    ShowAssessment,
+    ShowFields,
+    ShowHub,
+    ShowInputs,
+    ShowTimeline,
+    ShowWeights,
+    StageChosen,
+    TypeField,
+)
+from bot.storage.models import Forum
+from bot.storage.models_keshet import KeshetAssessmentRound, KeshetPartnership
 from handlers.common import forum_title
 
-STAGE_FLOW = "kstage"
-FIELD_FLOW = "kfield"
-INPUT_FLOW = "kinput"
+# -- what the conversations carry (flow and field names as stored before the declared shape) ----------
 
 
-# --------------------------------------------------------------------------------------------
-# Presentation helpers
-# --------------------------------------------------------------------------------------------
+class StageProgress(FlowState, flow="kstage", steps=("date", "note")):
+    """The lead records progress: the stage, then when (the date step), then a note."""
+
+    forum: int
+    stage: k.Stage
+    day: date | None = None  # known from the note step on
+    precision: k.Precision | None = None
+
+
+class FieldTitle(FlowState, flow="kfield", steps=("title",)):
+    """The lead types a candidate field of their own."""
+
+    forum: int
+
+
+class InputDraft(FlowState, flow="kinput", steps=("description", "amount")):
+    """A partner records what they bring: the kind, a description, then an amount."""
+
+    forum: int
+    kind: k.InputKind
+    description: str | None = None  # known from the amount step on
+
+
+# -- the command ---------------------------------------------------------------------------------
+
+
+async def partnership_command(ctx: Context) -> None:
+    assert ctx.person is not None
+    seats = await keshet.partnerships_of(ctx.session, ctx.person)
+    if not seats:
+        await no_partnership(ctx)
+        return
+    if len(seats) == 1:
+        await hub(ctx, seats[0].forum)
+        return
+    await ctx.reply(
+        ctx.t._("Which partnership?"),
+        [[ctx.button(forum_title(ctx.t, s.forum, s.unit), ShowHub(s.forum.id))] for s in seats],
+    )
+
+
+async def open_partnership(ctx: Context, value: OpenPartnership) -> None:
+    assert ctx.person is not None
+    forum = await keshet.open_partnership(ctx.session, forum_id=value.forum_id, person=ctx.person, now=ctx.now)
+    await ctx.reply(
+        ctx.t._(
+            "The partnership of {unit} is open, and you hold the public sector's seat. Invite the business "
+            "and third sector partners with {command}.",
+            unit=forum.org_unit.name_en if ctx.t.locale == "en" and forum.org_unit.name_en else forum.org_unit.name,
+            command=Ltr("/invite"),
+        )
+    )
+    await hub(ctx, forum)
+
+
+async def open_hub(ctx: Context, value: ShowHub) -> None:
+    await hub(ctx, await visible_forum(ctx, value.forum_id))
+
+
+# -- the process ---------------------------------------------------------------------------------
+
+
+async def timeline(ctx: Context, value: ShowTimeline) -> None:
+    await show_timeline(ctx, await visible_forum(ctx, value.forum_id))
+
+
+async def choose_stage(ctx: Context, value: ChooseStage) -> None:
+    forum = await managed_forum(ctx, value.forum_id)
+    partnership = await keshet.partnership_of(ctx.session, forum, now=ctx.now)
+    entries = await keshet.stage_entries(ctx.session, partnership)
+    current = k.current_stage(entries)
+    rows = []
+    for stage in k.stages_open_to(entries):
+        name = ctx.t._(k.STAGE_NAMES[stage])
+        label = ctx.t._("{stage} (a note on the current stage)", stage=name) if stage is current else name
+        rows.append([ctx.button(label, StageChosen(forum.id, stage.value))])
+    await ctx.reply(ctx.t._("Which stage is the progress in?"), rows)
+
+
+async def stage_chosen(ctx: Context, value: StageChosen) -> None:
+    forum = await managed_forum(ctx, value.forum_id)
+    chosen = k.Stage(value.stage)
+    await ctx.enter(StageProgress(forum=forum.id, stage=chosen), "date")
+    await ctx.reply(
+        ctx.t._(
+            "{stage}: when did it happen? Type a date such as 15.05.2007, or only a month: 05/2007.",
+            stage=ctx.t._(k.STAGE_NAMES[chosen]),
+        ),
+        [[ctx.step_button(ctx.t._("Today"), StageProgress.flow, "date", "today")]],
+    )
+
+
+async def stage_date_step(ctx: Context) -> None:
+    today = ctx.now.astimezone(ctx.app.settings.tz).date()
+    when = k.When(today) if ctx.value == "today" else k.parse_when(ctx.text, today)
+    if when is None:
+        await ctx.reply(
+            ctx.t._("I could not read that date. Type for example 15.05.2007 or 05/2007 (not a future date).")
+        )
+        return
+    draft = ctx.flow(StageProgress)
+    forum = await visible_forum(ctx, draft.forum)
+    await keshet.check_stage(
+        ctx.session, forum=forum, person=ctx.person, stage=draft.stage, when=when, now=ctx.now
+    )
+    await ctx.enter(draft.model_copy(update={"day": when.day, "precision": when.precision}), "note")
+    await ctx.reply(
+        ctx.t._("A short note on what happened?"),
+        [[ctx.step_button(ctx.t._("No note"), StageProgress.flow, "note", "none")]],
+    )
+
+
+async def stage_note_step(ctx: Context) -> None:
+    draft = ctx.flow(StageProgress)
+    if draft.day is None or draft.precision is None:
+        raise StaleConversation(f"{StageProgress.flow}: a note without its date")
+    forum = await visible_forum(ctx, draft.forum)
+    when = k.When(draft.day, draft.precision)
+    note = "" if ctx.value == "none" else ctx.text
+    try:
+        await keshet.record_stage(
+            ctx.session, forum=forum, person=ctx.person, stage=draft.stage, when=when, note=note, now=ctx.now
+        )
+    except Refused:
+        await ctx.clear_state()
+        raise
+    await ctx.clear_state()
+    await ctx.reply(
+        ctx.t._("Recorded: {stage}, {date}.", stage=ctx.t._(k.STAGE_NAMES[draft.stage]), date=when_text(ctx.t, when)),
+        [
+            [ctx.button(ctx.t._("Record more progress"), ChooseStage(forum.id))],
+            [ctx.button(ctx.t._("The process and its timeline"), ShowTimeline(forum.id))],
+        ],
+    )
+
+
+# -- choosing the field of action ----------------------------------------------------------------
+
+
+async def fields(ctx: Context, value: ShowFields) -> None:
+    await show_fields(ctx, await visible_forum(ctx, value.forum_id))
+
+
+async def add_field(ctx: Context, value: AddField) -> None:
+    forum = await managed_forum(ctx, value.forum_id)
+    partnership = await keshet.partnership_of(ctx.session, forum, now=ctx.now)
+    listed = {c.suggested for c in await keshet.candidates(ctx.session, partnership)}
+    rows = [
+        [ctx.button(ctx.t._(title), AddSuggestedField(forum.id, key))]
+        for key, title in k.SUGGESTED_FIELDS.items()
+        if key not in listed
+    ]
+    rows.append([ctx.button(ctx.t._("Another field (type it)"), TypeField(forum.id))])
+    await ctx.reply(ctx.t._("Which field should the partners consider?"), rows)
+
+
+async def add_suggested(ctx: Context, value: AddSuggestedField) -> None:
+    forum = await visible_forum(ctx, value.forum_id)
+    await keshet.add_candidate(ctx.session, forum=forum, person=ctx.person, now=ctx.now, suggested=value.key)
+    await ctx.reply(ctx.t._("Added: {field}.", field=ctx.t._(k.SUGGESTED_FIELDS[value.key])))
+    await show_fields(ctx, forum)
+
+
+async def type_field(ctx: Context, value: TypeField) -> None:
+    forum = await managed_forum(ctx, value.forum_id)
+    await ctx.enter(FieldTitle(forum=forum.id), "title")
+    await ctx.reply(ctx.t._("Type the field's name (up to 120 characters)."))
+
+
+async def field_title_step(ctx: Context) -> None:
+    forum = await visible_forum(ctx, ctx.flow(FieldTitle).forum)
+    row, _ = await keshet.add_candidate(ctx.session, forum=forum, person=ctx.person, now=ctx.now, title=ctx.text)
+    await ctx.clear_state()
+    await ctx.reply(ctx.t._("Added: {field}.", field=field_title(ctx.t, row)))
+    await show_fields(ctx, forum)
+
+
+async def ask_remove_field(ctx: Context, value: AskRemoveField) -> None:
+    forum = await managed_forum(ctx, value.forum_id)
+    partnership = await keshet.partnership_of(ctx.session, forum, now=ctx.now)
+    listed = await keshet.candidates(ctx.session, partnership)
+    rows = [[ctx.button(field_title(ctx.t, c), RemoveField(c.id))] for c in listed]
+    await ctx.reply(ctx.t._("Which field should be removed from the list?"), rows)
+
+
+async def remove_field(ctx: Context, value: RemoveField) -> None:
+    candidate, forum = await keshet.candidate_in(ctx.session, value.candidate_id)
+    await keshet.remove_candidate(ctx.session, candidate_id=candidate.id, person=ctx.person, now=ctx.now)
+    await ctx.reply(ctx.t._("Removed: {field}.", field=field_title(ctx.t, candidate)), edit=True)
+    await show_fields(ctx, forum)
+
+
+async def weights(ctx: Context, value: ShowWeights) -> None:
+    await show_weights(ctx, await visible_forum(ctx, value.forum_id))
+
+
+async def ask_weight(ctx: Context, value: AskWeight) -> None:
+    forum = await managed_forum(ctx, value.forum_id)
+    chosen = k.Criterion(value.criterion)
+    await ctx.reply(
+        ctx.t._("The weight of “{criterion}”:", criterion=ctx.t._(k.CRITERION_NAMES[chosen])),
+        [[ctx.button(ctx.t.number(w), SetWeight(forum.id, chosen.value, w)) for w in range(0, k.MAX_WEIGHT + 1)]],
+        edit=True,
+    )
+
+
+async def set_weight(ctx: Context, value: SetWeight) -> None:
+    forum = await visible_forum(ctx, value.forum_id)
+    await keshet.set_weight(
+        ctx.session,
+        forum=forum,
+        person=ctx.person,
+        criterion=k.Criterion(value.criterion),
+        weight=value.weight,
+        now=ctx.now,
+    )
+    await show_weights(ctx, forum, edit=True)
+
+
+async def announce_fields(ctx: Context, value: AnnounceFields) -> None:
+    forum = await visible_forum(ctx, value.forum_id)
+    told = await keshet.announce_fields(ctx.session, forum=forum, person=ctx.person, now=ctx.now)
+    if told:
+        await ctx.reply(
+            ctx.t.n_(
+                "I told the partner that the fields are ready to score.",
+                "I told the {n} partners that the fields are ready to score.",
+                told,
+            ),
+            [back(ctx, forum)],
+        )
+    else:
+        await ctx.reply(ctx.t._("The partners were already told about these fields."), [back(ctx, forum)])
+
+
+async def score_fields(ctx: Context, value: ScoreFields) -> None:
+    forum = await visible_forum(ctx, value.forum_id)
+    seat = await keshet.partner_seat(ctx.session, ctx.person, forum)
+    partnership = await keshet.partnership_of(ctx.session, forum, now=ctx.now)
+    rows = []
+    for candidate in await keshet.candidates(ctx.session, partnership):
+        done = len(await keshet.my_scores(ctx.session, candidate.id, seat.membership_id))
+        label = ctx.t._(
+            "{field} ({done}/{total})", field=field_title(ctx.t, candidate), done=done, total=len(k.CRITERIA)
+        )
+        rows.append([ctx.button(label, ScoreField(candidate.id))])
+    if not rows:
+        await ctx.reply(ctx.t._("No candidate fields yet. The partnership's lead lists them."))
+        return
+    await ctx.reply(
+        ctx.t._(
+            "Which field will you score? You score each field on eight criteria, from 1 (not at all) to 5 "
+            "(very well); you may skip a criterion."
+        ),
+        rows,
+    )
+
+
+async def score_field(ctx: Context, value: ScoreField) -> None:
+    await ask_criterion(ctx, value.candidate_id, 0, edit=False)
+
+
+async def set_score(ctx: Context, value: SetScore) -> None:
+    if value.score and 0 <= value.index < len(k.CRITERIA):
+        await keshet.set_score(
+            ctx.session,
+            candidate_id=value.candidate_id,
+            person=ctx.person,
+            criterion=k.CRITERIA[value.index],
+            score=value.score,
+            now=ctx.now,
+        )
+    await ask_criterion(ctx, value.candidate_id, min(value.index + 1, len(k.CRITERIA)), edit=True)
+
+
+# -- the inputs ledger ---------------------------------------------------------------------------
+
+
+async def inputs(ctx: Context, value: ShowInputs) -> None:
+    await show_ledger(ctx, await visible_forum(ctx, value.forum_id))
+
+
+async def ask_input_kind(ctx: Context, value: AskInputKind) -> None:
+    forum = await visible_forum(ctx, value.forum_id)
+    await keshet.partner_seat(ctx.session, ctx.person, forum)
+    await ctx.reply(
+        ctx.t._("What do you bring to the partnership?"),
+        [kind_buttons(ctx, forum, k.INPUT_KINDS[:2]), kind_buttons(ctx, forum, k.INPUT_KINDS[2:])],
+    )
+
+
+async def input_kind_chosen(ctx: Context, value: InputKindChosen) -> None:
+    forum = await visible_forum(ctx, value.forum_id)
+    await keshet.partner_seat(ctx.session, ctx.person, forum)
+    chosen = k.InputKind(value.kind)
+    await ctx.enter(InputDraft(forum=forum.id, kind=chosen), "description")
+    await ctx.reply(
+        ctx.t._(
+            "{kind}: describe in a sentence what you bring (for example: a coordinator from the education "
+            "administration).",
+            kind=ctx.t._(k.INPUT_NAMES[chosen]),
+        )
+    )
+
+
+async def input_description_step(ctx: Context) -> None:
+    if ctx.value:
+        await ctx.reply(ctx.t._("Please type a short description."))
+        return
+    description = clean_text(ctx.text, max_length=k.INPUT_TEXT_MAX, min_length=2)
+    draft = ctx.flow(InputDraft)
+    await ctx.enter(draft.model_copy(update={"description": description}), "amount")
+    question = (
+        ctx.t._("How much, in shekels? (a whole number)")
+        if k.INPUT_UNITS[draft.kind] is k.Unit.SHEKELS
+        else ctx.t._("How many hours a month? (a whole number)")
+    )
+    await ctx.reply(question, [[ctx.step_button(ctx.t._("Skip"), InputDraft.flow, "amount", "skip")]])
+
+
+async def input_amount_step(ctx: Context) -> None:
+    amount = None
+    if ctx.value != "skip":
+        amount = k.parse_amount(ctx.text)
+        if amount is None:
+            await ctx.reply(ctx.t._("Please type a whole number."))
+            return
+    draft = ctx.flow(InputDraft)
+    if draft.description is None:
+        raise StaleConversation(f"{InputDraft.flow}: an amount without its description")
+    forum = await visible_forum(ctx, draft.forum)
+    try:
+        await keshet.record_input(
+            ctx.session,
+            forum=forum,
+            person=ctx.person,
+            kind=draft.kind,
+            description=draft.description,
+            amount=amount,
+            now=ctx.now,
+        )
+    finally:
+        await ctx.clear_state()
+    await ctx.reply(ctx.t._("Recorded in the inputs ledger."))
+    await show_ledger(ctx, forum)
+
+
+async def ask_remove_input(ctx: Context, value: AskRemoveInput) -> None:
+    forum = await visible_forum(ctx, value.forum_id)
+    seat = await keshet.partner_seat(ctx.session, ctx.person, forum)
+    ledger = await keshet.ledger(ctx.session, forum, now=ctx.now)
+    rows = [
+        [ctx.button(f"{ctx.t._(k.INPUT_NAMES[line.kind])}: {line.description}"[:60], RemoveInput(line.id))]
+        for line in ledger.lines
+        if line.membership_id == seat.membership_id
+    ]
+    await ctx.reply(ctx.t._("Which input should be removed?"), rows)
+
+
+async def remove_input(ctx: Context, value: RemoveInput) -> None:
+    await keshet.remove_input(ctx.session, input_id=value.input_id, person=ctx.person, now=ctx.now)
+    await ctx.reply(ctx.t._("Removed from the inputs ledger."), edit=True)
+
+
+# -- the self-assessment -------------------------------------------------------------------------
+
+
+async def assessment(ctx: Context, value: ShowAssessment) -> None:
+    await show_assessment(ctx, await visible_forum(ctx, value.forum_id))
+
+
+async def open_round(ctx: Context, value: OpenRound) -> None:
+    forum = await visible_forum(ctx, value.forum_id)
+    opened = await keshet.open_round(
+        ctx.session, forum=forum, now=ctx.now, trigger="lead", by_person=ctx.person, after_number=value.after_number
+    )
+    if opened is None:
+        await ctx.reply(ctx.t._("A new round was already opened."))
+        return
+    reached = await keshet.send_round(ctx.session, opened, now=ctx.now, tz=ctx.app.settings.tz)
+    await ctx.reply(
+        ctx.t.n_(
+            "Round {round} is open: the questions went to one partner.",
+            "Round {round} is open: the questions went to {n} partners.",
+            reached,
+            round=opened.number,
+        ),
+        edit=True,
+    )
+
+
+async def ask_frequency(ctx: Context, value: AskFrequency) -> None:
+    forum = await managed_forum(ctx, value.forum_id)
+    await ctx.reply(
+        ctx.t._("How often should the partners be asked?"),
+        [
+            [
+                ctx.button(ctx.t.n_("Every month", "Every {n} months", m), SetFrequency(forum.id, m))
+                for m in k.EVERY_MONTHS_CHOICES
+            ]
+        ],
+    )
+
+
+async def set_frequency(ctx: Context, value: SetFrequency) -> None:
+    forum = await visible_forum(ctx, value.forum_id)
+    partnership = await keshet.set_every_months(
+        ctx.session, forum=forum, person=ctx.person, months=value.months, now=ctx.now
+    )
+    await ctx.reply(
+        ctx.t._("Saved. The next round: {date}.", date=ctx.t.date(partnership.next_assessment_at, "long")),
+        edit=True,
+    )
+
+
+async def answer_round(ctx: Context, value: AnswerRound) -> None:
+    found = await ctx.session.get(KeshetAssessmentRound, value.round_id)
+    if found is None:
+        raise Refused(N_("This self-assessment round has closed."))
+    await keshet.partner_seat(ctx.session, ctx.person, await forum_of_round(ctx, found.partnership_id))
+    await ask_question(ctx, found.id, found.number, k.ASKED_QUESTIONS[0], edit=False)
+
+
+async def answer(ctx: Context, value: AnswerQuestion) -> None:
+    answered, nxt = await keshet.answer_question(
+        ctx.session, round_id=value.round_id, person=ctx.person, question=value.question, yes=value.yes, now=ctx.now
+    )
+    if nxt is not None:
+        await ask_question(ctx, answered.id, answered.number, nxt)
+        return
+    forum = await forum_of_round(ctx, answered.partnership_id)
+    await ctx.reply(
+        ctx.t._("Thank you! Your answers were recorded. You can change them until the next round opens."),
+        [[ctx.button(ctx.t._("See the results"), ShowAssessment(forum.id))]],
+        edit=True,
+    )
+    await notify_when_complete(ctx, forum, answered.id)
+
+
+def build() -> Router:
+    """Every command, step and action of /partnership, in one place."""
+    router = Router("keshet")
+    router.command(
+        "partnership", N_("The tri-sector partnership: process, field, inputs, self-assessment"), audience="registered"
+    )(partnership_command)
+    router.on(OpenPartnership)(open_partnership)
+    router.on(ShowHub)(open_hub)
+    # the process
+    router.on(ShowTimeline)(timeline)
+    router.on(ChooseStage)(choose_stage)
+    router.on(StageChosen)(stage_chosen)
+    router.step(StageProgress.flow, "date")(stage_date_step)
+    router.step(StageProgress.flow, "note")(stage_note_step)
+    # choosing the field of action
+    router.on(ShowFields)(fields)
+    router.on(AddField)(add_field)
+    router.on(AddSuggestedField)(add_suggested)
+    router.on(TypeField)(type_field)
+    router.step(FieldTitle.flow, "title")(field_title_step)
+    router.on(AskRemoveField)(ask_remove_field)
+    router.on(RemoveField)(remove_field)
+    router.on(ShowWeights)(weights)
+    router.on(AskWeight)(ask_weight)
+    router.on(SetWeight)(set_weight)
+    router.on(AnnounceFields)(announce_fields)
+    router.on(ScoreFields)(score_fields)
+    router.on(ScoreField)(score_field)
+    router.on(SetScore)(set_score)
+    # the inputs ledger
+    router.on(ShowInputs)(inputs)
+    router.on(AskInputKind)(ask_input_kind)
+    router.on(InputKindChosen)(input_kind_chosen)
+    router.step(InputDraft.flow, "description")(input_description_step)
+    router.step(InputDraft.flow, "amount")(input_amount_step)
+    router.on(AskRemoveInput)(ask_remove_input)
+    router.on(RemoveInput)(remove_input)
+    # the self-assessment
+    router.on(ShowAssessment)(assessment)
+    router.on(OpenRound)(open_round)
+    router.on(AskFrequency)(ask_frequency)
+    router.on(SetFrequency)(set_frequency)
+    router.on(AnswerRound)(answer_round)
+    router.on(AnswerQuestion)(answer)
+    return router
+
+
+# -- who may see and manage ----------------------------------------------------------------------
+
+
+async def is_manager(ctx: Context, forum: Forum) -> bool:
+    return allowed(Permission.MANAGE_PARTNERSHIP, await people.standings(ctx.session, ctx.person, forum))
+
+
+async def visible_forum(ctx: Context, forum_id: int) -> Forum:
+    forum = await keshet.partnership_forum(ctx.session, forum_id)
+    await keshet.require(ctx.session, ctx.person, forum, Permission.VIEW_FORUM, keshet.PARTNERS_ONLY)
+    return forum
+
+
+async def managed_forum(ctx: Context, forum_id: int) -> Forum:
+    """The partnership's forum, for its lead only."""
+    forum = await visible_forum(ctx, forum_id)
+    await keshet.require(ctx.session, ctx.person, forum, Permission.MANAGE_PARTNERSHIP, keshet.LEADS_ONLY)
+    return forum
+
+
+def back(ctx: Context, forum: Forum) -> list[Button]:
+    return [ctx.button(ctx.t._("Back to the partnership"), ShowHub(forum.id))]
+
+
+# -- the views -----------------------------------------------------------------------------------
+
+
+async def hub(ctx: Context, forum: Forum, *, edit: bool = False) -> None:
+    t = ctx.t
+    partnership = await keshet.partnership_of(ctx.session, forum, now=ctx.now)
+    seat_list = await keshet.seats(ctx.session, forum.id)
+    found = await agenda.people_by_id(ctx.session, [s.person_id for s in seat_list])
+    names = {person_id: p.display_name for person_id, p in found.items()}
+    lines = [forum_title(t, forum, forum.org_unit), ""]
+    for sector in k.SECTORS:
+        mine = [names.get(s.person_id, "") for s in seat_list if s.sector is sector]
+        lines.append(
+            t._("{sector}: {names}", sector=sector_name(t, sector), names=t.join(mine))
+            if mine
+            else t._("{sector}: not at the table", sector=sector_name(t, sector))
+        )
+    lines += ["", stage_line(t, await keshet.stage_entries(ctx.session, partnership))]
+    buttons = [
+        [ctx.button(t._("The process and its timeline"), ShowTimeline(forum.id))],
+        [ctx.button(t._("Choosing the field of action"), ShowFields(forum.id))],
+        [ctx.button(t._("What each partner brings"), ShowInputs(forum.id))],
+        [ctx.button(t._(k.ASSESSMENT_TITLE), ShowAssessment(forum.id))],
+    ]
+    if await is_manager(ctx, forum):
+        buttons.insert(1, [ctx.button(t._("Record progress in the process"), ChooseStage(forum.id))])
+    await ctx.reply("\n".join(lines), buttons, edit=edit)
+
+
+async def no_partnership(ctx: Context) -> None:
+    """Not in a partnership: an authority's lead may open theirs; anyone else is told how to join."""
+    assert ctx.person is not None
+    led = await keshet.authorities_led(ctx.session, ctx.person)
+    if not led:
+        await ctx.reply(
+            ctx.t._(
+                "You do not sit in a tri-sector partnership. A partnership is opened by the lead of a local "
+                "authority's partners forum; to join one, ask its lead for an invite."
+            )
+        )
+        return
+    rows = []
+    for seat in led:
+        name = seat.unit.name_en if ctx.t.locale == "en" and seat.unit.name_en else seat.unit.name
+        rows.append(
+            [ctx.button(ctx.t._("Open the partnership of {unit}", unit=name), OpenPartnership(seat.forum.id))]
+        )
+    await ctx.reply(
+        ctx.t._(
+            "You do not sit in a tri-sector partnership yet. As the lead of your authority's forum you can open "
+            "its partnership (KeShet): you take the public sector's seat, then invite the business and third "
+            "sector partners."
+        ),
+        rows,
+    )
+
+
+async def show_timeline(ctx: Context, forum: Forum) -> None:
+    partnership = await keshet.partnership_of(ctx.session, forum, now=ctx.now)
+    entries = await keshet.stage_entries(ctx.session, partnership)
+    buttons = [back(ctx, forum)]
+    if await is_manager(ctx, forum):
+        buttons.insert(0, [ctx.button(ctx.t._("Record progress in the process"), ChooseStage(forum.id))])
+    await ctx.reply(timeline_text(ctx.t, entries), buttons)
+
+
+async def show_fields(ctx: Context, forum: Forum, *, edit: bool = False) -> None:
+    t = ctx.t
+    ranking = await keshet.ranking(ctx.session, forum, now=ctx.now)
+    buttons = []
+    if await keshet.my_seat(ctx.session, ctx.person, forum.id) is not None and ranking.candidates:
+        buttons.append([ctx.button(t._("Score the fields"), ScoreFields(forum.id))])
+    if await is_manager(ctx, forum):
+        buttons.append([ctx.button(t._("Add a candidate field"), AddField(forum.id))])
+        buttons.append([ctx.button(t._("Weigh the criteria"), ShowWeights(forum.id))])
+        if ranking.candidates:
+            buttons.append([ctx.button(t._("Remove a field"), AskRemoveField(forum.id))])
+            buttons.append([ctx.button(t._("📣 Tell the partners the fields are ready"), AnnounceFields(forum.id))])
+    buttons.append(back(ctx, forum))
+    await ctx.reply(ranking_text(t, ranking), buttons, edit=edit)
+
+
+async def show_weights(ctx: Context, forum: Forum, *, edit: bool = False) -> None:
+    await keshet.require(ctx.session, ctx.person, forum, Permission.MANAGE_PARTNERSHIP, keshet.LEADS_ONLY)
+    partnership = await keshet.partnership_of(ctx.session, forum, now=ctx.now)
+    current = k.valid_weights(partnership.weights)
+    lines = [ctx.t._("The criteria and their weights (0 = ignore, 5 = most important):")]
+    rows = []
+    for index, criterion in enumerate(k.CRITERIA, 1):
+        lines.append(f"{index}. {ctx.t._(k.CRITERION_NAMES[criterion])} — {ctx.t.number(current[criterion])}")
+        rows.append(
+            ctx.button(
+                ctx.t._("{n}: weight {weight}", n=index, weight=current[criterion]),
+                AskWeight(forum.id, criterion.value),
+            )
+        )
+    grid = [rows[i : i + 2] for i in range(0, len(rows), 2)]
+    grid.append([ctx.button(ctx.t._("Done"), ShowFields(forum.id))])
+    await ctx.reply("\n".join(lines), grid, edit=edit)
+
+
+async def ask_criterion(ctx: Context, candidate_id: int, index: int, *, edit: bool) -> None:
+    """One criterion of a field to score, or (past the last one) the partner's scores for it."""
+    candidate, forum = await keshet.candidate_in(ctx.session, candidate_id)
+    seat = await keshet.partner_seat(ctx.session, ctx.person, forum)
+    mine = await keshet.my_scores(ctx.session, candidate.id, seat.membership_id)
+    title = field_title(ctx.t, candidate)
+    if index >= len(k.CRITERIA):
+        await ctx.reply(
+            scores_text(ctx.t, title, mine),
+            [
+                [ctx.button(ctx.t._("Score another field"), ScoreFields(forum.id))],
+                [ctx.button(ctx.t._("See the ranking"), ShowFields(forum.id))],
+            ],
+            edit=edit,
+        )
+        return
+    criterion = k.CRITERIA[index]
+    current = mine.get(criterion)
+    scores = [
+        ctx.button(("✓" if current == s else "") + ctx.t.number(s), SetScore(candidate.id, index, s))
+        for s in range(k.MIN_SCORE, k.MAX_SCORE + 1)
+    ]
+    await ctx.reply(
+        criterion_text(ctx.t, title, index),
+        [
+            scores,
+            [
+                ctx.button(ctx.t._("Skip"), SetScore(candidate.id, index, 0)),
+                ctx.button(ctx.t._("Finish"), SetScore(candidate.id, len(k.CRITERIA), 0)),
+            ],
+        ],
+        edit=edit,
+    )
+
+
+def kind_buttons(ctx: Context, forum: Forum, kinds: tuple[k.InputKind, ...]) -> list[Button]:
+    return [ctx.button(ctx.t._(k.INPUT_NAMES[kind]), InputKindChosen(forum.id, kind.value)) for kind in kinds]
+
+
+async def show_ledger(ctx: Context, forum: Forum) -> None:
+    ledger = await keshet.ledger(ctx.session, forum, now=ctx.now)
+    seat = await keshet.my_seat(ctx.session, ctx.person, forum.id)
+    buttons = []
+    if seat is not None:
+        buttons.append([ctx.button(ctx.t._("Record what we bring"), AskInputKind(forum.id))])
+        if any(line.membership_id == seat.membership_id for line in ledger.lines):
+            buttons.append([ctx.button(ctx.t._("Remove an input I recorded"), AskRemoveInput(forum.id))])
+    buttons.append(back(ctx, forum))
+    await ctx.reply(ledger_text(ctx.t, ledger), buttons)
+
+
+async def show_assessment(ctx: Context, forum: Forum) -> None:
+    views = await keshet.assessment_rounds(ctx.session, forum, now=ctx.now)
+    partnership = await keshet.partnership_of(ctx.session, forum, now=ctx.now)
+    buttons = []
+    seat = await keshet.my_seat(ctx.session, ctx.person, forum.id)
+    if views and seat is not None:
+        buttons.append([ctx.button(ctx.t._("Answer the questions"), AnswerRound(views[-1].round.id))])
+    if await is_manager(ctx, forum):
+        last = views[-1].round.number if views else 0
+        buttons.append([ctx.button(ctx.t._("Send a round to the partners now"), OpenRound(forum.id, last))])
+        buttons.append([ctx.button(ctx.t._("How often"), AskFrequency(forum.id))])
+    buttons.append(back(ctx, forum))
+    text = assessment_text(ctx.t, views)
+    text += "\n\n" + ctx.t.n_(
+        "The next scheduled round: {date} (every month).",
+        "The next scheduled round: {date} (every {n} months).",
+        partnership.assessment_every_months,
+        date=ctx.t.date(partnership.next_assessment_at, "long"),
+    )
+    await ctx.reply(text, buttons)
+
+
+async def ask_question(ctx: Context, assessment_id: int, number: int, question: int, *, edit: bool = True) -> None:
+    buttons = [[ctx.button(ctx.t._(label), value) for label, value in keshet.answer_actions(assessment_id, question)]]
+    await ctx.reply(keshet.question_text(ctx.t, number, question), buttons, edit=edit)
+
+
+async def forum_of_round(ctx: Context, partnership_id: int) -> Forum:
+    partnership = await ctx.session.get(KeshetPartnership, partnership_id)
+    assert partnership is not None
+    return await keshet.partnership_forum(ctx.session, partnership.forum_id)
+
+
+async def notify_when_complete(ctx: Context, forum: Forum, round_id: int) -> None:
+    """When every partner of the round has answered every question, each of them gets the verdict (once)."""
+    views = await keshet.assessment_rounds(ctx.session, forum, now=ctx.now)
+    view = next((v for v in views if v.round.id == round_id), None)
+    if view is None:
+        return
+    result = view.result
+    asked = [q for q in result.questions if not q.computed]
+    if result.partners == 0 or any(q.answered < result.partners for q in asked):
+        return
+    seats = await keshet.seats(ctx.session, forum.id)
+    for r in await notify.recipients(ctx.session, [s.person_id for s in seats], now=ctx.now, tz=ctx.app.settings.tz):
+        text = "\n".join(
+            [
+                r.t._(k.ASSESSMENT_TITLE),
+                r.t._("Every partner has answered round {round}.", round=view.round.number),
+                "",
+                *verdict_lines(r.t, result),
+            ]
+        )
+        await r.send(
+            r.message(text, [[r.button(r.t._("See the results"), ShowAssessment(forum.id))]]),
+            dedup_key=f"keshet:verdict:{round_id}:p{r.person.id}",
+        )
+
+
+# -- the texts -----------------------------------------------------------------------------------
 
 
 def when_text(t: Translator, when: k.When) -> str:
@@ -52,68 +807,13 @@ def amount_text(t: Translator, kind: k.InputKind, amount: int | None) -> str:
     return t.n_("one hour a month", "{n} hours a month", amount)
 
 
-async def is_manager(ctx: Context, forum: Forum) -> bool:
-    return allowed(Action.MANAGE_PARTNERSHIP, await people.standings(ctx.session, ctx.person, forum))
-
-
-async def visible_forum(ctx: Context, forum_id: int) -> Forum:
-    forum = await keshet.partnership_forum(ctx.session, forum_id)
-    await keshet.require(ctx.session, ctx.person, forum, Action.VIEW_FORUM, keshet.PARTNERS_ONLY)
-    return forum
-
-
-def back(ctx: Context, forum: Forum) -> list[Button]:
-    return [ctx.button(ctx.t._("Back to the partnership"), f"ksh:{forum.id}")]
-
-
-# --------------------------------------------------------------------------------------------
-# The views
-# --------------------------------------------------------------------------------------------
-
-
-async def hub(ctx: Context, forum: Forum, *, edit: bool = False) -> None:
-    t = ctx.t
-    partnership = await keshet.partnership_of(ctx.session, forum, now=ctx.now)
-    seat_list = await keshet.seats(ctx.session, forum.id)
-    names = {p.id: p.display_name for p in await _people(ctx, [s.person_id for s in seat_list])}
-    lines = [forum_title(t, forum, forum.org_unit), ""]
-    for sector in k.SECTORS:
-        mine = [names.get(s.person_id, "") for s in seat_list if s.sector is sector]
-        lines.append(
-            t._("{sector}: {names}", sector=sector_name(t, sector), names=t.join(mine))
-            if mine
-            else t._("{sector}: not at the table", sector=sector_name(t, sector))
-        )
-    entries = await keshet.stage_entries(ctx.session, partnership)
+def stage_line(t: Translator, entries: list[k.StageEntry]) -> str:
     current = k.current_stage(entries)
-    lines.append("")
     if current is None:
-        lines.append(t._("No stage of the process has been recorded yet."))
-    else:
-        since = k.reached_on(entries, current)
-        assert since is not None
-        lines.append(
-            t._(
-                "Current stage: {stage} (since {date})",
-                stage=t._(k.STAGE_NAMES[current]),
-                date=when_text(t, since),
-            )
-        )
-    buttons = [
-        [ctx.button(t._("The process and its timeline"), f"kstl:{forum.id}")],
-        [ctx.button(t._("Choosing the field of action"), f"ksf:{forum.id}")],
-        [ctx.button(t._("What each partner brings"), f"ksi:{forum.id}")],
-        [ctx.button(t._(k.ASSESSMENT_TITLE), f"ksa:{forum.id}")],
-    ]
-    if await is_manager(ctx, forum):
-        buttons.insert(1, [ctx.button(t._("Record progress in the process"), f"kss:{forum.id}")])
-    await ctx.reply("\n".join(lines), buttons, edit=edit)
-
-
-async def _people(ctx: Context, ids: list[int]) -> list[Person]:
-    if not ids:
-        return []
-    return list((await ctx.session.scalars(select(Person).where(Person.id.in_(ids)))).all())
+        return t._("No stage of the process has been recorded yet.")
+    since = k.reached_on(entries, current)
+    assert since is not None
+    return t._("Current stage: {stage} (since {date})", stage=t._(k.STAGE_NAMES[current]), date=when_text(t, since))
 
 
 def timeline_text(t: Translator, entries: list[k.StageEntry]) -> str:
@@ -139,15 +839,6 @@ def timeline_text(t: Translator, entries: list[k.StageEntry]) -> str:
     return "\n".join(lines)
 
 
-async def show_timeline(ctx: Context, forum: Forum) -> None:
-    partnership = await keshet.partnership_of(ctx.session, forum, now=ctx.now)
-    entries = await keshet.stage_entries(ctx.session, partnership)
-    buttons = [back(ctx, forum)]
-    if await is_manager(ctx, forum):
-        buttons.insert(0, [ctx.button(ctx.t._("Record progress in the process"), f"kss:{forum.id}")])
-    await ctx.reply(timeline_text(ctx.t, entries), buttons)
-
-
 def ranking_text(t: Translator, ranking: keshet.Ranking) -> str:
     lines = [t._("Choosing the field of action"), ""]
     if not ranking.fields:
@@ -160,54 +851,68 @@ def ranking_text(t: Translator, ranking: keshet.Ranking) -> str:
         )
     )
     for place, field in enumerate(ranking.fields, 1):
-        title = field_title(t, ranking.candidates[field.candidate])
-        if field.mean is None:
-            lines.append(t._("{place}. {field} — not scored yet", place=place, field=title))
-            continue
-        lines.append(
-            t.n_(
-                "{place}. {field} — {score} · scored by {scored} of the one partner",
-                "{place}. {field} — {score} · scored by {scored} of {n} partners",
-                max(ranking.partners, field.partners),
-                place=place,
-                field=title,
-                score=mean_text(t, field.mean),
-                scored=field.partners,
-            )
-        )
-        parts = []
-        for spread in field.spread:
-            name = sector_name(t, spread.sector)
-            if spread.status is k.SectorStatus.SCORED:
-                parts.append(t._("{sector}: {score}", sector=name, score=mean_text(t, spread.mean)))
-            elif spread.status is k.SectorStatus.NOT_SCORED:
-                parts.append(t._("{sector}: not scored", sector=name))
-            else:
-                parts.append(t._("{sector}: not at the table", sector=name))
-        lines.append("   " + " · ".join(parts))
-        if field.wanted_only_by is not None:
-            lines.append("   ⚠️ " + t._("Only {sector} wants this field.", sector=sector_name(t, field.wanted_only_by)))
-        elif field.split:
-            lines.append(
-                "   ⚠️ " + t._("The sectors are far apart on this field (a gap of {gap}).", gap=mean_text(t, field.gap))
-            )
+        lines += ranked_field_lines(t, place, field_title(t, ranking.candidates[field.candidate]), field, ranking)
     return "\n".join(lines)
 
 
-async def show_fields(ctx: Context, forum: Forum, *, edit: bool = False) -> None:
-    t = ctx.t
-    ranking = await keshet.ranking(ctx.session, forum, now=ctx.now)
-    buttons = []
-    if await keshet.my_seat(ctx.session, ctx.person, forum.id) is not None and ranking.candidates:
-        buttons.append([ctx.button(t._("Score the fields"), f"ksfs:{forum.id}")])
-    if await is_manager(ctx, forum):
-        buttons.append([ctx.button(t._("Add a candidate field"), f"ksfa:{forum.id}")])
-        buttons.append([ctx.button(t._("Weigh the criteria"), f"ksfw:{forum.id}")])
-        if ranking.candidates:
-            buttons.append([ctx.button(t._("Remove a field"), f"ksfr:{forum.id}")])
-            buttons.append([ctx.button(t._("📣 Tell the partners the fields are ready"), f"ksfn:{forum.id}")])
-    buttons.append(back(ctx, forum))
-    await ctx.reply(ranking_text(t, ranking), buttons, edit=edit)
+def ranked_field_lines(
+    t: Translator, place: int, title: str, field: k.RankedField, ranking: keshet.Ranking
+) -> list[str]:
+    """One field of the ranking: its place and mean, each sector's mean, and a warning if they differ."""
+    if field.mean is None:
+        return [t._("{place}. {field} — not scored yet", place=place, field=title)]
+    lines = [
+        t.n_(
+            "{place}. {field} — {score} · scored by {scored} of the one partner",
+            "{place}. {field} — {score} · scored by {scored} of {n} partners",
+            max(ranking.partners, field.partners),
+            place=place,
+            field=title,
+            score=mean_text(t, field.mean),
+            scored=field.partners,
+        ),
+        "   " + " · ".join(spread_text(t, spread) for spread in field.spread),
+    ]
+    if field.wanted_only_by is not None:
+        lines.append("   ⚠️ " + t._("Only {sector} wants this field.", sector=sector_name(t, field.wanted_only_by)))
+    elif field.split:
+        lines.append(
+            "   ⚠️ " + t._("The sectors are far apart on this field (a gap of {gap}).", gap=mean_text(t, field.gap))
+        )
+    return lines
+
+
+def spread_text(t: Translator, spread: k.SectorSpread) -> str:
+    name = sector_name(t, spread.sector)
+    if spread.status is k.SectorStatus.SCORED:
+        return t._("{sector}: {score}", sector=name, score=mean_text(t, spread.mean))
+    if spread.status is k.SectorStatus.NOT_SCORED:
+        return t._("{sector}: not scored", sector=name)
+    return t._("{sector}: not at the table", sector=name)
+
+
+def scores_text(t: Translator, title: str, mine: dict[k.Criterion, int]) -> str:
+    lines = [t._("Your scores for {field}:", field=title)]
+    for n, criterion in enumerate(k.CRITERIA, 1):
+        value = mine.get(criterion)
+        shown = t.number(value) if value else "—"
+        lines.append(f"{n}. {t._(k.CRITERION_NAMES[criterion])}: {shown}")
+    return "\n".join(lines)
+
+
+def criterion_text(t: Translator, title: str, index: int) -> str:
+    criterion = k.CRITERIA[index]
+    text = t._(
+        "{field} · criterion {n} of {total}:\n{criterion}\nHow well does the field meet it? "
+        "1 = not at all, 5 = very well.",
+        field=title,
+        n=index + 1,
+        total=len(k.CRITERIA),
+        criterion=t._(k.CRITERION_NAMES[criterion]),
+    )
+    if criterion is k.Criterion.BUDGET:
+        text += "\n" + t._("(5 = the budget it requires is within the partners' reach)")
+    return text
 
 
 def ledger_text(t: Translator, ledger: keshet.Ledger) -> str:
@@ -221,14 +926,7 @@ def ledger_text(t: Translator, ledger: keshet.Ledger) -> str:
         if summary.status is k.SectorStatus.NOT_SCORED:
             lines.append(t._("{sector}: nothing recorded yet", sector=name))
             continue
-        kinds = [f"{t._(k.INPUT_NAMES[kind])} ×{t.number(count)}" for kind, count in summary.counts.items() if count]
-        totals = []
-        if summary.totals[k.Unit.SHEKELS]:
-            totals.append(t._("{amount} ₪", amount=Raw(t.number(summary.totals[k.Unit.SHEKELS]))))
-        if summary.totals[k.Unit.HOURS]:
-            totals.append(t.n_("one hour a month", "{n} hours a month", summary.totals[k.Unit.HOURS]))
-        head = f"{name}: " + " · ".join(kinds)
-        lines.append(head + (f" ({', '.join(totals)})" if totals else ""))
+        lines.append(f"{name}: " + sector_inputs_text(t, summary))
         for line in ledger.lines:
             if line.sector is summary.sector:
                 amount = amount_text(t, line.kind, line.amount)
@@ -237,16 +935,15 @@ def ledger_text(t: Translator, ledger: keshet.Ledger) -> str:
     return "\n".join(lines)
 
 
-async def show_ledger(ctx: Context, forum: Forum) -> None:
-    ledger = await keshet.ledger(ctx.session, forum, now=ctx.now)
-    seat = await keshet.my_seat(ctx.session, ctx.person, forum.id)
-    buttons = []
-    if seat is not None:
-        buttons.append([ctx.button(ctx.t._("Record what we bring"), f"ksin:{forum.id}")])
-        if any(line.membership_id == seat.membership_id for line in ledger.lines):
-            buttons.append([ctx.button(ctx.t._("Remove an input I recorded"), f"ksix:{forum.id}")])
-    buttons.append(back(ctx, forum))
-    await ctx.reply(ledger_text(ctx.t, ledger), buttons)
+def sector_inputs_text(t: Translator, summary: k.SectorInputs) -> str:
+    """How many inputs of each kind a sector brings, and what they add up to."""
+    kinds = [f"{t._(k.INPUT_NAMES[kind])} ×{t.number(count)}" for kind, count in summary.counts.items() if count]
+    totals = []
+    if summary.totals[k.Unit.SHEKELS]:
+        totals.append(t._("{amount} ₪", amount=Raw(t.number(summary.totals[k.Unit.SHEKELS]))))
+    if summary.totals[k.Unit.HOURS]:
+        totals.append(t.n_("one hour a month", "{n} hours a month", summary.totals[k.Unit.HOURS]))
+    return " · ".join(kinds) + (f" ({', '.join(totals)})" if totals else "")
 
 
 def verdict_lines(t: Translator, result: k.AssessmentResult) -> list[str]:
@@ -302,650 +999,36 @@ def assessment_text(t: Translator, views: list[keshet.RoundView]) -> str:
             partners=result.partners,
         )
     )
-    for question in result.questions:
-        mark = "✅" if question.passes else "❌"
-        text = t._(k.QUESTIONS[question.question])
-        if question.computed:
-            detail = t.n_(
-                "from the seats: one sector sits at the table",
-                "from the seats: {n} sectors sit at the table",
-                len(result.sectors_present),
-            )
-        else:
-            detail = t._("yes: {yes} of {partners}", yes=question.yes, partners=question.partners)
-            tallies = tally_text(t, question)
-            if tallies:
-                detail += f" ({tallies})"
-        lines.append(f"{mark} {question.question}. {text}\n   {detail}")
+    lines += [question_line(t, question, result) for question in result.questions]
     if len(views) > 1:
-        shown = views[-4:]
-        lines += ["", t._("The trend (share of yes, round by round):")]
-        trend = k.trend([v.result for v in shown])
-        for number, (shares, direction) in trend.items():
-            steps = " → ".join("—" if s is None else f"{round(100 * s)}%" for s in shares)
-            lines.append(f"{number}. {steps} {arrow(direction)}".rstrip())
+        lines += ["", t._("The trend (share of yes, round by round):"), *trend_lines(views[-4:])]
     lines.append("")
     lines += verdict_lines(t, result)
     return "\n".join(lines)
 
 
-async def show_assessment(ctx: Context, forum: Forum) -> None:
-    views = await keshet.assessment_rounds(ctx.session, forum, now=ctx.now)
-    partnership = await keshet.partnership_of(ctx.session, forum, now=ctx.now)
-    buttons = []
-    seat = await keshet.my_seat(ctx.session, ctx.person, forum.id)
-    if views and seat is not None:
-        buttons.append([ctx.button(ctx.t._("Answer the questions"), f"ksaq:{views[-1].round.id}")])
-    if await is_manager(ctx, forum):
-        last = views[-1].round.number if views else 0
-        buttons.append([ctx.button(ctx.t._("Send a round to the partners now"), f"ksan:{forum.id}:{last}")])
-        buttons.append([ctx.button(ctx.t._("How often"), f"ksaf:{forum.id}")])
-    buttons.append(back(ctx, forum))
-    text = assessment_text(ctx.t, views)
-    text += "\n\n" + ctx.t.n_(
-        "The next scheduled round: {date} (every month).",
-        "The next scheduled round: {date} (every {n} months).",
-        partnership.assessment_every_months,
-        date=ctx.t.date(partnership.next_assessment_at, "long"),
-    )
-    await ctx.reply(text, buttons)
-
-
-async def ask_question(ctx: Context, assessment_id: int, number: int, question: int, *, edit: bool = True) -> None:
-    buttons = [
-        [ctx.button(ctx.t._(label), payload) for label, payload in keshet.answer_payloads(assessment_id, question)]
-    ]
-    await ctx.reply(keshet.question_text(ctx.t, number, question), buttons, edit=edit)
-
-
-async def no_partnership(ctx: Context) -> None:
-    """Not in a partnership: an authority's lead may open theirs; anyone else is told how to join."""
-    assert ctx.person is not None
-    led = await keshet.authorities_led(ctx.session, ctx.person)
-    if not led:
-        await ctx.reply(
-            ctx.t._(
-                "You do not sit in a tri-sector partnership. A partnership is opened by the lead of a local "
-                "authority's partners forum; to join one, ask its lead for an invite."
-            )
+def question_line(t: Translator, question: k.QuestionResult, result: k.AssessmentResult) -> str:
+    """A question of the latest round: passes or not, and how the partners (or the seats) answered it."""
+    mark = "✅" if question.passes else "❌"
+    text = t._(k.QUESTIONS[question.question])
+    if question.computed:
+        detail = t.n_(
+            "from the seats: one sector sits at the table",
+            "from the seats: {n} sectors sit at the table",
+            len(result.sectors_present),
         )
-        return
-    rows = []
-    for seat in led:
-        name = seat.unit.name_en if ctx.t.locale == "en" and seat.unit.name_en else seat.unit.name
-        rows.append([ctx.button(ctx.t._("Open the partnership of {unit}", unit=name), f"kso:{seat.forum.id}")])
-    await ctx.reply(
-        ctx.t._(
-            "You do not sit in a tri-sector partnership yet. As the lead of your authority's forum you can open "
-            "its partnership (KeShet): you take the public sector's seat, then invite the business and third "
-            "sector partners."
-        ),
-        rows,
-    )
+    else:
+        detail = t._("yes: {yes} of {partners}", yes=question.yes, partners=question.partners)
+        tallies = tally_text(t, question)
+        if tallies:
+            detail += f" ({tallies})"
+    return f"{mark} {question.question}. {text}\n   {detail}"
 
 
-# --------------------------------------------------------------------------------------------
-# The router
-# --------------------------------------------------------------------------------------------
-
-
-def build() -> Router:
-    router = Router("keshet")
-
-    @router.command(
-        "partnership", N_("The tri-sector partnership: process, field, inputs, self-assessment"), audience="registered"
-    )
-    async def partnership(ctx: Context) -> None:
-        assert ctx.person is not None
-        seats = await keshet.partnerships_of(ctx.session, ctx.person)
-        if not seats:
-            await no_partnership(ctx)
-            return
-        if len(seats) == 1:
-            await hub(ctx, seats[0].forum)
-            return
-        await ctx.reply(
-            ctx.t._("Which partnership?"),
-            [[ctx.button(forum_title(ctx.t, s.forum, s.unit), f"ksh:{s.forum.id}")] for s in seats],
-        )
-
-    @router.action("kso")
-    async def open_partnership(ctx: Context) -> None:
-        assert ctx.person is not None
-        forum = await keshet.open_partnership(ctx.session, forum_id=int(ctx.value), person=ctx.person, now=ctx.now)
-        await ctx.reply(
-            ctx.t._(
-                "The partnership of {unit} is open, and you hold the public sector's seat. Invite the business "
-                "and third sector partners with {command}.",
-                unit=forum.org_unit.name_en if ctx.t.locale == "en" and forum.org_unit.name_en else forum.org_unit.name,
-                command=Ltr("/invite"),
-            )
-        )
-        await hub(ctx, forum)
-
-    @router.action("ksh")
-    async def open_hub(ctx: Context) -> None:
-        await hub(ctx, await visible_forum(ctx, int(ctx.value)))
-
-    # -- the process ---------------------------------------------------------------------------
-
-    @router.action("kstl")
-    async def timeline(ctx: Context) -> None:
-        await show_timeline(ctx, await visible_forum(ctx, int(ctx.value)))
-
-    @router.action("kss")
-    async def choose_stage(ctx: Context) -> None:
-        forum = await visible_forum(ctx, int(ctx.value))
-        await keshet.require(ctx.session, ctx.person, forum, Action.MANAGE_PARTNERSHIP, keshet.LEADS_ONLY)
-        partnership = await keshet.partnership_of(ctx.session, forum, now=ctx.now)
-        entries = await keshet.stage_entries(ctx.session, partnership)
-        current = k.current_stage(entries)
-        rows = []
-        for stage in k.stages_open_to(entries):
-            name = ctx.t._(k.STAGE_NAMES[stage])
-            label = ctx.t._("{stage} (a note on the current stage)", stage=name) if stage is current else name
-            rows.append([ctx.button(label, f"kssg:{forum.id}:{stage.value}")])
-        await ctx.reply(ctx.t._("Which stage is the progress in?"), rows)
-
-    @router.action("kssg")
-    async def stage_chosen(ctx: Context) -> None:
-        forum_id, _, stage = ctx.value.partition(":")
-        forum = await visible_forum(ctx, int(forum_id))
-        await keshet.require(ctx.session, ctx.person, forum, Action.MANAGE_PARTNERSHIP, keshet.LEADS_ONLY)
-        chosen = k.Stage(stage)
-        await ctx.set_state(STAGE_FLOW, "date", forum=forum.id, stage=chosen.value)
-        await ctx.reply(
-            ctx.t._(
-                "{stage}: when did it happen? Type a date such as 15.05.2007, or only a month: 05/2007.",
-                stage=ctx.t._(k.STAGE_NAMES[chosen]),
-            ),
-            [[ctx.step_button(ctx.t._("Today"), STAGE_FLOW, "date", "today")]],
-        )
-
-    @router.step(STAGE_FLOW, "date")
-    async def stage_date(ctx: Context) -> None:
-        today = ctx.now.astimezone(ctx.app.settings.tz).date()
-        when = k.When(today) if ctx.value == "today" else k.parse_when(ctx.text, today)
-        if when is None:
-            await ctx.reply(
-                ctx.t._("I could not read that date. Type for example 15.05.2007 or 05/2007 (not a future date).")
-            )
-            return
-        assert ctx.state is not None
-        forum = await visible_forum(ctx, int(ctx.state.data["forum"]))
-        await keshet.check_stage(
-            ctx.session, forum=forum, person=ctx.person, stage=k.Stage(ctx.state.data["stage"]), when=when, now=ctx.now
-        )
-        await ctx.set_state(STAGE_FLOW, "note", day=when.day.isoformat(), precision=when.precision.value)
-        await ctx.reply(
-            ctx.t._("A short note on what happened?"),
-            [[ctx.step_button(ctx.t._("No note"), STAGE_FLOW, "note", "none")]],
-        )
-
-    @router.step(STAGE_FLOW, "note")
-    async def stage_note(ctx: Context) -> None:
-        from datetime import date
-
-        assert ctx.state is not None
-        data = dict(ctx.state.data)
-        forum = await visible_forum(ctx, int(data["forum"]))
-        when = k.When(date.fromisoformat(data["day"]), k.Precision(data["precision"]))
-        note = "" if ctx.value == "none" else ctx.text
-        try:
-            await keshet.record_stage(
-                ctx.session,
-                forum=forum,
-                person=ctx.person,
-                stage=k.Stage(data["stage"]),
-                when=when,
-                note=note,
-                now=ctx.now,
-            )
-        except Refused:
-            await ctx.clear_state()
-            raise
-        await ctx.clear_state()
-        await ctx.reply(
-            ctx.t._(
-                "Recorded: {stage}, {date}.",
-                stage=ctx.t._(k.STAGE_NAMES[k.Stage(data["stage"])]),
-                date=when_text(ctx.t, when),
-            ),
-            [
-                [ctx.button(ctx.t._("Record more progress"), f"kss:{forum.id}")],
-                [ctx.button(ctx.t._("The process and its timeline"), f"kstl:{forum.id}")],
-            ],
-        )
-
-    # -- choosing the field ------------------------------------------------------------------
-
-    @router.action("ksf")
-    async def fields(ctx: Context) -> None:
-        await show_fields(ctx, await visible_forum(ctx, int(ctx.value)))
-
-    @router.action("ksfa")
-    async def add_field(ctx: Context) -> None:
-        forum = await visible_forum(ctx, int(ctx.value))
-        await keshet.require(ctx.session, ctx.person, forum, Action.MANAGE_PARTNERSHIP, keshet.LEADS_ONLY)
-        partnership = await keshet.partnership_of(ctx.session, forum, now=ctx.now)
-        listed = {c.suggested for c in await keshet.candidates(ctx.session, partnership)}
-        rows = [
-            [ctx.button(ctx.t._(title), f"ksfad:{forum.id}:{key}")]
-            for key, title in k.SUGGESTED_FIELDS.items()
-            if key not in listed
-        ]
-        rows.append([ctx.button(ctx.t._("Another field (type it)"), f"ksft:{forum.id}")])
-        await ctx.reply(ctx.t._("Which field should the partners consider?"), rows)
-
-    @router.action("ksfad")
-    async def add_suggested(ctx: Context) -> None:
-        forum_id, _, key = ctx.value.partition(":")
-        forum = await visible_forum(ctx, int(forum_id))
-        await keshet.add_candidate(ctx.session, forum=forum, person=ctx.person, now=ctx.now, suggested=key)
-        await ctx.reply(ctx.t._("Added: {field}.", field=ctx.t._(k.SUGGESTED_FIELDS[key])))
-        await show_fields(ctx, forum)
-
-    @router.action("ksft")
-    async def field_typed(ctx: Context) -> None:
-        forum = await visible_forum(ctx, int(ctx.value))
-        await keshet.require(ctx.session, ctx.person, forum, Action.MANAGE_PARTNERSHIP, keshet.LEADS_ONLY)
-        await ctx.set_state(FIELD_FLOW, "title", forum=forum.id)
-        await ctx.reply(ctx.t._("Type the field's name (up to 120 characters)."))
-
-    @router.step(FIELD_FLOW, "title")
-    async def field_title_step(ctx: Context) -> None:
-        assert ctx.state is not None
-        forum = await visible_forum(ctx, int(ctx.state.data["forum"]))
-        row, _ = await keshet.add_candidate(ctx.session, forum=forum, person=ctx.person, now=ctx.now, title=ctx.text)
-        await ctx.clear_state()
-        await ctx.reply(ctx.t._("Added: {field}.", field=field_title(ctx.t, row)))
-        await show_fields(ctx, forum)
-
-    @router.action("ksfr")
-    async def remove_field(ctx: Context) -> None:
-        forum = await visible_forum(ctx, int(ctx.value))
-        await keshet.require(ctx.session, ctx.person, forum, Action.MANAGE_PARTNERSHIP, keshet.LEADS_ONLY)
-        partnership = await keshet.partnership_of(ctx.session, forum, now=ctx.now)
-        rows = [
-            [ctx.button(field_title(ctx.t, c), f"ksfrd:{c.id}")]
-            for c in await keshet.candidates(ctx.session, partnership)
-        ]
-        await ctx.reply(ctx.t._("Which field should be removed from the list?"), rows)
-
-    @router.action("ksfrd")
-    async def remove_field_done(ctx: Context) -> None:
-        candidate, forum = await keshet.candidate_in(ctx.session, int(ctx.value))
-        await keshet.remove_candidate(ctx.session, candidate_id=candidate.id, person=ctx.person, now=ctx.now)
-        await ctx.reply(ctx.t._("Removed: {field}.", field=field_title(ctx.t, candidate)), edit=True)
-        await show_fields(ctx, forum)
-
-    @router.action("ksfw")
-    async def weights(ctx: Context) -> None:
-        forum = await visible_forum(ctx, int(ctx.value))
-        await show_weights(ctx, forum)
-
-    async def show_weights(ctx: Context, forum: Forum, *, edit: bool = False) -> None:
-        await keshet.require(ctx.session, ctx.person, forum, Action.MANAGE_PARTNERSHIP, keshet.LEADS_ONLY)
-        partnership = await keshet.partnership_of(ctx.session, forum, now=ctx.now)
-        current = k.valid_weights(partnership.weights)
-        lines = [ctx.t._("The criteria and their weights (0 = ignore, 5 = most important):")]
-        rows = []
-        for index, criterion in enumerate(k.CRITERIA, 1):
-            lines.append(f"{index}. {ctx.t._(k.CRITERION_NAMES[criterion])} — {ctx.t.number(current[criterion])}")
-            rows.append(
-                ctx.button(
-                    ctx.t._("{n}: weight {weight}", n=index, weight=current[criterion]),
-                    f"ksfwc:{forum.id}:{criterion.value}",
-                )
-            )
-        grid = [rows[i : i + 2] for i in range(0, len(rows), 2)]
-        grid.append([ctx.button(ctx.t._("Done"), f"ksf:{forum.id}")])
-        await ctx.reply("\n".join(lines), grid, edit=edit)
-
-    @router.action("ksfwc")
-    async def weight_of(ctx: Context) -> None:
-        forum_id, _, criterion = ctx.value.partition(":")
-        forum = await visible_forum(ctx, int(forum_id))
-        await keshet.require(ctx.session, ctx.person, forum, Action.MANAGE_PARTNERSHIP, keshet.LEADS_ONLY)
-        chosen = k.Criterion(criterion)
-        await ctx.reply(
-            ctx.t._("The weight of “{criterion}”:", criterion=ctx.t._(k.CRITERION_NAMES[chosen])),
-            [[ctx.button(ctx.t.number(w), f"ksfws:{forum.id}:{chosen.value}:{w}") for w in range(0, k.MAX_WEIGHT + 1)]],
-            edit=True,
-        )
-
-    @router.action("ksfws")
-    async def weight_set(ctx: Context) -> None:
-        forum_id, criterion, weight = ctx.value.split(":")
-        forum = await visible_forum(ctx, int(forum_id))
-        await keshet.set_weight(
-            ctx.session,
-            forum=forum,
-            person=ctx.person,
-            criterion=k.Criterion(criterion),
-            weight=int(weight),
-            now=ctx.now,
-        )
-        await show_weights(ctx, forum, edit=True)
-
-    @router.action("ksfn")
-    async def fields_ready(ctx: Context) -> None:
-        forum = await visible_forum(ctx, int(ctx.value))
-        told = await keshet.announce_fields(ctx.session, forum=forum, person=ctx.person, now=ctx.now)
-        if told:
-            await ctx.reply(
-                ctx.t.n_(
-                    "I told the partner that the fields are ready to score.",
-                    "I told the {n} partners that the fields are ready to score.",
-                    told,
-                ),
-                [back(ctx, forum)],
-            )
-        else:
-            await ctx.reply(ctx.t._("The partners were already told about these fields."), [back(ctx, forum)])
-
-    @router.action("ksfs")
-    async def score_which(ctx: Context) -> None:
-        forum = await visible_forum(ctx, int(ctx.value))
-        seat = await keshet.partner_seat(ctx.session, ctx.person, forum)
-        partnership = await keshet.partnership_of(ctx.session, forum, now=ctx.now)
-        rows = []
-        for candidate in await keshet.candidates(ctx.session, partnership):
-            done = len(await keshet.my_scores(ctx.session, candidate.id, seat.membership_id))
-            label = ctx.t._(
-                "{field} ({done}/{total})", field=field_title(ctx.t, candidate), done=done, total=len(k.CRITERIA)
-            )
-            rows.append([ctx.button(label, f"ksc:{candidate.id}")])
-        if not rows:
-            await ctx.reply(ctx.t._("No candidate fields yet. The partnership's lead lists them."))
-            return
-        await ctx.reply(
-            ctx.t._(
-                "Which field will you score? You score each field on eight criteria, from 1 (not at all) to 5 "
-                "(very well); you may skip a criterion."
-            ),
-            rows,
-        )
-
-    async def ask_criterion(ctx: Context, candidate_id: int, index: int, *, edit: bool) -> None:
-        candidate, forum = await keshet.candidate_in(ctx.session, candidate_id)
-        seat = await keshet.partner_seat(ctx.session, ctx.person, forum)
-        mine = await keshet.my_scores(ctx.session, candidate.id, seat.membership_id)
-        if index >= len(k.CRITERIA):
-            lines = [ctx.t._("Your scores for {field}:", field=field_title(ctx.t, candidate))]
-            for n, criterion in enumerate(k.CRITERIA, 1):
-                value = mine.get(criterion)
-                shown = ctx.t.number(value) if value else "—"
-                lines.append(f"{n}. {ctx.t._(k.CRITERION_NAMES[criterion])}: {shown}")
-            await ctx.reply(
-                "\n".join(lines),
-                [
-                    [ctx.button(ctx.t._("Score another field"), f"ksfs:{forum.id}")],
-                    [ctx.button(ctx.t._("See the ranking"), f"ksf:{forum.id}")],
-                ],
-                edit=edit,
-            )
-            return
-        criterion = k.CRITERIA[index]
-        text = ctx.t._(
-            "{field} · criterion {n} of {total}:\n{criterion}\nHow well does the field meet it? "
-            "1 = not at all, 5 = very well.",
-            field=field_title(ctx.t, candidate),
-            n=index + 1,
-            total=len(k.CRITERIA),
-            criterion=ctx.t._(k.CRITERION_NAMES[criterion]),
-        )
-        if criterion is k.Criterion.BUDGET:
-            text += "\n" + ctx.t._("(5 = the budget it requires is within the partners' reach)")
-        current = mine.get(criterion)
-        scores = [
-            ctx.button(("✓" if current == s else "") + ctx.t.number(s), f"kscs:{candidate.id}:{index}:{s}")
-            for s in range(k.MIN_SCORE, k.MAX_SCORE + 1)
-        ]
-        await ctx.reply(
-            text,
-            [
-                scores,
-                [
-                    ctx.button(ctx.t._("Skip"), f"kscs:{candidate.id}:{index}:0"),
-                    ctx.button(ctx.t._("Finish"), f"kscs:{candidate.id}:{len(k.CRITERIA)}:0"),
-                ],
-            ],
-            edit=edit,
-        )
-
-    @router.action("ksc")
-    async def score_candidate(ctx: Context) -> None:
-        await ask_criterion(ctx, int(ctx.value), 0, edit=False)
-
-    @router.action("kscs")
-    async def score_set(ctx: Context) -> None:
-        candidate_id, index, score = (int(x) for x in ctx.value.split(":"))
-        if score and 0 <= index < len(k.CRITERIA):
-            await keshet.set_score(
-                ctx.session,
-                candidate_id=candidate_id,
-                person=ctx.person,
-                criterion=k.CRITERIA[index],
-                score=score,
-                now=ctx.now,
-            )
-        await ask_criterion(ctx, candidate_id, min(index + 1, len(k.CRITERIA)), edit=True)
-
-    # -- the inputs ledger ---------------------------------------------------------------------
-
-    @router.action("ksi")
-    async def inputs(ctx: Context) -> None:
-        await show_ledger(ctx, await visible_forum(ctx, int(ctx.value)))
-
-    @router.action("ksin")
-    async def input_kind(ctx: Context) -> None:
-        forum = await visible_forum(ctx, int(ctx.value))
-        await keshet.partner_seat(ctx.session, ctx.person, forum)
-        await ctx.reply(
-            ctx.t._("What do you bring to the partnership?"),
-            [
-                [
-                    ctx.button(ctx.t._(k.INPUT_NAMES[kind]), f"ksik:{forum.id}:{kind.value}")
-                    for kind in k.INPUT_KINDS[:2]
-                ],
-                [
-                    ctx.button(ctx.t._(k.INPUT_NAMES[kind]), f"ksik:{forum.id}:{kind.value}")
-                    for kind in k.INPUT_KINDS[2:]
-                ],
-            ],
-        )
-
-    @router.action("ksik")
-    async def input_kind_chosen(ctx: Context) -> None:
-        forum_id, _, kind = ctx.value.partition(":")
-        forum = await visible_forum(ctx, int(forum_id))
-        await keshet.partner_seat(ctx.session, ctx.person, forum)
-        chosen = k.InputKind(kind)
-        await ctx.set_state(INPUT_FLOW, "description", forum=forum.id, kind=chosen.value)
-        await ctx.reply(
-            ctx.t._(
-                "{kind}: describe in a sentence what you bring (for example: a coordinator from the education "
-                "administration).",
-                kind=ctx.t._(k.INPUT_NAMES[chosen]),
-            )
-        )
-
-    @router.step(INPUT_FLOW, "description")
-    async def input_description(ctx: Context) -> None:
-        from bot.domain.text import clean_text
-
-        if ctx.value:
-            await ctx.reply(ctx.t._("Please type a short description."))
-            return
-        description = clean_text(ctx.text, max_length=k.INPUT_TEXT_MAX, min_length=2)
-        assert ctx.state is not None
-        kind = k.InputKind(ctx.state.data["kind"])
-        await ctx.set_state(INPUT_FLOW, "amount", description=description)
-        question = (
-            ctx.t._("How much, in shekels? (a whole number)")
-            if k.INPUT_UNITS[kind] is k.Unit.SHEKELS
-            else ctx.t._("How many hours a month? (a whole number)")
-        )
-        await ctx.reply(question, [[ctx.step_button(ctx.t._("Skip"), INPUT_FLOW, "amount", "skip")]])
-
-    @router.step(INPUT_FLOW, "amount")
-    async def input_amount(ctx: Context) -> None:
-        assert ctx.state is not None
-        amount = None
-        if ctx.value != "skip":
-            amount = k.parse_amount(ctx.text)
-            if amount is None:
-                await ctx.reply(ctx.t._("Please type a whole number."))
-                return
-        data = dict(ctx.state.data)
-        forum = await visible_forum(ctx, int(data["forum"]))
-        try:
-            await keshet.record_input(
-                ctx.session,
-                forum=forum,
-                person=ctx.person,
-                kind=k.InputKind(data["kind"]),
-                description=data["description"],
-                amount=amount,
-                now=ctx.now,
-            )
-        finally:
-            await ctx.clear_state()
-        await ctx.reply(ctx.t._("Recorded in the inputs ledger."))
-        await show_ledger(ctx, forum)
-
-    @router.action("ksix")
-    async def input_remove(ctx: Context) -> None:
-        forum = await visible_forum(ctx, int(ctx.value))
-        seat = await keshet.partner_seat(ctx.session, ctx.person, forum)
-        ledger = await keshet.ledger(ctx.session, forum, now=ctx.now)
-        rows = [
-            [ctx.button(f"{ctx.t._(k.INPUT_NAMES[line.kind])}: {line.description}"[:60], f"ksixd:{line.id}")]
-            for line in ledger.lines
-            if line.membership_id == seat.membership_id
-        ]
-        await ctx.reply(ctx.t._("Which input should be removed?"), rows)
-
-    @router.action("ksixd")
-    async def input_removed(ctx: Context) -> None:
-        await keshet.remove_input(ctx.session, input_id=int(ctx.value), person=ctx.person, now=ctx.now)
-        await ctx.reply(ctx.t._("Removed from the inputs ledger."), edit=True)
-
-    # -- the self-assessment ---------------------------------------------------------------------
-
-    @router.action("ksa")
-    async def assessment(ctx: Context) -> None:
-        await show_assessment(ctx, await visible_forum(ctx, int(ctx.value)))
-
-    @router.action("ksan")
-    async def assessment_now(ctx: Context) -> None:
-        forum_id, _, last = ctx.value.partition(":")
-        forum = await visible_forum(ctx, int(forum_id))
-        opened = await keshet.open_round(
-            ctx.session, forum=forum, now=ctx.now, trigger="lead", by_person=ctx.person, after_number=int(last)
-        )
-        if opened is None:
-            await ctx.reply(ctx.t._("A new round was already opened."))
-            return
-        reached = await keshet.send_round(ctx.session, opened, now=ctx.now, tz=ctx.app.settings.tz)
-        await ctx.reply(
-            ctx.t.n_(
-                "Round {round} is open: the questions went to one partner.",
-                "Round {round} is open: the questions went to {n} partners.",
-                reached,
-                round=opened.number,
-            ),
-            edit=True,
-        )
-
-    @router.action("ksaf")
-    async def assessment_every(ctx: Context) -> None:
-        forum = await visible_forum(ctx, int(ctx.value))
-        await keshet.require(ctx.session, ctx.person, forum, Action.MANAGE_PARTNERSHIP, keshet.LEADS_ONLY)
-        await ctx.reply(
-            ctx.t._("How often should the partners be asked?"),
-            [
-                [
-                    ctx.button(ctx.t.n_("Every month", "Every {n} months", m), f"ksafs:{forum.id}:{m}")
-                    for m in k.EVERY_MONTHS_CHOICES
-                ]
-            ],
-        )
-
-    @router.action("ksafs")
-    async def assessment_every_set(ctx: Context) -> None:
-        forum_id, _, months = ctx.value.partition(":")
-        forum = await visible_forum(ctx, int(forum_id))
-        partnership = await keshet.set_every_months(
-            ctx.session, forum=forum, person=ctx.person, months=int(months), now=ctx.now
-        )
-        await ctx.reply(
-            ctx.t._("Saved. The next round: {date}.", date=ctx.t.date(partnership.next_assessment_at, "long")),
-            edit=True,
-        )
-
-    @router.action("ksaq")
-    async def assessment_answer_again(ctx: Context) -> None:
-        from bot.storage.models_keshet import KeshetAssessmentRound
-
-        assessment = await ctx.session.get(KeshetAssessmentRound, int(ctx.value))
-        if assessment is None:
-            raise Refused(N_("This self-assessment round has closed."))
-        await keshet.partner_seat(ctx.session, ctx.person, await _forum_of_round(ctx, assessment.partnership_id))
-        await ask_question(ctx, assessment.id, assessment.number, k.ASKED_QUESTIONS[0], edit=False)
-
-    @router.action("kasa")
-    async def assessment_answer(ctx: Context) -> None:
-        round_id, question, yes = (int(x) for x in ctx.value.split(":"))
-        assessment, nxt = await keshet.answer_question(
-            ctx.session, round_id=round_id, person=ctx.person, question=question, yes=bool(yes), now=ctx.now
-        )
-        if nxt is not None:
-            await ask_question(ctx, assessment.id, assessment.number, nxt)
-            return
-        partnership_forum = await _forum_of_round(ctx, assessment.partnership_id)
-        await ctx.reply(
-            ctx.t._("Thank you! Your answers were recorded. You can change them until the next round opens."),
-            [[ctx.button(ctx.t._("See the results"), f"ksa:{partnership_forum.id}")]],
-            edit=True,
-        )
-        await notify_when_complete(ctx, partnership_forum, assessment.id)
-
-    return router
-
-
-async def _forum_of_round(ctx: Context, partnership_id: int) -> Forum:
-    from bot.storage.models_keshet import KeshetPartnership
-
-    partnership = await ctx.session.get(KeshetPartnership, partnership_id)
-    assert partnership is not None
-    return await keshet.partnership_forum(ctx.session, partnership.forum_id)
-
-
-async def notify_when_complete(ctx: Context, forum: Forum, round_id: int) -> None:
-    """When every partner of the round has answered every question, each of them gets the verdict (once)."""
-    from bot.services import notify
-
-    views = await keshet.assessment_rounds(ctx.session, forum, now=ctx.now)
-    view = next((v for v in views if v.round.id == round_id), None)
-    if view is None:
-        return
-    result = view.result
-    asked = [q for q in result.questions if not q.computed]
-    if result.partners == 0 or any(q.answered < result.partners for q in asked):
-        return
-    seats = await keshet.seats(ctx.session, forum.id)
-    for r in await notify.recipients(ctx.session, [s.person_id for s in seats], now=ctx.now, tz=ctx.app.settings.tz):
-        text = "\n".join(
-            [
-                r.t._(k.ASSESSMENT_TITLE),
-                r.t._("Every partner has answered round {round}.", round=view.round.number),
-                "",
-                *verdict_lines(r.t, result),
-            ]
-        )
-        await r.send(
-            r.message(text, [[r.button(r.t._("See the results"), f"ksa:{forum.id}")]]),
-            dedup_key=f"keshet:verdict:{round_id}:p{r.person.id}",
-        )
+def trend_lines(shown: list[keshet.RoundView]) -> list[str]:
+    """Each question's share of yes over the rounds shown, with its direction."""
+    lines = []
+    for number, (shares, direction) in k.trend([v.result for v in shown]).items():
+        steps = " → ".join("—" if s is None else f"{round(100 * s)}%" for s in shares)
+        lines.append(f"{number}. {steps} {arrow(direction)}".rstrip())
+    return lines

@@ -24,6 +24,7 @@ from bot.services import audit, notify, orgs, people
 from bot.services.access import load_forum as load_forum  # one definition, used from here too
 from bot.services.access import require as require
 from bot.services.errors import Forbidden, NotFound, Refused
+from bot.services.keshet_actions import AnswerQuestion, ScoreFields, ShowTimeline
 from bot.services.poll_texts import forum_name
 from bot.services.sql import insert_ignore
 from bot.services.upsert import upsert
@@ -279,7 +280,7 @@ async def _tell_partners_of_stage(
         )
         if entry.note:
             text += "\n" + entry.note
-        buttons = [[r.button(t._("The process and its timeline"), f"kstl:{forum.id}")]]
+        buttons = [[r.button(t._("The process and its timeline"), ShowTimeline(forum.id))]]
         told += int(await r.send(r.message(text, buttons), dedup_key=f"keshet:stage:{row.id}"))
     return told
 
@@ -307,7 +308,7 @@ async def announce_fields(session: AsyncSession, *, forum: Forum, person: Person
             forum=Raw(forum_name(t, forum, forum.org_unit)),
             fields=names,
         )
-        buttons = [[r.button(t._("Score the fields"), f"ksfs:{forum.id}")]]
+        buttons = [[r.button(t._("Score the fields"), ScoreFields(forum.id))]]
         told += int(await r.send(r.message(text, buttons), dedup_key=key[:140]))
     audit.record(session, now=now, action="keshet.fields_ready", actor_person_id=person.id if person else None,
                  subject=f"forum:{forum.id}", details={"fields": len(listed), "told": told})
@@ -646,11 +647,11 @@ def question_text(t: Translator, number: int, question: int) -> str:
     )
 
 
-def answer_payloads(round_id: int, question: int) -> list[tuple[str, str]]:
-    """(label msgid, action payload) for the yes and no buttons of one question."""
+def answer_actions(round_id: int, question: int) -> list[tuple[str, AnswerQuestion]]:
+    """(label msgid, action) for the yes and no buttons of one question."""
     return [
-        (N_("Yes"), f"kasa:{round_id}:{question}:1"),
-        (N_("No"), f"kasa:{round_id}:{question}:0"),
+        (N_("Yes"), AnswerQuestion(round_id, question, True)),
+        (N_("No"), AnswerQuestion(round_id, question, False)),
     ]
 
 
@@ -667,7 +668,7 @@ async def send_round(
     first = k.ASKED_QUESTIONS[0]
     sent: set[int] = set()
     for r in await notify.recipients(session, person_ids, now=now, tz=tz):
-        buttons = [[r.button(r.t._(label), payload) for label, payload in answer_payloads(assessment.id, first)]]
+        buttons = [[r.button(r.t._(label), value) for label, value in answer_actions(assessment.id, first)]]
         await r.send(
             r.message(question_text(r.t, assessment.number, first), buttons),
             dedup_key=f"keshet:assess:{assessment.id}:p{r.person.id}",
