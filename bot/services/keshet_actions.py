@@ -30,7 +30,7 @@ class ShowHub(Action):
 # -- the process ---------------------------------------------------------------------------------
 
 
-@action("keshet.timeline")
+@action("keshet.timeline", was=("kstl",))
 @dataclass(frozen=True)
 class ShowTimeline(Action):
     forum_id: int
@@ -118,7 +118,7 @@ class AnnounceFields(Action):
     forum_id: int
 
 
-@action("keshet.score_fields")
+@action("keshet.score_fields", was=("ksfs",))
 @dataclass(frozen=True)
 class ScoreFields(Action):
     """Which field will you score (from the hub's ranking and from the "fields are ready" notice)."""
@@ -215,7 +215,7 @@ class AnswerRound(Action):
     round_id: int
 
 
-@action("keshet.answer")
+@action("keshet.answer", was=("kasa",))
 @dataclass(frozen=True)
 class AnswerQuestion(Action):
     round_id: int

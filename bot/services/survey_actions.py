@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from bot.core.actions import Action, action
 
 
-@action("surveys.open")
+@action("surveys.open", was=("svo",))
 @dataclass(frozen=True)
 class OpenSurvey(Action):
     """Start (or go on) answering a survey: its first question."""
