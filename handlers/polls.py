@@ -18,7 +18,7 @@ from datetime import UTC, datetime
 from typing import Concatenate, ParamSpec
 from zoneinfo import ZoneInfo
 
-from bot.conversation import Context, Handler, Router
+from bot.conversation import STALE_BUTTON, Context, Handler, Router
 from bot.core.actions import Action as ButtonAction
 from bot.core.actions import action, unpack
 from bot.core.messages import Button
@@ -52,7 +52,6 @@ UNMATCHED_VOTE = N_(
     "Please vote on the latest poll I sent you."
 )
 NOT_A_LEAD = N_("Only a forum's lead can open a date poll.")
-STALE_BUTTON = N_("This button is no longer active.")
 
 # -- what the meeting's buttons and the conversations carry ---------------------------------------
 
