@@ -21,7 +21,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics
-from bot.core.actions import Action, declared, pack, unpack
+from bot.core.actions import Action, declared, pack, registered, unpack
 from bot.core.messages import Button, EventKind, FileSpec, Inbound, Outbound, OutKind, PollSpec
 from bot.core.states import FlowState, StaleConversation, fits, load
 from bot.domain.text import InputError
@@ -335,6 +335,9 @@ class Conversations:
             self.poll_handlers += router.poll_handlers
             self.group_handlers += router.group_handlers
             self.text_handlers += router.text_handlers
+        shadowed = set(registered()) & set(self.actions)  # a declared action's name or earlier name
+        if shadowed:
+            raise ValueError(f"string actions {sorted(shadowed)} are also declared actions' names")
 
     def translator(self, identity: ChannelIdentity, state: ConversationState | None = None) -> Translator:
         person = identity.person

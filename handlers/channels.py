@@ -5,30 +5,32 @@ from __future__ import annotations
 from bot.conversation import STALE_BUTTON, Context, Router
 from bot.i18n import Ltr
 from bot.services import held, linking
+from bot.services.channel_actions import NextPage, ReleaseHeld
+
+
+async def release_held(ctx: Context, value: ReleaseHeld) -> None:
+    """The quick reply of a "you have a message" template: show everything held, oldest first."""
+    messages = await held.release_window(ctx.session, ctx.identity.id, now=ctx.now)
+    if not messages:
+        await ctx.reply(ctx.t._("There is nothing new waiting for you."))
+        return
+    for message in messages:
+        await ctx.send(message)
+
+
+async def next_page(ctx: Context, value: NextPage) -> None:
+    """The "More…" row of a long menu: the options that did not fit."""
+    message = await held.page(ctx.session, ctx.identity.id, value.held_id)
+    if message is None:
+        await ctx.reply(ctx.t._(STALE_BUTTON))
+        return
+    await ctx.send(message)
 
 
 def build() -> Router:
     router = Router("channels")
-
-    @router.action("held")
-    async def release_held(ctx: Context) -> None:
-        """The quick reply of a "you have a message" template: show everything held, oldest first."""
-        messages = await held.release_window(ctx.session, ctx.identity.id, now=ctx.now)
-        if not messages:
-            await ctx.reply(ctx.t._("There is nothing new waiting for you."))
-            return
-        for message in messages:
-            await ctx.send(message)
-
-    @router.action("page")
-    async def next_page(ctx: Context) -> None:
-        """The "More…" row of a long menu: the options that did not fit."""
-        message = await held.page(ctx.session, ctx.identity.id, int(ctx.value or 0))
-        if message is None:
-            await ctx.reply(ctx.t._(STALE_BUTTON))
-            return
-        await ctx.send(message)
-
+    router.on(ReleaseHeld)(release_held)
+    router.on(NextPage)(next_page)
     return router
 
 

@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from datetime import datetime
 
 from bot.conversation import Context, Router
+from bot.core.actions import Action as ButtonAction
+from bot.core.actions import action
 from bot.core.messages import Outbound, OutKind
 from bot.domain.permissions import Action, allowed
 from bot.domain.roles import roles_for
@@ -19,170 +22,189 @@ from handlers.registration import LANGUAGE_NAMES
 MYDATA_FILE = N_("my-data")
 
 
-def build() -> Router:
-    router = Router("core")
+@action("core.set_language", was=("lang",))
+@dataclass(frozen=True)
+class SetLanguage(ButtonAction):
+    locale: str
 
-    @router.command("help", N_("What I can do"))
-    async def help_(ctx: Context) -> None:
-        commands = ctx.conversations.commands.values()
-        is_lead = False
-        if ctx.person is not None:
-            is_lead = any(s.is_lead for s in await people.seats_of(ctx.session, ctx.person.id))
-        lines = []
-        for command in commands:
-            if command.audience == "registered" and ctx.person is None:
-                continue
-            if command.audience == "lead" and not is_lead:
-                continue
-            lines.append(f"/{command.name} — {ctx.t._(command.description)}")
-        await ctx.reply(ctx.t._("What I can do:") + "\n" + "\n".join(lines))
 
-    @router.command("forums", N_("My forums and roles"), audience="registered")
-    async def forums(ctx: Context) -> None:
-        assert ctx.person is not None
-        seats = await people.seats_of(ctx.session, ctx.person.id)
-        if not seats:
-            await ctx.reply(ctx.t._("You are not a member of any forum yet. Ask your forum's lead for an invite."))
-            return
-        lines = []
-        for seat in seats:
-            line = ctx.t._(
-                "{role} in {forum}",
-                role=role_name(ctx.t, seat.unit, seat.forum, seat.role, ctx.person.address_form),
-                forum=Raw(forum_title(ctx.t, seat.forum, seat.unit)),
-            )
-            if seat.is_lead:
-                line += " · " + ctx.t._("you lead this forum")
-            lines.append(line)
-        await ctx.reply(ctx.t._("Your forums:") + "\n" + bullet_list(lines))
+@action("core.set_address_form", was=("form",))
+@dataclass(frozen=True)
+class SetAddressForm(ButtonAction):
+    form: str  # m / f / p
 
-    @router.command("language", N_("Change the language"), audience="registered")
-    async def language(ctx: Context) -> None:
-        await ctx.reply(
-            ctx.t._("Choose a language:"),
-            [[ctx.button(LANGUAGE_NAMES[k], f"lang:{k}") for k in LOCALES]],
+
+@action("core.forget")
+@dataclass(frozen=True)
+class ForgetMe(ButtonAction):
+    confirmed: bool
+
+
+@action("invites.forum", was=("invf",))
+@dataclass(frozen=True)
+class InviteTo(ButtonAction):
+    forum_id: int
+
+
+@action("invites.role", was=("invr",))
+@dataclass(frozen=True)
+class InviteAs(ButtonAction):
+    forum_id: int
+    role: str
+
+
+@action("invites.uses", was=("invu",))
+@dataclass(frozen=True)
+class InviteFor(ButtonAction):
+    forum_id: int
+    role: str
+    uses: int
+
+
+async def help_(ctx: Context) -> None:
+    commands = ctx.conversations.commands.values()
+    is_lead = False
+    if ctx.person is not None:
+        is_lead = any(s.is_lead for s in await people.seats_of(ctx.session, ctx.person.id))
+    lines = []
+    for command in commands:
+        if command.audience == "registered" and ctx.person is None:
+            continue
+        if command.audience == "lead" and not is_lead:
+            continue
+        lines.append(f"/{command.name} — {ctx.t._(command.description)}")
+    await ctx.reply(ctx.t._("What I can do:") + "\n" + "\n".join(lines))
+
+async def forums(ctx: Context) -> None:
+    assert ctx.person is not None
+    seats = await people.seats_of(ctx.session, ctx.person.id)
+    if not seats:
+        await ctx.reply(ctx.t._("You are not a member of any forum yet. Ask your forum's lead for an invite."))
+        return
+    lines = []
+    for seat in seats:
+        line = ctx.t._(
+            "{role} in {forum}",
+            role=role_name(ctx.t, seat.unit, seat.forum, seat.role, ctx.person.address_form),
+            forum=Raw(forum_title(ctx.t, seat.forum, seat.unit)),
         )
+        if seat.is_lead:
+            line += " · " + ctx.t._("you lead this forum")
+        lines.append(line)
+    await ctx.reply(ctx.t._("Your forums:") + "\n" + bullet_list(lines))
 
-    @router.action("lang")
-    async def set_language(ctx: Context) -> None:
-        if ctx.person is None:
-            return
-        await people.set_locale(ctx.session, ctx.person, ctx.value)
-        ctx.use_translator(ctx.conversations.translator(ctx.identity))
-        await ctx.reply(ctx.t._("From now on I will write to you in English."), edit=True)
+async def language(ctx: Context) -> None:
+    await ctx.reply(
+        ctx.t._("Choose a language:"),
+        [[ctx.button(LANGUAGE_NAMES[k], SetLanguage(k)) for k in LOCALES]],
+    )
 
-    @router.command("address", N_("Change how I address you"), audience="registered")
-    async def address(ctx: Context) -> None:
-        await ctx.reply(
-            ctx.t._("How should I address you?"),
+async def set_language(ctx: Context, value: SetLanguage) -> None:
+    if ctx.person is None:
+        return
+    await people.set_locale(ctx.session, ctx.person, value.locale)
+    ctx.use_translator(ctx.conversations.translator(ctx.identity))
+    await ctx.reply(ctx.t._("From now on I will write to you in English."), edit=True)
+
+async def address(ctx: Context) -> None:
+    await ctx.reply(
+        ctx.t._("How should I address you?"),
+        [
             [
-                [
-                    ctx.button(ctx.t._("Masculine"), "form:m"),
-                    ctx.button(ctx.t._("Feminine"), "form:f"),
-                    ctx.button(ctx.t._("Plural"), "form:p"),
-                ]
-            ],
-        )
+                ctx.button(ctx.t._("Masculine"), SetAddressForm("m")),
+                ctx.button(ctx.t._("Feminine"), SetAddressForm("f")),
+                ctx.button(ctx.t._("Plural"), SetAddressForm("p")),
+            ]
+        ],
+    )
 
-    @router.action("form")
-    async def set_form(ctx: Context) -> None:
-        if ctx.person is None:
-            return
-        await people.set_address_form(ctx.session, ctx.person, ctx.value)
-        ctx.use_translator(ctx.conversations.translator(ctx.identity))
-        await ctx.reply(ctx.t._("Saved. This is how I will address you from now on."), edit=True)
+async def set_form(ctx: Context, value: SetAddressForm) -> None:
+    if ctx.person is None:
+        return
+    await people.set_address_form(ctx.session, ctx.person, value.form)
+    ctx.use_translator(ctx.conversations.translator(ctx.identity))
+    await ctx.reply(ctx.t._("Saved. This is how I will address you from now on."), edit=True)
 
-    @router.command("mydata", N_("Everything stored about me"), audience="registered")
-    async def mydata(ctx: Context) -> None:
-        assert ctx.person is not None
-        data = await privacy.export_person(ctx.session, ctx.person)
-        body = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
-        await ctx.reply(await mydata_text.summary(ctx.session, ctx.person, ctx.t))  # in words, then the file
-        await ctx.reply_file(
-            ctx.t.filename(MYDATA_FILE, "json"), "application/json", body,
-            ctx.t._("Here is everything forumbot stores about you."), ascii_filename(MYDATA_FILE, "json"),
-        )
+async def mydata(ctx: Context) -> None:
+    assert ctx.person is not None
+    data = await privacy.export_person(ctx.session, ctx.person)
+    body = json.dumps(data, ensure_ascii=False, indent=2).encode("utf-8")
+    await ctx.reply(await mydata_text.summary(ctx.session, ctx.person, ctx.t))  # in words, then the file
+    await ctx.reply_file(
+        ctx.t.filename(MYDATA_FILE, "json"), "application/json", body,
+        ctx.t._("Here is everything forumbot stores about you."), ascii_filename(MYDATA_FILE, "json"),
+    )
 
-    @router.command("forget", N_("Erase me from forumbot"), audience="registered")
-    async def forget(ctx: Context) -> None:
-        await ctx.reply(
-            ctx.t._(
-                "This erases your name and your accounts from forumbot and removes you from all your forums. "
-                "What you raised stays, attributed to your role only. This cannot be undone. Continue?"
-            ),
-            [[ctx.button(ctx.t._("Erase me"), "forget:yes"), ctx.button(ctx.t._("Cancel"), "forget:no")]],
-        )
+async def forget(ctx: Context) -> None:
+    await ctx.reply(
+        ctx.t._(
+            "This erases your name and your accounts from forumbot and removes you from all your forums. "
+            "What you raised stays, attributed to your role only. This cannot be undone. Continue?"
+        ),
+        [[ctx.button(ctx.t._("Erase me"), ForgetMe(True)), ctx.button(ctx.t._("Cancel"), ForgetMe(False))]],
+    )
 
-    @router.action("forget")
-    async def forget_confirmed(ctx: Context) -> None:
-        if ctx.person is None:
-            return
-        if ctx.value != "yes":
-            await ctx.reply(ctx.t._("Cancelled."), edit=True)
-            return
-        await people.forget(ctx.session, ctx.person, now=ctx.now)
-        # Queued after the erasure (which cancels every message to them), tied to no identity and
-        # deleted from the outbox once it went out.
-        goodbye = Outbound(
-            kind=OutKind.TEXT,
-            text=ctx.t._("Done. forumbot no longer holds your personal data. Goodbye!"),
-            rtl=ctx.t.rtl,
-            edit_ref=ctx.event.message_ref,
-        )
-        ctx.sent.append(goodbye)
-        await erasure.goodbye(
-            ctx.session, channel=ctx.event.channel, chat_id=ctx.event.chat_id, message=goodbye, now=ctx.now
-        )
+async def forget_confirmed(ctx: Context, value: ForgetMe) -> None:
+    if ctx.person is None:
+        return
+    if not value.confirmed:
+        await ctx.reply(ctx.t._("Cancelled."), edit=True)
+        return
+    await people.forget(ctx.session, ctx.person, now=ctx.now)
+    # Queued after the erasure (which cancels every message to them), tied to no identity and
+    # deleted from the outbox once it went out.
+    goodbye = Outbound(
+        kind=OutKind.TEXT,
+        text=ctx.t._("Done. forumbot no longer holds your personal data. Goodbye!"),
+        rtl=ctx.t.rtl,
+        edit_ref=ctx.event.message_ref,
+    )
+    ctx.sent.append(goodbye)
+    await erasure.goodbye(
+        ctx.session, channel=ctx.event.channel, chat_id=ctx.event.chat_id, message=goodbye, now=ctx.now
+    )
 
-    @router.command("cancel", N_("Stop what we are doing"))
-    async def cancel(ctx: Context) -> None:
-        if ctx.state is None:
-            await ctx.reply(ctx.t._("There is nothing to cancel."))
-            return
-        await ctx.clear_state()
-        await ctx.reply(ctx.t._("Cancelled."))
+async def cancel(ctx: Context) -> None:
+    if ctx.state is None:
+        await ctx.reply(ctx.t._("There is nothing to cancel."))
+        return
+    await ctx.clear_state()
+    await ctx.reply(ctx.t._("Cancelled."))
 
-    @router.command("invite", N_("Invite someone to my forum (leads)"), audience="lead")
-    async def invite(ctx: Context) -> None:
-        assert ctx.person is not None
-        seats = [s for s in await people.seats_of(ctx.session, ctx.person.id) if s.is_lead]
-        if not seats:
-            await ctx.reply(ctx.t._("Only a forum's lead can create invites."))
-            return
-        if len(seats) == 1:
-            await ask_role(ctx, seats[0].forum)
-            return
-        await ctx.reply(
-            ctx.t._("Which forum is the invite for?"),
-            [[ctx.button(forum_title(ctx.t, s.forum, s.unit), f"invf:{s.forum.id}")] for s in seats],
-        )
+async def invite(ctx: Context) -> None:
+    assert ctx.person is not None
+    seats = [s for s in await people.seats_of(ctx.session, ctx.person.id) if s.is_lead]
+    if not seats:
+        await ctx.reply(ctx.t._("Only a forum's lead can create invites."))
+        return
+    if len(seats) == 1:
+        await ask_role(ctx, seats[0].forum)
+        return
+    await ctx.reply(
+        ctx.t._("Which forum is the invite for?"),
+        [[ctx.button(forum_title(ctx.t, s.forum, s.unit), InviteTo(s.forum.id))] for s in seats],
+    )
 
-    @router.action("invf")
-    async def invite_forum(ctx: Context) -> None:
-        forum = await lead_forum(ctx, int(ctx.value))
-        await ask_role(ctx, forum, edit=True)
+async def invite_forum(ctx: Context, value: InviteTo) -> None:
+    forum = await lead_forum(ctx, value.forum_id)
+    await ask_role(ctx, forum, edit=True)
 
-    @router.action("invr")
-    async def invite_role(ctx: Context) -> None:
-        forum_id, _, role = ctx.value.partition(":")
-        await lead_forum(ctx, int(forum_id))
-        await ctx.reply(
-            ctx.t._("How many people may use this invite?"),
-            [[ctx.button(ctx.t.number(n), f"invu:{forum_id}:{role}:{n}") for n in (1, 10, 50)]],
-            edit=True,
-        )
+async def invite_role(ctx: Context, value: InviteAs) -> None:
+    await lead_forum(ctx, value.forum_id)
+    await ctx.reply(
+        ctx.t._("How many people may use this invite?"),
+        [[ctx.button(ctx.t.number(n), InviteFor(value.forum_id, value.role, n)) for n in (1, 10, 50)]],
+        edit=True,
+    )
 
-    @router.action("invu")
-    async def invite_uses(ctx: Context) -> None:
-        forum_id, role, uses = ctx.value.split(":")
-        forum = await lead_forum(ctx, int(forum_id))
-        assert ctx.person is not None
-        invite_row = await membership.invite_as(
-            ctx.session, person=ctx.person, forum=forum, role=role, now=ctx.now, uses=int(uses)
-        )
-        await ctx.reply(invite_text(ctx, forum, invite_row.code, role, int(uses), invite_row.expires_at), edit=True)
-
-    return router
+async def invite_uses(ctx: Context, value: InviteFor) -> None:
+    forum = await lead_forum(ctx, value.forum_id)
+    role, uses = value.role, value.uses
+    assert ctx.person is not None
+    invite_row = await membership.invite_as(
+        ctx.session, person=ctx.person, forum=forum, role=role, now=ctx.now, uses=uses
+    )
+    await ctx.reply(invite_text(ctx, forum, invite_row.code, role, uses, invite_row.expires_at), edit=True)
 
 
 async def lead_forum(ctx: Context, forum_id: int) -> Forum:
@@ -201,7 +223,7 @@ async def ask_role(ctx: Context, forum: Forum, *, edit: bool = False) -> None:
     await ctx.reply(
         ctx.t._("Which role is the invite for?"),
         [
-            [ctx.button(role.name(ctx.t.locale), f"invr:{forum.id}:{role.key}")]
+            [ctx.button(role.name(ctx.t.locale), InviteAs(forum.id, role.key))]
             for role in roles_for(unit.tier, forum.kind)
         ],
         edit=edit,
@@ -232,3 +254,23 @@ def invite_text(ctx: Context, forum: Forum, code: str, role: str, uses: int, exp
         )
     )
     return "\n".join(lines)
+
+
+def build() -> Router:
+    """Every everyday command and its buttons, in one place."""
+    router = Router("core")
+    router.command("help", N_("What I can do"))(help_)
+    router.command("forums", N_("My forums and roles"), audience="registered")(forums)
+    router.command("language", N_("Change the language"), audience="registered")(language)
+    router.on(SetLanguage)(set_language)
+    router.command("address", N_("Change how I address you"), audience="registered")(address)
+    router.on(SetAddressForm)(set_form)
+    router.command("mydata", N_("Everything stored about me"), audience="registered")(mydata)
+    router.command("forget", N_("Erase me from forumbot"), audience="registered")(forget)
+    router.on(ForgetMe)(forget_confirmed)
+    router.command("cancel", N_("Stop what we are doing"))(cancel)
+    router.command("invite", N_("Invite someone to my forum (leads)"), audience="lead")(invite)
+    router.on(InviteTo)(invite_forum)
+    router.on(InviteAs)(invite_role)
+    router.on(InviteFor)(invite_uses)
+    return router

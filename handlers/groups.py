@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from bot.conversation import Context, Router
+from bot.core.actions import Action, action
 from bot.core.messages import EventKind
 from bot.i18n import N_, Ltr, Raw
 from bot.services import groups, people
 from bot.storage.models import Forum
 from handlers.channels import link_accounts
 from handlers.common import forum_title
+
+
+@action("groups.link_to", was=("grpf",))
+@dataclass(frozen=True)
+class LinkGroupTo(Action):
+    """/group, the forum picked."""
+
+    forum_id: int
 
 
 def build() -> Router:
@@ -26,12 +37,12 @@ def build() -> Router:
             return
         await ctx.reply(
             ctx.t._("Which forum is the group for?"),
-            [[ctx.button(forum_title(ctx.t, s.forum, s.unit), f"grpf:{s.forum.id}")] for s in seats],
+            [[ctx.button(forum_title(ctx.t, s.forum, s.unit), LinkGroupTo(s.forum.id))] for s in seats],
         )
 
-    @router.action("grpf")
-    async def group_forum(ctx: Context) -> None:
-        forum = await ctx.session.get(Forum, int(ctx.value))
+    @router.on(LinkGroupTo)
+    async def group_forum(ctx: Context, value: LinkGroupTo) -> None:
+        forum = await ctx.session.get(Forum, value.forum_id)
         if forum is None:
             await ctx.reply(ctx.t._("Only a forum's lead can link a group to it."))
             return

@@ -36,7 +36,7 @@ from handlers.escalation import escalate_label
 from handlers.forum_pick import pick, pick_forum
 
 
-@action("issues.raise_in")
+@action("issues.raise_in", was=("isf",))
 @dataclass(frozen=True)
 class RaiseIn(ButtonAction):
     """/issue, the forum picked."""
@@ -44,7 +44,7 @@ class RaiseIn(ButtonAction):
     forum_id: int
 
 
-@action("issues.list_of")
+@action("issues.list_of", was=("ilf",))
 @dataclass(frozen=True)
 class ListIssuesOf(ButtonAction):
     """/issues, the forum picked."""
@@ -52,7 +52,7 @@ class ListIssuesOf(ButtonAction):
     forum_id: int
 
 
-@action("issues.show")
+@action("issues.show", was=("isv",))
 @dataclass(frozen=True)
 class ShowIssue(ButtonAction):
     issue_id: int

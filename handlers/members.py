@@ -17,19 +17,19 @@ from handlers.forum_pick import pick_forum
 PAGE = 30
 
 
-@action("members.show")
+@action("members.show", was=("mbf",))
 @dataclass(frozen=True)
 class ShowMembers(Action):
     forum_id: int
 
 
-@action("members.ask_end")
+@action("members.ask_end", was=("mbr",))
 @dataclass(frozen=True)
 class AskEndMembership(Action):
     membership_id: int
 
 
-@action("members.end")
+@action("members.end", was=("mbry",))
 @dataclass(frozen=True)
 class EndMembership(Action):
     membership_id: int
@@ -41,7 +41,7 @@ class KeepMembership(Action):
     membership_id: int
 
 
-@action("members.readmit")
+@action("members.readmit", was=("mba",))
 @dataclass(frozen=True)
 class Readmit(Action):
     membership_id: int

@@ -15,7 +15,7 @@ from bot.core.messages import EventKind, Inbound
 from bot.services import tokens
 
 
-@action("test.pick_date")
+@action("test.pick_date", was=("tpd",))
 @dataclass(frozen=True)
 class PickDate(Action):
     poll_id: int
@@ -100,3 +100,24 @@ async def test_the_dispatcher_hands_the_decoded_value_and_refuses_a_stale_shape(
     clash.on(PickDate)(picked)
     with pytest.raises(ValueError, match=r"test\.pick_date"):
         Conversations(sqlite_app, [router, clash])
+
+
+def test_a_button_an_earlier_version_sent_still_decodes_under_its_old_name() -> None:
+    assert unpack("tpd:4:5:x:1") == PickDate(4, 5, "x", True)
+    assert pack(PickDate(4, 5, "x", True)) == "test.pick_date:4:5:x:1"  # new buttons use the new name
+    with pytest.raises(ActionError, match="tpd"):
+        @action("test.other", was=("tpd",))
+        @dataclass(frozen=True)
+        class Other(Action):
+            n: int
+
+
+def test_a_string_action_cannot_hide_behind_a_declared_name(sqlite_app: App) -> None:
+    legacy = Router("legacy")
+
+    @legacy.action("tpd")
+    async def old(ctx: Context) -> None: ...
+
+    with pytest.raises(ValueError, match="tpd"):
+        Conversations(sqlite_app, [legacy])
+    assert Conversations(sqlite_app, [Router("empty")]).text_handlers == []

@@ -37,7 +37,7 @@ HE, AR, EN = re.compile("[\u0590-\u05ff]"), re.compile("[\u0600-\u06ff]"), re.co
 SHORT = 2500  # the longest legitimate reply (help, the consent text) is well under this
 # Payloads the walk does not press: they change the person's language or erase them, which moves
 # the expectation under the test's feet (both have their own tests).
-NOT_PRESSED = ("lang:", "forget:")
+NOT_PRESSED = ("core.set_language:", "core.forget:")
 
 COMMANDS = [
     "start",

@@ -19,6 +19,7 @@ from bot.core.messages import FileSpec, Outbound, OutKind, PermanentError, PollS
 from bot.services import notify
 from bot.storage.models import ChannelIdentity, OutboxMessage, ProcessedUpdate
 from bot.storage.models_whatsapp import HeldMessage, WhatsAppInbox
+from handlers.core import SetLanguage
 from tests.fakes.whatsapp import FakeUser, FakeWhatsApp
 from tests.helpers import console_sender, import_demo, make_invite, plain, register
 from tests.wa_helpers import InProcess, identity_of, join, quick_whatsapp_delivery, wire  # noqa: F401
@@ -104,7 +105,7 @@ async def test_a_menu_queued_for_the_phone_number_before_the_move_still_pages(ap
     labels = [f"אפשרות מספר {i}" for i in range(1, 14)]
     async with app.db.unit_of_work() as session:  # queued, not yet sent, for the phone-keyed chat
         for r in await notify.recipients(session, [identity.person_id], now=app.clock.now()):
-            await r.send(r.message("בחרו:", [[r.button(lab, "lang:en")] for lab in labels]))
+            await r.send(r.message("בחרו:", [[r.button(lab, SetLanguage("en"))] for lab in labels]))
     legacy.bsuid = "IL.5550001112224"
     wa.fake.users[legacy.bsuid] = legacy
     await wa.say(legacy, "/forums")
@@ -130,10 +131,12 @@ async def register_through_whatsapp(wa: InProcess, user: FakeUser) -> None:
 async def test_choices_become_buttons_lists_and_pages(app: App, wa: InProcess) -> None:
     await import_demo(app)
     dana = await member(wa)
-    await queue(wa, dana, lambda r: r.message("שפה?", [[r.button("עברית", "lang:he"), r.button("English", "lang:en")]]))
+    await queue(wa, dana, lambda r: r.message(
+        "שפה?", [[r.button("עברית", SetLanguage("he")), r.button("English", SetLanguage("en"))]]
+    ))
     assert wa.fake.sent[-1].buttons and [t for _, t in wa.fake.sent[-1].buttons] == ["עברית", "English"]
     labels = [f"אפשרות מספר {i}" for i in range(1, 14)]
-    await queue(wa, dana, lambda r: r.message("בחרו:", [[r.button(lab, "lang:en")] for lab in labels]))
+    await queue(wa, dana, lambda r: r.message("בחרו:", [[r.button(lab, SetLanguage("en"))] for lab in labels]))
     page = wa.fake.sent[-1]
     assert page.list_button == "אפשרויות" and len(page.rows) == 10 and page.rows[-1][1] == "עוד…"
     assert [t for _, t, _ in page.rows[:9]] == labels[:9]
@@ -168,7 +171,7 @@ async def test_long_text_files_polls_and_stop_poll(app: App, wa: InProcess) -> N
             kind=OutKind.POLL,
             text="הצבעה על מועד",
             poll=poll,
-            buttons=[[r.button("⬜ א׳ 1.12", "lang:en")], [r.button("⬜ ב׳ 2.12", "lang:en")]],
+            buttons=[[r.button("⬜ א׳ 1.12", SetLanguage("en"))], [r.button("⬜ ב׳ 2.12", SetLanguage("en"))]],
         ),
     )
     assert wa.fake.sent[-1].list_button == "הצבעה" and "מתי נפגשים?" in wa.fake.sent[-1].text
@@ -184,7 +187,9 @@ async def test_numbered_text_when_whatsapp_refuses_the_menu(app: App, wa: InProc
     await import_demo(app)
     dana = await member(wa)
     wa.fake.fail_next(131009, to=dana)
-    await queue(wa, dana, lambda r: r.message("שפה?", [[r.button("עברית", "lang:he"), r.button("English", "lang:en")]]))
+    await queue(wa, dana, lambda r: r.message(
+        "שפה?", [[r.button("עברית", SetLanguage("he")), r.button("English", SetLanguage("en"))]]
+    ))
     numbered = wa.fake.sent[-1]
     assert numbered.type == "text" and "1. עברית\n2. English" in numbered.text and "כתבי את מספר" in numbered.text
     assert (await wa.say(dana, "2"))[0].text == "From now on I will write to you in English."

@@ -82,6 +82,7 @@ from bot.channels.whatsapp_render import (
     template_param,
 )
 from bot.config import ConfigError, Settings
+from bot.core.actions import pack
 from bot.core.messages import (
     DeliveryError,
     EventKind,
@@ -95,6 +96,7 @@ from bot.core.messages import (
 )
 from bot.i18n import Translator
 from bot.services import held, reachability, tokens, undelivered
+from bot.services.channel_actions import NextPage, ReleaseHeld
 from bot.services.outbox import PRIORITY_NOTICE, enqueue
 from bot.services.sql import insert_ignore
 from bot.storage.models import ChannelIdentity, ChoiceToken, OutboxMessage, Person
@@ -573,7 +575,7 @@ class WhatsAppSender:
                 now=now,
                 kind=held.PAGE,
             )
-            token = self._mint(session, who, f"page:{row.id}", now)
+            token = self._mint(session, who, pack(NextPage(row.id)), now)
         return dataclasses.replace(part, rows=[*part.rows, Row(token, shorten(labels.more, 24))], rest=[])
 
     async def _send_numbered(self, chat_id: str, message: Outbound, labels: Labels, who: Who | None) -> str | None:
@@ -652,7 +654,7 @@ class WhatsAppSender:
             row = await held.hold(session, identity_id=who.identity_id, message=message, now=now)
             if await held.template_pending(session, who.identity_id, now=now, besides=row.id):
                 return SendResult()  # the template sent earlier releases this one too
-            token = self._mint(session, who, "held:", now)
+            token = self._mint(session, who, pack(ReleaseHeld()), now)
             held_id = row.id
         spec = message.template or {}
         try:

@@ -39,8 +39,12 @@ class ActionError(ValueError):
     """A declaration the codec cannot carry (a bug in the declaring module, found at import)."""
 
 
-def action(name: str) -> typing.Callable[[A], A]:
-    """Declare ``cls`` as the action called ``name`` (letters, digits, ``._-``; unique)."""
+def action(name: str, *, was: tuple[str, ...] = ()) -> typing.Callable[[A], A]:
+    """Declare ``cls`` as the action called ``name`` (letters, digits, ``._-``; unique).
+
+    ``was`` names the string payload prefixes an earlier version used for the same button with the
+    same fields in the same order (``"escg"`` for ``escg:12``): buttons already in people's chats
+    keep working after a deploy. New buttons are always packed under ``name``."""
 
     def register(cls: A) -> A:
         if not dataclasses.is_dataclass(cls) or not cls.__dataclass_params__.frozen:
@@ -54,7 +58,10 @@ def action(name: str) -> typing.Callable[[A], A]:
             if hints[f.name] not in _FIELD_TYPES:
                 raise ActionError(f"{cls.__name__}.{f.name}: only int, str and bool fields travel in a payload")
         cls.name = name
-        _REGISTRY[name] = cls
+        for key in (name, *was):
+            if key in _REGISTRY and _REGISTRY[key] is not cls:
+                raise ActionError(f"two actions are called {key!r}: {_REGISTRY[key].__name__} and {cls.__name__}")
+            _REGISTRY[key] = cls
         return cls
 
     return register
@@ -84,6 +91,8 @@ def unpack(payload: str) -> Action | None:
         return None
     raw = payload.split(":")[1:]
     fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    if not fields and raw == [""]:  # an earlier version's "name:" with nothing after it
+        raw = []
     if len(raw) != len(fields):
         return None
     hints = typing.get_type_hints(cls)

@@ -8,37 +8,37 @@ from dataclasses import dataclass
 from bot.core.actions import Action, action
 
 
-@action("agenda.show")
+@action("agenda.show", was=("agf",))
 @dataclass(frozen=True)
 class ShowAgenda(Action):
     forum_id: int
 
 
-@action("agenda.propose")
+@action("agenda.propose", was=("agprop",))
 @dataclass(frozen=True)
 class ProposeItem(Action):
     forum_id: int
 
 
-@action("agenda.pending")
+@action("agenda.pending", was=("agpend",))
 @dataclass(frozen=True)
 class ShowPending(Action):
     forum_id: int
 
 
-@action("agenda.accept")
+@action("agenda.accept", was=("agacc",))
 @dataclass(frozen=True)
 class AcceptItem(Action):
     item_id: int
 
 
-@action("agenda.decline")
+@action("agenda.decline", was=("agdec",))
 @dataclass(frozen=True)
 class DeclineItem(Action):
     item_id: int
 
 
-@action("agenda.order")
+@action("agenda.order", was=("agord",))
 @dataclass(frozen=True)
 class ShowOrder(Action):
     forum_id: int
@@ -51,19 +51,19 @@ class MoveItem(Action):
     delta: int  # -1 up, +1 down
 
 
-@action("agenda.ask_date")
+@action("agenda.ask_date", was=("agdate",))
 @dataclass(frozen=True)
 class AskMeetingDate(Action):
     forum_id: int
 
 
-@action("agenda.ask_intake")
+@action("agenda.ask_intake", was=("agcut",))
 @dataclass(frozen=True)
 class AskIntake(Action):
     forum_id: int
 
 
-@action("agenda.set_intake")
+@action("agenda.set_intake", was=("agcuth",))
 @dataclass(frozen=True)
 class SetIntake(Action):
     forum_id: int

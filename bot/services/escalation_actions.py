@@ -8,7 +8,7 @@ from dataclasses import dataclass
 from bot.core.actions import Action, action
 
 
-@action("escalation.escalate_issue")
+@action("escalation.escalate_issue", was=("escu",))
 @dataclass(frozen=True)
 class EscalateIssue(Action):
     """From an issue's card: send it to the forum above."""
@@ -16,7 +16,7 @@ class EscalateIssue(Action):
     issue_id: int
 
 
-@action("escalation.gap")
+@action("escalation.gap", was=("escg",))
 @dataclass(frozen=True)
 class ShowGap(Action):
     """A gap's card, from a digest or a notice."""
@@ -24,38 +24,38 @@ class ShowGap(Action):
     gap_id: int
 
 
-@action("escalation.acknowledge")
+@action("escalation.acknowledge", was=("esca",))
 @dataclass(frozen=True)
 class AcknowledgeGap(Action):
     gap_id: int
 
 
-@action("escalation.ask_owner")
+@action("escalation.ask_owner", was=("esco",))
 @dataclass(frozen=True)
 class AskOwner(Action):
     gap_id: int
 
 
-@action("escalation.set_owner")
+@action("escalation.set_owner", was=("escO",))
 @dataclass(frozen=True)
 class SetOwner(Action):
     gap_id: int
     person_id: int
 
 
-@action("escalation.ask_answer")
+@action("escalation.ask_answer", was=("escr",))
 @dataclass(frozen=True)
 class AskAnswer(Action):
     gap_id: int
 
 
-@action("escalation.forward")
+@action("escalation.forward", was=("escf",))
 @dataclass(frozen=True)
 class ForwardGap(Action):
     gap_id: int
 
 
-@action("escalation.announce_from")
+@action("escalation.announce_from", was=("anf",))
 @dataclass(frozen=True)
 class AnnounceFrom(Action):
     """/announce, the forum picked."""
