@@ -4,8 +4,9 @@ Thin: parse, call bot.services.polls / bot.services.meetings, reply. Every butto
 permission in the service; payloads carry only ids.
 
 In the shape of handlers/agenda.py: the buttons are declared actions (the ones the services also
-send, in bot.services.poll_actions; the meeting's own below), the drafts declared flows, one
-module-level function per command, step and action, all registered in :func:`build`.
+send, in bot.services.poll_actions; the meeting's own below; each keeps reading its earlier
+``dpv:…``/``mtr:…`` payload, see ``was``), the drafts declared flows, one module-level function per
+command, step and action, all registered in :func:`build`.
 """
 
 from __future__ import annotations
@@ -18,9 +19,9 @@ from datetime import UTC, datetime
 from typing import Concatenate, ParamSpec
 from zoneinfo import ZoneInfo
 
-from bot.conversation import STALE_BUTTON, Context, Handler, Router
+from bot.conversation import Context, Router
 from bot.core.actions import Action as ButtonAction
-from bot.core.actions import action, unpack
+from bot.core.actions import action
 from bot.core.messages import Button
 from bot.core.states import FlowState, StaleConversation
 from bot.domain.meeting_polls import PollStatus
@@ -56,7 +57,7 @@ NOT_A_LEAD = N_("Only a forum's lead can open a date poll.")
 # -- what the meeting's buttons and the conversations carry ---------------------------------------
 
 
-@action("polls.reschedule")
+@action("polls.reschedule", was=("mtr",))
 @dataclass(frozen=True)
 class AskNewDate(ButtonAction):
     """Move a confirmed meeting: ask for its new date."""
@@ -64,25 +65,25 @@ class AskNewDate(ButtonAction):
     meeting_id: int
 
 
-@action("polls.ask_cancel")
+@action("polls.ask_cancel", was=("mtc",))
 @dataclass(frozen=True)
 class AskCancel(ButtonAction):
     meeting_id: int
 
 
-@action("polls.cancel_meeting")
+@action("polls.cancel_meeting", was=("mtcy",))
 @dataclass(frozen=True)
 class CancelMeeting(ButtonAction):
     meeting_id: int
 
 
-@action("polls.keep_meeting")
+@action("polls.keep_meeting", was=("mtk",))
 @dataclass(frozen=True)
 class KeepMeeting(ButtonAction):
     meeting_id: int
 
 
-@action("polls.ask_place")
+@action("polls.ask_place", was=("mtl",))
 @dataclass(frozen=True)
 class AskPlace(ButtonAction):
     """Set, change or remove where a confirmed meeting takes place (an address, a room or a link)."""
@@ -475,40 +476,6 @@ async def place_step(ctx: Context) -> None:
     )
 
 
-# -- buttons sent before the actions were declared ----------------------------------------------------
-
-# Their tokens live for weeks (a ballot on WhatsApp, a lead's notice): each older prefix carried the
-# same fields in the same order as its declared action, so it is decoded as that action. Drop this
-# table once every token minted before the change has expired (bot.services.tokens).
-OLDER_PAYLOADS: dict[str, type[ButtonAction]] = {
-    "dpn": OpenPoll,
-    "dpv": Vote,
-    "dpr": ShowResults,
-    "dpx": ClosePoll,
-    "dpc": ConfirmDate,
-    "dpo": ChooseOtherDate,
-    "dpd": SetNoMeeting,
-    "mtr": AskNewDate,
-    "mtc": AskCancel,
-    "mtcy": CancelMeeting,
-    "mtk": KeepMeeting,
-    "mtl": AskPlace,
-}
-
-
-def older(kind: type[ButtonAction], router: Router) -> Handler:
-    """The handler of an older payload ``prefix:field:field``: the declared action's own handler."""
-
-    @localized
-    async def run(ctx: Context) -> None:
-        value = unpack(f"{kind.name}:{ctx.value}")
-        if value is None:
-            raise NotFound(STALE_BUTTON)
-        await router.typed[kind.name](ctx, value)
-
-    return run
-
-
 def build() -> Router:
     """Every command, step and action of the date polls and the meetings they set, in one place."""
     router = Router("polls")
@@ -535,8 +502,6 @@ def build() -> Router:
     router.on(KeepMeeting)(keep_meeting)
     router.on(AskPlace)(place_meeting)
     router.step(MeetingPlace.flow, "text")(place_step)
-    for prefix, kind in OLDER_PAYLOADS.items():
-        router.action(prefix)(older(kind, router))
     return router
 
 
