@@ -19,19 +19,28 @@ NO_FORUM = N_("You are not a member of any forum yet. Ask your forum's lead for 
 ForumAction = Callable[[int], Action]  # a declared action carrying one forum id
 
 
-async def pick_forum(ctx: Context, action: str | ForumAction, *, lead: bool = False) -> Forum | None:
+async def pick_forum(
+    ctx: Context,
+    action: str | ForumAction,
+    *,
+    lead: bool = False,
+    question: str = N_("Which forum?"),
+    refusal: str | None = None,
+) -> Forum | None:
     """The forum to act on: the only one, or None after asking which (the answer comes to ``action``:
-    a declared action built from the forum's id, or an older string payload ``action:id``)."""
+    a declared action built from the forum's id, or an older string payload ``action:id``).
+    ``question`` and ``refusal`` (when the person has no such forum) are msgids a feature may word
+    its own way."""
     assert ctx.person is not None
     seats = [s for s in await people.seats_of(ctx.session, ctx.person.id) if s.is_lead or not lead]
     unique = list({s.forum.id: s for s in seats}.values())
     if not unique:
-        await ctx.reply(ctx.t._(ONLY_LEAD if lead else NO_FORUM))
+        await ctx.reply(ctx.t._(refusal or (ONLY_LEAD if lead else NO_FORUM)))
         return None
     if len(unique) == 1:
         return await agenda.load_forum(ctx.session, unique[0].forum.id)
     await ctx.reply(
-        ctx.t._("Which forum?"),
+        ctx.t._(question),
         [[ctx.button(forum_title(ctx.t, s.forum, s.unit), f"{action}:{s.forum.id}" if isinstance(action, str)
                      else action(s.forum.id))] for s in unique],
     )

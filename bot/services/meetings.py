@@ -35,6 +35,7 @@ from bot.services.agenda import Agenda
 from bot.services.errors import Forbidden, NotFound, Refused
 from bot.services.notify import Recipient, forum_groups, lead_ids, member_ids, recipients
 from bot.services.outbox import CHAT_GROUP, PRIORITY_NOTICE, enqueue
+from bot.services.poll_actions import OpenPoll
 from bot.services.poll_texts import DayReasons, forum_name, option_label
 from bot.services.sql import insert_ignore
 from bot.storage.models import Forum, JobRun, Membership, OrgUnit, Person
@@ -638,7 +639,7 @@ async def _nudge(
     sent = 0
     for r in await recipients(session, await lead_ids(session, forum.id), now=now, tz=tz):
         text = nudge_text(r, forum, unit, period, cadence_of(forum))
-        buttons = [[r.button(r.t._("Open a date poll"), f"dpn:{forum.id}")]]
+        buttons = [[r.button(r.t._("Open a date poll"), OpenPoll(forum.id))]]
         if await r.send(r.message(text, buttons), dedup_key=f"nudge:f{forum.id}:{period[0].isoformat()}"):
             sent += 1
     return sent

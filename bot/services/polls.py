@@ -24,6 +24,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import bindparam, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.core.actions import Action as ButtonAction
 from bot.core.messages import Button, Outbound, OutKind, PollSpec
 from bot.domain import meeting_polls as rules
 from bot.domain.meeting_polls import LIVE_POLL, DateInputError, OptionCount, PollStatus, poll_moved
@@ -34,6 +35,7 @@ from bot.services import audit, meetings, people, undelivered
 from bot.services.errors import Forbidden, NotFound, Refused
 from bot.services.notify import forum_groups, lead_ids, member_ids, recipients
 from bot.services.outbox import CHAT_GROUP, CHAT_PRIVATE, PRIORITY_NOTICE, enqueue
+from bot.services.poll_actions import ChooseOtherDate, ClosePoll, ConfirmDate, SetNoMeeting, ShowResults, Vote
 from bot.services.poll_texts import forum_name, option_label, role_list, short_label, when
 from bot.services.sql import insert_ignore
 from bot.storage.models import UNSURE_POLL, ExternalRef, Forum, GroupChat, JobRun, OutboxMessage, Person
@@ -326,7 +328,7 @@ async def publish(
     return Published(poll, forum, reached, groups)
 
 
-Mint = Callable[[str, str], Button]
+Mint = Callable[[str, ButtonAction], Button]  # ctx.button or Recipient.button
 
 
 def question(t: Translator, poll: DatePoll, title: str) -> str:
@@ -346,9 +348,9 @@ def ballot_buttons(
     for option in options:
         on = option.id in chosen
         label = ("✅ " if on else "▫️ ") + short_label(t, option.starts_at)
-        rows.append([mint(label, f"dpv:{poll.id}:{option.id}:{0 if on else 1}")])
+        rows.append([mint(label, Vote(poll.id, option.id, not on))])
     label = ("✅ " if none_works else "▫️ ") + t._(NONE_WORKS)
-    rows.append([mint(label, f"dpv:{poll.id}:{NONE_OPTION}:{0 if none_works else 1}")])
+    rows.append([mint(label, Vote(poll.id, NONE_OPTION, not none_works))])
     return rows
 
 
@@ -799,7 +801,8 @@ async def notify_if_roles_complete(
                 forum=Raw(forum_name(t, forum, unit)),
                 deadline=Raw(when(t, poll.deadline)),
             )
-        buttons = [[r.button(t._("Close the poll now"), f"dpx:{poll.id}"), r.button(t._("Results"), f"dpr:{poll.id}")]]
+        buttons = [[r.button(t._("Close the poll now"), ClosePoll(poll.id)),
+                    r.button(t._("Results"), ShowResults(poll.id))]]
         await r.send(r.message(text, buttons), dedup_key=f"{correlation_of(poll.id)}:roles-complete")
     return True
 
@@ -1000,10 +1003,10 @@ def decision_buttons(mint: Mint, t: Translator, result: Tally) -> list[list[Butt
     best = result.proposal
     if best is not None:
         label = t._("✅ Confirm {date}", date=Raw(short_label(t, best.starts_at)))
-        rows.append([mint(label, f"dpc:{poll.id}:{best.option_id}")])
+        rows.append([mint(label, ConfirmDate(poll.id, best.option_id))])
     if len(result.options) > 1 or best is None:
-        rows.append([mint(t._("📅 Another date"), f"dpo:{poll.id}")])
-    rows.append([mint(t._("✖ Set no meeting"), f"dpd:{poll.id}")])
+        rows.append([mint(t._("📅 Another date"), ChooseOtherDate(poll.id))])
+    rows.append([mint(t._("✖ Set no meeting"), SetNoMeeting(poll.id))])
     return rows
 
 
