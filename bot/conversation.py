@@ -21,9 +21,9 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot import metrics
-from bot.core.actions import Action, declared, pack, registered, unpack
+from bot.core.actions import Action, pack, unpack
 from bot.core.messages import Button, EventKind, FileSpec, Inbound, Outbound, OutKind, PollSpec
-from bot.core.states import FlowState, StaleConversation, fits, load
+from bot.core.states import FlowState, StaleConversation, declared_flow, fits, load
 from bot.domain.text import InputError
 from bot.flood import Verdict, build_flood
 from bot.i18n import N_, Translator
@@ -100,7 +100,6 @@ class Router:
     name: str
     commands: dict[str, Command] = field(default_factory=dict)
     steps: dict[tuple[str, str], Handler] = field(default_factory=dict)
-    actions: dict[str, Handler] = field(default_factory=dict)
     typed: dict[str, ActionHandler] = field(default_factory=dict)
     poll_handlers: list[Handler] = field(default_factory=list)
     group_handlers: list[Handler] = field(default_factory=list)
@@ -118,13 +117,6 @@ class Router:
     def step(self, flow: str, step: str) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:
             self.steps[(flow, step)] = fn
-            return fn
-
-        return register
-
-    def action(self, name: str) -> Callable[[Handler], Handler]:
-        def register(fn: Handler) -> Handler:
-            self.actions[name] = fn
             return fn
 
         return register
@@ -186,18 +178,6 @@ class Context:
 
     # -- state --------------------------------------------------------------------------------
 
-    async def set_state(self, flow: str, step: str, **data: Any) -> None:
-        merged = {**(self.state.data if self.state and self.state.flow == flow else {}), **data}
-        if self.state is None:
-            self.state = ConversationState(
-                identity_id=self.identity.id, flow=flow, step=step, data=merged, updated_at=self.now
-            )
-            self.session.add(self.state)
-        else:
-            self.state.flow, self.state.step, self.state.data = flow, step, merged
-            self.state.updated_at = self.now
-        await self.session.flush()
-
     async def enter(self, value: FlowState, step: str) -> None:
         """Go to ``step`` of a declared flow, carrying ``value`` (it replaces what the flow held)."""
         if step not in value.steps:
@@ -227,11 +207,16 @@ class Context:
 
     # -- buttons ------------------------------------------------------------------------------
 
-    def button(self, label: str, payload: str | Action, *, anyone_in_chat: bool = False) -> Button:
-        """A button whose press comes back as ``payload`` (a declared action, or an older string
-        payload ``"name:arg"``); the client only sees a token."""
-        if isinstance(payload, Action):
-            payload = pack(payload)
+    def button(self, label: str, action: Action, *, anyone_in_chat: bool = False) -> Button:
+        """A button whose press comes back as ``action`` (a declared action, bot.core.actions); the
+        client only sees a token."""
+        return self._button(label, pack(action), anyone_in_chat=anyone_in_chat)
+
+    def step_button(self, label: str, flow: str, step: str, value: str) -> Button:
+        """A button that answers ``step`` of ``flow`` with ``value``, while the person is on it."""
+        return self._button(label, f"@{flow}.{step}:{value}")
+
+    def _button(self, label: str, payload: str, *, anyone_in_chat: bool = False) -> Button:
         token = tokens.mint(
             self.session,
             channel=self.event.channel,
@@ -241,9 +226,6 @@ class Context:
             now=self.now,
         )
         return Button(token=token, label=label)
-
-    def step_button(self, label: str, flow: str, step: str, value: str) -> Button:
-        return self.button(label, f"@{flow}.{step}:{value}")
 
     # -- replies ------------------------------------------------------------------------------
 
@@ -310,7 +292,6 @@ class Conversations:
         self.routers = routers
         self.commands: dict[str, Command] = {}
         self.steps: dict[tuple[str, str], Handler] = {}
-        self.actions: dict[str, Handler] = {}
         self.typed: dict[str, ActionHandler] = {}
         self.poll_handlers: list[Handler] = []
         self.group_handlers: list[Handler] = []
@@ -321,30 +302,26 @@ class Conversations:
             clash = (
                 {f"/{c}" for c in set(self.commands) & set(router.commands)}
                 | {f"{f}.{s}" for f, s in set(self.steps) & set(router.steps)}
-                | {f"action {a}" for a in set(self.actions) & set(router.actions)}
                 | {f"action {a}" for a in set(self.typed) & set(router.typed)}
-                | {f"action {a}" for a in set(self.typed) & set(router.actions)}
-                | {f"action {a}" for a in set(router.typed) & set(self.actions)}
             )
             if clash:
                 raise ValueError(f"router {router.name} registers {sorted(clash)} again")
             self.commands.update(router.commands)
             self.steps.update(router.steps)
-            self.actions.update(router.actions)
             self.typed.update(router.typed)
             self.poll_handlers += router.poll_handlers
             self.group_handlers += router.group_handlers
             self.text_handlers += router.text_handlers
-        shadowed = set(registered()) & set(self.actions)  # a declared action's name or earlier name
-        if shadowed:
-            raise ValueError(f"string actions {sorted(shadowed)} are also declared actions' names")
+        undeclared = sorted(f"{f}.{st}" for f, st in self.steps if (k := declared_flow(f)) is None or st not in k.steps)
+        if undeclared:
+            raise ValueError(f"steps of no declared flow (bot.core.states): {undeclared}")
 
     def translator(self, identity: ChannelIdentity, state: ConversationState | None = None) -> Translator:
         person = identity.person
         if person is not None:
             return Translator(person.locale, person.address_form, self.app.settings.tz)
         if state is not None and state.data.get("locale"):
-            return Translator(state.data["locale"], state.data.get("form", "p"), self.app.settings.tz)
+            return Translator(state.data["locale"], state.data.get("form") or "p", self.app.settings.tz)
         hint = identity.locale_hint if identity.locale_hint in ("he", "ar", "en") else None
         return Translator(hint or self.app.settings.default_locale, "p", self.app.settings.tz)
 
@@ -515,29 +492,23 @@ class Conversations:
             await ctx.reply(ctx.t._("This button is not for you."))
             return
         payload = token.payload
-        if payload.startswith("@"):
-            where, _, value = payload[1:].partition(":")
-            flow, _, step = where.partition(".")
-            if ctx.state is None or (ctx.state.flow, ctx.state.step) != (flow, step):
-                await ctx.reply(ctx.t._(STALE_BUTTON))
-                return
-            if not fits(flow, step, ctx.state.data):
-                await self._start_again(ctx)
-                return
-            handler = self.steps.get((flow, step))
-        elif declared(payload) is not None:
+        if not payload.startswith("@"):  # a declared action (bot.core.actions)
             decoded = unpack(payload)
             typed = self.typed.get(decoded.name) if decoded is not None else None
-            if decoded is None or typed is None:  # a payload an older version wrote: a stale button
+            if decoded is None or typed is None:  # a payload no version of this bot still reads
                 await ctx.reply(ctx.t._(STALE_BUTTON))
                 return
             await typed(ctx, decoded)
             return
-        else:
-            name, _, value = payload.partition(":")
-            handler = self.actions.get(name)
-        if handler is None:
+        # A step button: it answers the step the person is on, and only that one.
+        where, _, value = payload[1:].partition(":")
+        flow, _, step = where.partition(".")
+        handler = self.steps.get((flow, step))
+        if handler is None or ctx.state is None or (ctx.state.flow, ctx.state.step) != (flow, step):
             await ctx.reply(ctx.t._(STALE_BUTTON))
+            return
+        if not fits(flow, step, ctx.state.data):
+            await self._start_again(ctx)
             return
         ctx.value = value
         await handler(ctx)

@@ -1,11 +1,10 @@
-"""Helpers shared by the agenda, issue, meeting and export conversations."""
+"""Helpers shared by the conversations: picking one of the person's forums, reading a typed choice."""
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
-from typing import Any
+from collections.abc import Callable
 
-from bot.conversation import Context, Router
+from bot.conversation import Context
 from bot.core.actions import Action
 from bot.i18n import N_
 from bot.services import agenda, people
@@ -21,14 +20,14 @@ ForumAction = Callable[[int], Action]  # a declared action carrying one forum id
 
 async def pick_forum(
     ctx: Context,
-    action: str | ForumAction,
+    action: ForumAction,
     *,
     lead: bool = False,
     question: str = N_("Which forum?"),
     refusal: str | None = None,
 ) -> Forum | None:
-    """The forum to act on: the only one, or None after asking which (the answer comes to ``action``:
-    a declared action built from the forum's id, or an older string payload ``action:id``).
+    """The forum to act on: the only one, or None after asking which (the answer comes to ``action``,
+    a declared action built from the forum's id).
     ``question`` and ``refusal`` (when the person has no such forum) are msgids a feature may word
     its own way."""
     assert ctx.person is not None
@@ -41,42 +40,9 @@ async def pick_forum(
         return await agenda.load_forum(ctx.session, unique[0].forum.id)
     await ctx.reply(
         ctx.t._(question),
-        [[ctx.button(forum_title(ctx.t, s.forum, s.unit), f"{action}:{s.forum.id}" if isinstance(action, str)
-                     else action(s.forum.id))] for s in unique],
+        [[ctx.button(forum_title(ctx.t, s.forum, s.unit), action(s.forum.id))] for s in unique],
     )
     return None
-
-
-def forum_command(
-    router: Router,
-    name: str,
-    description: str,
-    action: str,
-    then: Callable[..., Awaitable[Any]],
-    *,
-    audience: str,
-    lead: bool = False,
-    edit: bool = True,
-) -> None:
-    """``/name`` acts on one of the person's forums: the only one at once, or the one they pick
-    from a list (its buttons come to ``action``). ``then(ctx, forum)`` does the work; after a pick,
-    with ``edit``, it replaces the list (``then(ctx, forum, edit=True)``)."""
-
-    @router.command(name, description, audience=audience)
-    async def command(ctx: Context) -> None:
-        forum = await pick_forum(ctx, action, lead=lead)
-        if forum is not None:
-            await then(ctx, forum)
-
-    @router.action(action)
-    async def picked(ctx: Context) -> None:
-        forum = await forum_from_value(ctx)
-        await (then(ctx, forum, edit=True) if edit else then(ctx, forum))
-
-
-async def forum_from_value(ctx: Context, value: str | None = None) -> Forum:
-    """The forum a pressed button names (permission is checked by the service that acts on it)."""
-    return await agenda.load_forum(ctx.session, int((value if value is not None else ctx.value).split(":")[0]))
 
 
 def pick(text: str, values: list[str], labels: list[str]) -> str:

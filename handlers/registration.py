@@ -3,102 +3,99 @@
 from __future__ import annotations
 
 from bot.conversation import NOT_REGISTERED, Context, Router
+from bot.core.states import FlowState
+from bot.domain.text import clean_name
 from bot.i18n import LOCALES, N_, Raw, Translator
 from bot.services import invites, membership, people
 from bot.services.errors import Refused
 from handlers.common import forum_title, role_name
 
-FLOW = "reg"
 LANGUAGE_NAMES = {"he": "עברית", "ar": "العربية", "en": "English"}
 
 
-def build() -> Router:
-    router = Router("registration")
+class JoinDraft(FlowState, flow="reg", steps=("language", "consent", "name", "form", "confirm")):
+    """Joining with an invite: what the person chose so far (a registered person only confirms)."""
 
-    @router.command("start", N_("Start, or join a forum with an invite code"))
-    async def start(ctx: Context) -> None:
-        code = ctx.event.args.strip()
-        if code:
-            await begin_join(ctx, code)
-            return
+    code: str
+    locale: str | None = None
+    consent: str | None = None
+    name: str | None = None
+    form: str | None = None
+
+
+async def start(ctx: Context) -> None:
+    code = ctx.event.args.strip()
+    if code:
+        await begin_join(ctx, code)
+        return
+    await ctx.clear_state()
+    if ctx.person is None:
+        await ctx.reply(ctx.t._(NOT_REGISTERED))
+    else:
+        await ctx.reply(
+            ctx.t._("Welcome back, {name}! Send /help to see what I can do.", name=ctx.person.display_name)
+        )
+
+async def code_as_text(ctx: Context) -> bool:
+    text = ctx.text.strip()
+    if not invites.looks_like_code(text) or " " in text:
+        return False
+    await begin_join(ctx, text)
+    return True
+
+async def language(ctx: Context) -> None:
+    choice = ctx.value or _pick(ctx.text, list(LOCALES), [LANGUAGE_NAMES[k] for k in LOCALES])
+    if choice not in LOCALES:
+        await ask_language(ctx, again=True)
+        return
+    await ctx.enter(ctx.flow(JoinDraft).model_copy(update={"locale": choice}), "consent")
+    ctx.use_translator(Translator(choice, "p", ctx.app.settings.tz))
+    await ask_consent(ctx)
+
+async def consent(ctx: Context) -> None:
+    choice = ctx.value or _pick(ctx.text, ["yes", "no"], [ctx.t._("I agree"), ctx.t._("No, thanks")])
+    if choice == "yes":
+        await ctx.enter(ctx.flow(JoinDraft).model_copy(update={"consent": people.CONSENT_VERSION}), "name")
+        await ctx.reply(ctx.t._("What name should the forum's members see? (for example: Dana Levi)"))
+    elif choice == "no":
         await ctx.clear_state()
-        if ctx.person is None:
-            await ctx.reply(ctx.t._(NOT_REGISTERED))
-        else:
-            await ctx.reply(
-                ctx.t._("Welcome back, {name}! Send /help to see what I can do.", name=ctx.person.display_name)
-            )
+        await ctx.reply(
+            ctx.t._("Understood. Nothing about you was stored. You can join later with the same invite.")
+        )
+    else:
+        await ask_consent(ctx, again=True)
 
-    @router.on_text
-    async def code_as_text(ctx: Context) -> bool:
-        text = ctx.text.strip()
-        if not invites.looks_like_code(text) or " " in text:
-            return False
-        await begin_join(ctx, text)
-        return True
-
-    @router.step(FLOW, "language")
-    async def language(ctx: Context) -> None:
-        choice = ctx.value or _pick(ctx.text, list(LOCALES), [LANGUAGE_NAMES[k] for k in LOCALES])
-        if choice not in LOCALES:
-            await ask_language(ctx, again=True)
-            return
-        await ctx.set_state(FLOW, "consent", locale=choice)
-        ctx.use_translator(Translator(choice, "p", ctx.app.settings.tz))
-        await ask_consent(ctx)
-
-    @router.step(FLOW, "consent")
-    async def consent(ctx: Context) -> None:
-        choice = ctx.value or _pick(ctx.text, ["yes", "no"], [ctx.t._("I agree"), ctx.t._("No, thanks")])
-        if choice == "yes":
-            await ctx.set_state(FLOW, "name", consent=people.CONSENT_VERSION)
-            await ctx.reply(ctx.t._("What name should the forum's members see? (for example: Dana Levi)"))
-        elif choice == "no":
-            await ctx.clear_state()
-            await ctx.reply(
-                ctx.t._("Understood. Nothing about you was stored. You can join later with the same invite.")
-            )
-        else:
-            await ask_consent(ctx, again=True)
-
-    @router.step(FLOW, "name")
-    async def name(ctx: Context) -> None:
-        if ctx.value:
-            await ctx.reply(ctx.t._("Please type your name."))
-            return
-        from bot.domain.text import clean_name
-
-        clean = clean_name(ctx.text)
-        assert ctx.state is not None
-        if ctx.state.data.get("locale") == "en":
-            await ctx.set_state(FLOW, "form", name=clean, form="p")
-            await finish(ctx)
-            return
-        await ctx.set_state(FLOW, "form", name=clean)
-        await ask_form(ctx)
-
-    @router.step(FLOW, "form")
-    async def form(ctx: Context) -> None:
-        labels = [ctx.t._("Masculine"), ctx.t._("Feminine"), ctx.t._("Plural")]
-        choice = ctx.value or _pick(ctx.text, ["m", "f", "p"], labels)
-        if choice not in ("m", "f", "p"):
-            await ask_form(ctx, again=True)
-            return
-        await ctx.set_state(FLOW, "form", form=choice)
+async def name(ctx: Context) -> None:
+    if ctx.value:
+        await ctx.reply(ctx.t._("Please type your name."))
+        return
+    clean = clean_name(ctx.text)
+    draft = ctx.flow(JoinDraft).model_copy(update={"name": clean})
+    if draft.locale == "en":
+        await ctx.enter(draft.model_copy(update={"form": "p"}), "form")
         await finish(ctx)
+        return
+    await ctx.enter(draft, "form")
+    await ask_form(ctx)
 
-    @router.step(FLOW, "confirm")
-    async def confirm(ctx: Context) -> None:
-        choice = ctx.value or _pick(ctx.text, ["yes", "no"], [ctx.t._("Join"), ctx.t._("Cancel")])
-        if choice == "yes":
-            await finish(ctx)
-        elif choice == "no":
-            await ctx.clear_state()
-            await ctx.reply(ctx.t._("Cancelled."))
-        else:
-            await ctx.reply(ctx.t._("Please choose one of the options."))
+async def form(ctx: Context) -> None:
+    labels = [ctx.t._("Masculine"), ctx.t._("Feminine"), ctx.t._("Plural")]
+    choice = ctx.value or _pick(ctx.text, ["m", "f", "p"], labels)
+    if choice not in ("m", "f", "p"):
+        await ask_form(ctx, again=True)
+        return
+    await ctx.enter(ctx.flow(JoinDraft).model_copy(update={"form": choice}), "form")
+    await finish(ctx)
 
-    return router
+async def confirm(ctx: Context) -> None:
+    choice = ctx.value or _pick(ctx.text, ["yes", "no"], [ctx.t._("Join"), ctx.t._("Cancel")])
+    if choice == "yes":
+        await finish(ctx)
+    elif choice == "no":
+        await ctx.clear_state()
+        await ctx.reply(ctx.t._("Cancelled."))
+    else:
+        await ctx.reply(ctx.t._("Please choose one of the options."))
 
 
 def _pick(text: str, values: list[str], labels: list[str]) -> str:
@@ -128,7 +125,7 @@ async def begin_join(ctx: Context, code: str) -> None:
             )
             return
         await people.check_not_revoked(ctx.session, person=ctx.person, invite=invite)
-        await ctx.set_state(FLOW, "confirm", code=code)
+        await ctx.enter(JoinDraft(code=code), "confirm")
         await ctx.reply(
             ctx.t._(
                 "Join {forum} as {role}?",
@@ -137,13 +134,13 @@ async def begin_join(ctx: Context, code: str) -> None:
             ),
             [
                 [
-                    ctx.step_button(ctx.t._("Join"), FLOW, "confirm", "yes"),
-                    ctx.step_button(ctx.t._("Cancel"), FLOW, "confirm", "no"),
+                    ctx.step_button(ctx.t._("Join"), JoinDraft.flow, "confirm", "yes"),
+                    ctx.step_button(ctx.t._("Cancel"), JoinDraft.flow, "confirm", "no"),
                 ]
             ],
         )
         return
-    await ctx.set_state(FLOW, "language", code=code)
+    await ctx.enter(JoinDraft(code=code), "language")
     await ask_language(ctx)
 
 
@@ -151,13 +148,12 @@ async def ask_language(ctx: Context, *, again: bool = False) -> None:
     intro = ctx.t._("Please choose one of the options.") + "\n" if again else ""
     await ctx.reply(
         intro + "בחרו שפה · اختاروا اللغة · Choose a language",
-        [[ctx.step_button(LANGUAGE_NAMES[k], FLOW, "language", k) for k in LOCALES]],
+        [[ctx.step_button(LANGUAGE_NAMES[k], JoinDraft.flow, "language", k) for k in LOCALES]],
     )
 
 
 async def ask_consent(ctx: Context, *, again: bool = False) -> None:
-    assert ctx.state is not None
-    invite = await invites.usable_invite(ctx.session, ctx.state.data["code"], now=ctx.now)
+    invite = await invites.usable_invite(ctx.session, ctx.flow(JoinDraft).code, now=ctx.now)
     forum, unit = invite.forum, invite.forum.org_unit
     text = ctx.t._(
         "You were invited to {forum} as {role}.\n\n"
@@ -179,8 +175,8 @@ async def ask_consent(ctx: Context, *, again: bool = False) -> None:
         text,
         [
             [
-                ctx.step_button(ctx.t._("I agree"), FLOW, "consent", "yes"),
-                ctx.step_button(ctx.t._("No, thanks"), FLOW, "consent", "no"),
+                ctx.step_button(ctx.t._("I agree"), JoinDraft.flow, "consent", "yes"),
+                ctx.step_button(ctx.t._("No, thanks"), JoinDraft.flow, "consent", "no"),
             ]
         ],
     )
@@ -194,27 +190,26 @@ async def ask_form(ctx: Context, *, again: bool = False) -> None:
         text,
         [
             [
-                ctx.step_button(ctx.t._("Masculine"), FLOW, "form", "m"),
-                ctx.step_button(ctx.t._("Feminine"), FLOW, "form", "f"),
-                ctx.step_button(ctx.t._("Plural"), FLOW, "form", "p"),
+                ctx.step_button(ctx.t._("Masculine"), JoinDraft.flow, "form", "m"),
+                ctx.step_button(ctx.t._("Feminine"), JoinDraft.flow, "form", "f"),
+                ctx.step_button(ctx.t._("Plural"), JoinDraft.flow, "form", "p"),
             ]
         ],
     )
 
 
 async def finish(ctx: Context) -> None:
-    assert ctx.state is not None
-    data = dict(ctx.state.data)
+    draft = ctx.flow(JoinDraft)
     try:
         result = await people.join_with_invite(
             ctx.session,
             identity=ctx.identity,
-            code=data["code"],
+            code=draft.code,
             now=ctx.now,
-            name=data.get("name"),
-            address_form=data.get("form", "p"),
-            locale=data.get("locale", "he"),
-            consent_version=data.get("consent"),
+            name=draft.name,
+            address_form=draft.form or "p",
+            locale=draft.locale or "he",
+            consent_version=draft.consent,
         )
     except Refused:
         await ctx.clear_state()
@@ -238,3 +233,16 @@ async def finish(ctx: Context) -> None:
     else:
         text = t._("You are already a member of {forum} as {role}.", role=role, forum=forum)
     await ctx.reply(text + "\n" + t._("Send /help to see what I can do."))
+
+
+def build() -> Router:
+    """Every command and step of joining, in one place."""
+    router = Router("registration")
+    router.command("start", N_("Start, or join a forum with an invite code"))(start)
+    router.step(JoinDraft.flow, "language")(language)
+    router.step(JoinDraft.flow, "consent")(consent)
+    router.step(JoinDraft.flow, "name")(name)
+    router.step(JoinDraft.flow, "form")(form)
+    router.step(JoinDraft.flow, "confirm")(confirm)
+    router.on_text(code_as_text)
+    return router

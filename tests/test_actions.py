@@ -111,13 +111,3 @@ def test_a_button_an_earlier_version_sent_still_decodes_under_its_old_name() -> 
         class Other(Action):
             n: int
 
-
-def test_a_string_action_cannot_hide_behind_a_declared_name(sqlite_app: App) -> None:
-    legacy = Router("legacy")
-
-    @legacy.action("tpd")
-    async def old(ctx: Context) -> None: ...
-
-    with pytest.raises(ValueError, match="tpd"):
-        Conversations(sqlite_app, [legacy])
-    assert Conversations(sqlite_app, [Router("empty")]).text_handlers == []

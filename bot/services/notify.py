@@ -33,10 +33,9 @@ class Recipient:
     t: Translator
     now: datetime
 
-    def button(self, label: str, payload: str | Action) -> Button:
-        """A button in a message to this person (a declared action, or an older string payload)."""
-        if isinstance(payload, Action):
-            payload = pack(payload)
+    def button(self, label: str, action: Action) -> Button:
+        """A button in a message to this person: a declared action (bot.core.actions)."""
+        payload = pack(action)
         token = tokens.mint(
             self.session,
             channel=self.identity.channel,
