@@ -34,6 +34,7 @@ from bot.services.agenda_actions import (
 from bot.services.agenda_text import from_tier_label, quoted, short, when, who
 from bot.services.errors import Refused
 from bot.storage.models import Forum
+from handlers.common import confirm_buttons, confirmed
 from handlers.forum_pick import pick_forum
 
 # -- what the conversations carry --------------------------------------------------------------
@@ -105,20 +106,14 @@ async def details_step(ctx: Context) -> None:
     flow = ProposalDraft.flow
     await ctx.reply(
         "\n".join(preview),
-        [[ctx.step_button(ctx.t._("Add to the agenda") if own else ctx.t._("Send"), flow, "confirm", "yes"),
-          ctx.step_button(ctx.t._("Cancel"), flow, "confirm", "no")]],
+        confirm_buttons(ctx, flow, ctx.t._("Add to the agenda") if own else ctx.t._("Send")),
     )
 
 
 async def confirm_step(ctx: Context) -> None:
     assert ctx.person is not None
-    if ctx.value not in ("yes", "no"):
-        await ctx.reply(ctx.t._("Please choose one of the options."))
-        return
-    draft = ctx.flow(ProposalDraft)
-    await ctx.clear_state()
-    if ctx.value == "no":
-        await ctx.reply(ctx.t._("Cancelled."), edit=True)
+    draft = await confirmed(ctx, ProposalDraft)
+    if draft is None:
         return
     forum = await agenda.load_forum(ctx.session, draft.forum_id)
     result = await agenda.propose_item(

@@ -2,38 +2,47 @@
 
 from __future__ import annotations
 
-from bot.domain.roles import UnknownRole, get_role
-from bot.domain.text import gendered
-from bot.domain.tiers import ForumKind, Tier
-from bot.i18n import N_, Translator
+from typing import TypeVar
+
+from bot.conversation import Context
+from bot.core.messages import Button
+from bot.core.states import FlowState
+from bot.i18n import Translator
+from bot.services import agenda_text
 from bot.storage.models import Forum, OrgUnit
 
-FORUM_TITLES = {
-    ForumKind.MAIN: N_("the partners forum of {unit}"),
-    ForumKind.CROSSCUT: N_("the cross-cutting forum of {unit}"),
-    ForumKind.PARTNERSHIP: N_("the tri-sector partnership of {unit}"),
-}
+S = TypeVar("S", bound=FlowState)
 
-
-def unit_name(t: Translator, unit: OrgUnit) -> str:
-    if t.locale == "en" and unit.name_en:
-        return unit.name_en
-    return unit.name
-
-
-def forum_title(t: Translator, forum: Forum, unit: OrgUnit) -> str:
-    msgid = FORUM_TITLES.get(ForumKind(forum.kind), FORUM_TITLES[ForumKind.MAIN])
-    return t._(msgid, unit=unit_name(t, unit))
+# One definition of a unit's, a forum's and a role's name, shared with the services' notices.
+FORUM_TITLES = agenda_text.FORUM_TITLES
+unit_name = agenda_text.unit_name
+forum_title = agenda_text.forum_title
 
 
 def role_name(t: Translator, unit: OrgUnit, forum: Forum, role: str, form: str | None = None) -> str:
     """The role's name in the reader's language, gendered when it names the reader."""
-    try:
-        name = get_role(Tier(unit.tier), forum.kind, role).name(t.locale)
-    except UnknownRole:
-        return role
-    return gendered(name, form) if form else name
+    return agenda_text.role_label(t, unit, forum, role, form)
 
 
 def bullet_list(lines: list[str]) -> str:
     return "\n".join(f"• {line}" for line in lines)
+
+
+def confirm_buttons(ctx: Context, flow: str, yes_label: str) -> list[list[Button]]:
+    """The two buttons of a flow's "confirm" step: ``yes_label`` and Cancel."""
+    return [[ctx.step_button(yes_label, flow, "confirm", "yes"),
+             ctx.step_button(ctx.t._("Cancel"), flow, "confirm", "no")]]
+
+
+async def confirmed(ctx: Context, kind: type[S]) -> S | None:
+    """A "confirm" step's answer: the flow's value after yes (the flow ends), None after no (it ends,
+    "Cancelled.") or anything unclear (it stays, the person is asked to choose)."""
+    if ctx.value not in ("yes", "no"):
+        await ctx.reply(ctx.t._("Please choose one of the options."))
+        return None
+    draft = ctx.flow(kind)
+    await ctx.clear_state()
+    if ctx.value == "no":
+        await ctx.reply(ctx.t._("Cancelled."), edit=True)
+        return None
+    return draft

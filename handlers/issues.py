@@ -32,6 +32,7 @@ from bot.services.agenda_text import (
 )
 from bot.services.escalation_actions import EscalateIssue
 from bot.storage.models import Forum
+from handlers.common import confirm_buttons, confirmed
 from handlers.escalation import escalate_label
 from handlers.forum_pick import pick, pick_forum
 
@@ -133,15 +134,11 @@ async def privacy_step(ctx: Context) -> None:
     await ctx.enter(ctx.flow(IssueDraft).model_copy(update=update), "confirm")
     await preview(ctx)
 
+
 async def confirm_step(ctx: Context) -> None:
     assert ctx.person is not None
-    if ctx.value not in ("yes", "no"):
-        await ctx.reply(ctx.t._("Please choose one of the options."))
-        return
-    draft = ctx.flow(IssueDraft)
-    await ctx.clear_state()
-    if ctx.value == "no":
-        await ctx.reply(ctx.t._("Cancelled."), edit=True)
+    draft = await confirmed(ctx, IssueDraft)
+    if draft is None:
         return
     forum = await agenda.load_forum(ctx.session, draft.forum_id)
     result = await issues.raise_issue(
@@ -255,8 +252,7 @@ async def preview(ctx: Context) -> None:
     await ctx.reply(
         "\n".join([ctx.t._("Your issue:"), head, quoted(ctx.t, draft.title), draft.details, shown,
                    ctx.t._("Send it to the forum?")]),
-        [[ctx.step_button(ctx.t._("Send"), IssueDraft.flow, "confirm", "yes"),
-          ctx.step_button(ctx.t._("Cancel"), IssueDraft.flow, "confirm", "no")]],
+        confirm_buttons(ctx, IssueDraft.flow, ctx.t._("Send")),
     )
 
 

@@ -96,15 +96,7 @@ async def revoke(
     if membership.revoked_at is not None:
         raise Refused(N_("That membership was already revoked."))
     membership.revoked_at = now
-    audit.record(
-        session,
-        now=now,
-        action="membership.revoke",
-        actor_person_id=person.id,
-        subject=f"forum:{forum.id}",
-        details={"membership": membership.id, "person": membership.person_id, "role": membership.role},
-    )
-    await session.flush()
+    await _audit_seat(session, "membership.revoke", membership, forum, person, now)
     for r in await notify.recipients(session, [membership.person_id], now=now):
         text = r.t._(
             "Your membership in {forum} was ended by the forum's lead. "
@@ -149,15 +141,7 @@ async def readmit(
     if membership.revoked_at is None:
         raise Refused(N_("That person is already a member again."))
     membership.revoked_at = None
-    audit.record(
-        session,
-        now=now,
-        action="membership.readmit",
-        actor_person_id=person.id,
-        subject=f"forum:{forum.id}",
-        details={"membership": membership.id, "person": membership.person_id, "role": membership.role},
-    )
-    await session.flush()
+    await _audit_seat(session, "membership.readmit", membership, forum, person, now)
     for r in await notify.recipients(session, [membership.person_id], now=now):
         text = r.t._(
             "You are a member of {forum} again: the forum's lead re-admitted you.",
@@ -168,3 +152,14 @@ async def readmit(
         session, forum=forum, membership=membership, change=Change.READMITTED, now=now, person=member, actor=person,
     )
     return membership, forum, member
+
+
+async def _audit_seat(
+    session: AsyncSession, action: str, membership: Membership, forum: Forum, actor: Person, now: datetime
+) -> None:
+    """The audit row of a lead's change to someone's seat, flushed before the notices go out."""
+    audit.record(
+        session, now=now, action=action, actor_person_id=actor.id, subject=f"forum:{forum.id}",
+        details={"membership": membership.id, "person": membership.person_id, "role": membership.role},
+    )
+    await session.flush()

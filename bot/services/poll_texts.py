@@ -12,9 +12,9 @@ from datetime import date, datetime
 from babel.dates import format_date
 
 from bot.domain.calendar import HolidayName, Reason, format_meeting_option, territory_locale
-from bot.domain.roles import UnknownRole, get_role
-from bot.domain.tiers import ForumKind, Tier
 from bot.i18n import N_, Raw, Translator
+from bot.services.agenda_text import forum_title
+from bot.services.agenda_text import role_label as agenda_role_label
 from bot.storage.models import Forum, OrgUnit
 
 REASON_WORDS: dict[Reason, str] = {
@@ -45,25 +45,13 @@ def when(t: Translator, moment: datetime) -> str:
     return t._("{date} at {time}", date=Raw(t.date(moment)), time=Raw(t.time(moment)))
 
 
-# The same wording as handlers.common.FORUM_TITLES (services do not import handlers).
-FORUM_TITLES: dict[str, str] = {
-    ForumKind.MAIN: N_("the partners forum of {unit}"),
-    ForumKind.CROSSCUT: N_("the cross-cutting forum of {unit}"),
-    ForumKind.PARTNERSHIP: N_("the tri-sector partnership of {unit}"),
-}
-
-
-def forum_name(t: Translator, forum: Forum, unit: OrgUnit) -> str:
-    """"the partners forum of Alonim school" in the reader's language."""
-    name = unit.name_en if t.locale == "en" and unit.name_en else unit.name
-    return t._(FORUM_TITLES.get(forum.kind, FORUM_TITLES[ForumKind.MAIN]), unit=name)
+# One definition of a forum's and a role's name (bot.services.agenda_text), under the names the
+# poll code uses.
+forum_name = forum_title
 
 
 def role_label(t: Translator, unit: OrgUnit, forum: Forum, role: str) -> str:
-    try:
-        return get_role(Tier(unit.tier), forum.kind, role).name(t.locale)
-    except UnknownRole:
-        return role
+    return agenda_role_label(t, unit, forum, role)
 
 
 def role_list(t: Translator, unit: OrgUnit, forum: Forum, roles: Iterable[str]) -> str:
