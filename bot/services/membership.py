@@ -79,10 +79,10 @@ async def members(session: AsyncSession, *, person: Person | None, forum: Forum)
     return [Member(m, p) for m, p in rows.all()]
 
 
-async def revoke(
-    session: AsyncSession, *, person: Person | None, membership_id: int, now: datetime
-) -> tuple[Membership, Forum]:
-    """A lead (or an admin) takes someone's seat in a forum away; the person is told."""
+async def _seat_for_lead(
+    session: AsyncSession, person: Person | None, membership_id: int
+) -> tuple[Membership, Forum, Person]:
+    """The seat (locked) and its forum, once ``person`` may end or give back seats there."""
     membership = await session.get(Membership, membership_id, with_for_update=True)
     if membership is None:
         raise NotFound(N_("That membership no longer exists."))
@@ -91,6 +91,14 @@ async def revoke(
     await session.refresh(forum, ["org_unit"])
     await require(session, person, forum, Action.REVOKE_MEMBERSHIP, ONLY_LEAD)
     assert person is not None
+    return membership, forum, person
+
+
+async def revoke(
+    session: AsyncSession, *, person: Person | None, membership_id: int, now: datetime
+) -> tuple[Membership, Forum]:
+    """A lead (or an admin) takes someone's seat in a forum away; the person is told."""
+    membership, forum, person = await _seat_for_lead(session, person, membership_id)
     if membership.person_id == person.id:
         raise Refused(N_("You cannot revoke your own membership. Use /forget to leave forumbot."))
     if membership.revoked_at is not None:
@@ -127,14 +135,7 @@ async def readmit(
     session: AsyncSession, *, person: Person | None, membership_id: int, now: datetime
 ) -> tuple[Membership, Forum, Person]:
     """A lead (or an admin) gives back a seat they ended; the person and the other leads are told."""
-    membership = await session.get(Membership, membership_id, with_for_update=True)
-    if membership is None:
-        raise NotFound(N_("That membership no longer exists."))
-    forum = await session.get(Forum, membership.forum_id)
-    assert forum is not None
-    await session.refresh(forum, ["org_unit"])
-    await require(session, person, forum, Action.REVOKE_MEMBERSHIP, ONLY_LEAD)
-    assert person is not None
+    membership, forum, person = await _seat_for_lead(session, person, membership_id)
     member = await session.get(Person, membership.person_id)
     if member is None or member.forgotten_at is not None:
         raise NotFound(N_("That membership no longer exists."))
