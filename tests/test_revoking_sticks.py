@@ -114,6 +114,14 @@ async def test_the_lead_re_admits_from_members_and_nobody_else_can(app: App, clo
         last_text(app, "yael")
     )
     assert (await seat(app, "avi")).revoked_at is None
+    # a second press of the same button (or a second lead at once) re-admits nobody twice
+    told = len(inbox(app, "avi"))
+    async with app.db.unit_of_work() as session:
+        lead = await session.get(Person, (await person_of(app, "dana")).id)
+        with pytest.raises(Refused) as refused:
+            await membership.readmit(session, person=lead, membership_id=avi_seat.id, now=clock.now())
+    assert refused.value.msgid == "That person is already a member again."
+    assert len(inbox(app, "avi")) == told
     assert "אבי כהן · הורה" in await dana.text_of("/members")
     again = await avi.text_of("/agenda")
     assert "סדר היום" in again
