@@ -18,7 +18,7 @@ from bot.domain.permissions import Action as Permission
 from bot.domain.permissions import allowed
 from bot.domain.text import clean_text
 from bot.i18n import N_, Ltr, Raw, Translator
-from bot.services import agenda, keshet, notify, people
+from bot.services import agenda, keshet, people
 from bot.services.errors import Refused
 from bot.services.keshet_actions import (
     AddField,
@@ -494,7 +494,7 @@ async def answer(ctx: Context, value: AnswerQuestion) -> None:
         [[ctx.button(ctx.t._("See the results"), ShowAssessment(forum.id))]],
         edit=True,
     )
-    await notify_when_complete(ctx, forum, answered.id)
+    await keshet.tell_verdict_when_complete(ctx.session, forum, answered.id, now=ctx.now, tz=ctx.app.settings.tz)
 
 
 def build() -> Router:
@@ -753,32 +753,6 @@ async def forum_of_round(ctx: Context, partnership_id: int) -> Forum:
     return await keshet.partnership_forum(ctx.session, partnership.forum_id)
 
 
-async def notify_when_complete(ctx: Context, forum: Forum, round_id: int) -> None:
-    """When every partner of the round has answered every question, each of them gets the verdict (once)."""
-    views = await keshet.assessment_rounds(ctx.session, forum, now=ctx.now)
-    view = next((v for v in views if v.round.id == round_id), None)
-    if view is None:
-        return
-    result = view.result
-    asked = [q for q in result.questions if not q.computed]
-    if result.partners == 0 or any(q.answered < result.partners for q in asked):
-        return
-    seats = await keshet.seats(ctx.session, forum.id)
-    for r in await notify.recipients(ctx.session, [s.person_id for s in seats], now=ctx.now, tz=ctx.app.settings.tz):
-        text = "\n".join(
-            [
-                r.t._(k.ASSESSMENT_TITLE),
-                r.t._("Every partner has answered round {round}.", round=view.round.number),
-                "",
-                *verdict_lines(r.t, result),
-            ]
-        )
-        await r.send(
-            r.message(text, [[r.button(r.t._("See the results"), ShowAssessment(forum.id))]]),
-            dedup_key=f"keshet:verdict:{round_id}:p{r.person.id}",
-        )
-
-
 # -- the texts -----------------------------------------------------------------------------------
 
 
@@ -946,28 +920,6 @@ def sector_inputs_text(t: Translator, summary: k.SectorInputs) -> str:
     return " · ".join(kinds) + (f" ({', '.join(totals)})" if totals else "")
 
 
-def verdict_lines(t: Translator, result: k.AssessmentResult) -> list[str]:
-    if result.responded == 0:
-        return [t._("No partner has answered yet.")]
-    if result.passes:
-        return [t._("The verdict: yes — the partnership passes all six questions.")]
-    lines = [t._("The verdict: not yet. These questions fail:")]
-    for question in result.questions:
-        if question.passes:
-            continue
-        if question.computed:
-            reason = t._("fewer than two sectors sit at the table")
-        else:
-            reason = t.n_(
-                "one of {total} partners said yes",
-                "{n} of {total} partners said yes",
-                question.yes,
-                total=question.partners,
-            )
-        lines.append(f"• {question.question}. {t._(k.QUESTIONS[question.question])} ({reason})")
-    return lines
-
-
 def tally_text(t: Translator, question: k.QuestionResult) -> str:
     parts = []
     for tally in question.by_sector:
@@ -1003,7 +955,7 @@ def assessment_text(t: Translator, views: list[keshet.RoundView]) -> str:
     if len(views) > 1:
         lines += ["", t._("The trend (share of yes, round by round):"), *trend_lines(views[-4:])]
     lines.append("")
-    lines += verdict_lines(t, result)
+    lines += keshet.verdict_lines(t, result)
     return "\n".join(lines)
 
 

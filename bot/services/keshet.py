@@ -24,7 +24,7 @@ from bot.services import audit, notify, orgs, people
 from bot.services.access import load_forum as load_forum  # one definition, used from here too
 from bot.services.access import require as require
 from bot.services.errors import Forbidden, NotFound, Refused
-from bot.services.keshet_actions import AnswerQuestion, ScoreFields, ShowTimeline
+from bot.services.keshet_actions import AnswerQuestion, ScoreFields, ShowAssessment, ShowTimeline
 from bot.services.poll_texts import forum_name
 from bot.services.sql import insert_ignore
 from bot.services.upsert import upsert
@@ -830,3 +830,52 @@ async def open_scheduled_round(
         return 0
     partnership.next_assessment_at = k.next_due(due, now, partnership.assessment_every_months)
     return await send_round(session, assessment, now=now, tz=tz)
+
+
+async def tell_verdict_when_complete(
+    session: AsyncSession, forum: Forum, round_id: int, *, now: datetime, tz: ZoneInfo
+) -> None:
+    """When every partner of the round has answered every question, each of them gets the verdict (once)."""
+    views = await assessment_rounds(session, forum, now=now)
+    view = next((v for v in views if v.round.id == round_id), None)
+    if view is None:
+        return
+    result = view.result
+    asked = [q for q in result.questions if not q.computed]
+    if result.partners == 0 or any(q.answered < result.partners for q in asked):
+        return
+    for r in await notify.recipients(session, [s.person_id for s in await seats(session, forum.id)], now=now, tz=tz):
+        text = "\n".join(
+            [
+                r.t._(k.ASSESSMENT_TITLE),
+                r.t._("Every partner has answered round {round}.", round=view.round.number),
+                "",
+                *verdict_lines(r.t, result),
+            ]
+        )
+        await r.send(
+            r.message(text, [[r.button(r.t._("See the results"), ShowAssessment(forum.id))]]),
+            dedup_key=f"keshet:verdict:{round_id}:p{r.person.id}",
+        )
+
+
+def verdict_lines(t: Translator, result: k.AssessmentResult) -> list[str]:
+    if result.responded == 0:
+        return [t._("No partner has answered yet.")]
+    if result.passes:
+        return [t._("The verdict: yes — the partnership passes all six questions.")]
+    lines = [t._("The verdict: not yet. These questions fail:")]
+    for question in result.questions:
+        if question.passes:
+            continue
+        if question.computed:
+            reason = t._("fewer than two sectors sit at the table")
+        else:
+            reason = t.n_(
+                "one of {total} partners said yes",
+                "{n} of {total} partners said yes",
+                question.yes,
+                total=question.partners,
+            )
+        lines.append(f"• {question.question}. {t._(k.QUESTIONS[question.question])} ({reason})")
+    return lines
