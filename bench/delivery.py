@@ -29,7 +29,7 @@ from bot.channels.telegram import TelegramSender
 from bot.clock import SystemClock
 from bot.config import Settings
 from bot.core.messages import Outbound, OutKind
-from bot.services.outbox import PRIORITY_BULK, enqueue
+from bot.services.delivery.outbox import PRIORITY_BULK, enqueue
 from bot.storage.db import Database
 from tests.fakes.telegram import FakeTelegram
 

@@ -32,7 +32,8 @@ from sqlalchemy.orm import selectinload
 from bench.common import peak_rss_mb, run, scratch_database
 from bot.domain.escalation import normalise, split_lines
 from bot.i18n import Translator
-from bot.services import escalation, escalation_digest
+from bot.services.escalation import digest as escalation_digest
+from bot.services.escalation import forwarding as escalation
 from bot.storage.db import Database
 from bot.storage.models import Forum, Membership, OrgUnit, Person
 from bot.storage.models_agenda import RaisedIssue

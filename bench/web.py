@@ -27,7 +27,7 @@ from bench.escalation import NOW, seed
 from bot.app import App
 from bot.clock import FixedClock
 from bot.config import Settings
-from bot.services import websessions
+from bot.services.web import sessions as websessions
 from bot.storage.db import Database
 from bot.web import build_web
 from bot.webapp.routes import COOKIE

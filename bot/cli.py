@@ -166,7 +166,7 @@ async def cmd_db(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_org(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.services.orgs import OrgImportError, import_org_rows, parse_org_csv
+    from bot.services.forums.orgs import OrgImportError, import_org_rows, parse_org_csv
 
     path: Path = args.file
     try:
@@ -198,7 +198,7 @@ async def cmd_forum(settings: Settings, args: argparse.Namespace) -> int:
 
     from bot.domain.tiers import ForumKind
     from bot.services.errors import Refused
-    from bot.services.orgs import create_forum
+    from bot.services.forums.orgs import create_forum
     from bot.storage.models import Forum, OrgUnit
 
     async def go(app: Any) -> int:
@@ -238,8 +238,8 @@ async def cmd_roles(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_invite(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.services import invites
     from bot.services.errors import Refused
+    from bot.services.forums import invites
 
     async def go(app: Any) -> int:
         try:
@@ -315,7 +315,7 @@ async def cmd_admin(settings: Settings, args: argparse.Namespace) -> int:
 
 
 async def cmd_weblink(settings: Settings, args: argparse.Namespace) -> int:
-    from bot.services import websessions
+    from bot.services.web import sessions as websessions
     from handlers.web import web_link
 
     async def go(app: Any) -> int:
@@ -425,8 +425,10 @@ def _span(delta: Any) -> str:
 
 async def cmd_export(settings: Settings, args: argparse.Namespace) -> int:
     from bot.i18n import Translator
-    from bot.services import exports, invites, surveys
     from bot.services.errors import Refused
+    from bot.services.forums import invites
+    from bot.services.meetings import exports
+    from bot.services.surveys import answers as surveys
 
     t = Translator(args.language or settings.default_locale, "p", settings.tz)
     if args.what == "survey" and args.id is None:

@@ -28,9 +28,9 @@ from bot.domain.text import InputError
 from bot.flood import Verdict, build_flood
 from bot.i18n import N_, Translator
 from bot.services import tokens
+from bot.services.delivery.outbox import CHAT_GROUP, CHAT_PRIVATE, PRIORITY_REPLY, enqueue
 from bot.services.errors import Refused
-from bot.services.outbox import CHAT_GROUP, CHAT_PRIVATE, PRIORITY_REPLY, enqueue
-from bot.services.people import get_or_create_identity, load_event_identity
+from bot.services.forums.people import get_or_create_identity, load_event_identity
 from bot.storage.db import origin_of, retry_unavailable
 from bot.storage.models import ChannelIdentity, ChoiceToken, ConversationState, Person, ProcessedUpdate
 

@@ -28,9 +28,9 @@ from bot.core.messages import (
     TransientError,
 )
 from bot.ratelimit import Limiter, LocalLimiter
-from bot.services import undelivered
-from bot.services.outbox import ERASE_AFTER_SEND
-from bot.services.sql import insert_ignore
+from bot.services.delivery.outbox import ERASE_AFTER_SEND
+from bot.services.meetings import undelivered
+from bot.services.sql import claim_batch, insert_ignore
 from bot.storage.db import database_unavailable, retry_unavailable
 from bot.storage.models import CHAT_GROUP, UNSURE_POLL, ChannelIdentity, ExternalRef, OutboxMessage
 
@@ -115,41 +115,26 @@ class Delivery:
         channels = list(self.senders)
         if not channels:
             return []
+        due: list[ColumnElement[bool]] = [OutboxMessage.next_attempt_at <= now]
+        if busy_chats:  # chats with messages still in flight here: keep each chat's order
+            due.append(OutboxMessage.chat_id.not_in(sorted(busy_chats)))
+        if replies is True:
+            due.append(OutboxMessage.priority == 0)
+        elif replies is False:
+            due.append(OutboxMessage.priority > 0)
         async with self.db.unit_of_work() as session:
-            await session.execute(
-                update(OutboxMessage)
-                .where(
-                    OutboxMessage.status == "sending",
-                    OutboxMessage.claimed_at < now - self.stale_after,
-                    OutboxMessage.channel.in_(channels),
-                    *self._mine(),
-                )
-                .values(status="queued")
+            rows = await claim_batch(
+                session,
+                OutboxMessage,
+                now=now,
+                waiting="queued",
+                taken="sending",
+                stale_after=self.stale_after,
+                limit=limit or self.batch,
+                order_by=[OutboxMessage.priority, OutboxMessage.id],
+                scope=[OutboxMessage.channel.in_(channels), *self._mine()],
+                due=due,
             )
-            stmt = (
-                select(OutboxMessage)
-                .where(
-                    OutboxMessage.status == "queued",
-                    OutboxMessage.channel.in_(channels),
-                    OutboxMessage.next_attempt_at <= now,
-                    *self._mine(),
-                )
-                .order_by(OutboxMessage.priority, OutboxMessage.id)
-                .limit(limit or self.batch)
-            )
-            if busy_chats:  # chats with messages still in flight here: keep each chat's order
-                stmt = stmt.where(OutboxMessage.chat_id.not_in(sorted(busy_chats)))
-            if replies is True:
-                stmt = stmt.where(OutboxMessage.priority == 0)
-            elif replies is False:
-                stmt = stmt.where(OutboxMessage.priority > 0)
-            if self.db.dialect == "postgresql":
-                stmt = stmt.with_for_update(skip_locked=True)
-            rows = list((await session.scalars(stmt)).all())
-            for row in rows:
-                row.status = "sending"
-                row.claimed_at = now
-                row.attempts += 1
         return rows
 
     # -- sending ------------------------------------------------------------------------------

@@ -275,8 +275,8 @@ def demo_settings(folder: Path, language: str) -> Settings:
 
 async def play(folder: Path, language: str = "he", out: TextIO | None = None, pace: float = 0.8) -> int:
     from bot.logs import configure
-    from bot.services import invites
-    from bot.services.orgs import import_org_rows, parse_org_csv
+    from bot.services.forums import invites
+    from bot.services.forums.orgs import import_org_rows, parse_org_csv
     from bot.storage.migrate import upgrade_async
 
     out = out or sys.stdout

@@ -17,9 +17,8 @@ from bot.domain import agenda as rules
 from bot.domain.permissions import Action as Permission
 from bot.domain.permissions import allowed
 from bot.i18n import N_, Raw
-from bot.services import agenda, meetings, people
-from bot.services.agenda import NOT_A_MEMBER, ONLY_LEAD
-from bot.services.agenda_actions import (
+from bot.services.agenda import items as agenda
+from bot.services.agenda.actions import (
     AcceptItem,
     AskIntake,
     AskMeetingDate,
@@ -31,8 +30,11 @@ from bot.services.agenda_actions import (
     ShowOrder,
     ShowPending,
 )
-from bot.services.agenda_text import from_tier_label, quoted, short, when, who
+from bot.services.agenda.items import NOT_A_MEMBER, ONLY_LEAD
 from bot.services.errors import Refused
+from bot.services.forums import people
+from bot.services.meetings import schedule as meetings
+from bot.services.texts import from_tier_label, quoted, short, when, who
 from bot.storage.models import Forum
 from handlers.common import confirm_buttons, confirmed
 from handlers.forum_pick import pick_forum

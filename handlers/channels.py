@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from bot.conversation import STALE_BUTTON, Context, Router
 from bot.i18n import Ltr
-from bot.services import held, linking
-from bot.services.channel_actions import NextPage, ReleaseHeld
+from bot.services.delivery import held
+from bot.services.delivery.channel_actions import NextPage, ReleaseHeld
+from bot.services.forums import linking
 
 
 async def release_held(ctx: Context, value: ReleaseHeld) -> None:

@@ -8,20 +8,20 @@ from bot.conversation import Context
 from bot.core.messages import Button
 from bot.core.states import FlowState
 from bot.i18n import Translator
-from bot.services import agenda_text
+from bot.services import texts
 from bot.storage.models import Forum, OrgUnit
 
 S = TypeVar("S", bound=FlowState)
 
 # One definition of a unit's, a forum's and a role's name, shared with the services' notices.
-FORUM_TITLES = agenda_text.FORUM_TITLES
-unit_name = agenda_text.unit_name
-forum_title = agenda_text.forum_title
+FORUM_TITLES = texts.FORUM_TITLES
+unit_name = texts.unit_name
+forum_title = texts.forum_title
 
 
 def role_name(t: Translator, unit: OrgUnit, forum: Forum, role: str, form: str | None = None) -> str:
     """The role's name in the reader's language, gendered when it names the reader."""
-    return agenda_text.role_label(t, unit, forum, role, form)
+    return texts.role_label(t, unit, forum, role, form)
 
 
 def bullet_list(lines: list[str]) -> str:

@@ -13,8 +13,10 @@ from bot.core.messages import Outbound, OutKind
 from bot.domain.permissions import Action, allowed
 from bot.domain.roles import roles_for
 from bot.i18n import LOCALES, N_, Ltr, Raw, ascii_filename
-from bot.services import erasure, invites, membership, mydata_text, people, privacy
 from bot.services.errors import Forbidden
+from bot.services.forums import invites, membership, people
+from bot.services.privacy import erasure, mydata_text
+from bot.services.privacy import retention as privacy
 from bot.storage.models import Forum
 from handlers.common import bullet_list, forum_title, role_name
 from handlers.registration import LANGUAGE_NAMES
@@ -150,7 +152,7 @@ async def forget_confirmed(ctx: Context, value: ForgetMe) -> None:
     if not value.confirmed:
         await ctx.reply(ctx.t._("Cancelled."), edit=True)
         return
-    await people.forget(ctx.session, ctx.person, now=ctx.now)
+    await erasure.forget(ctx.session, ctx.person, now=ctx.now)
     # Queued after the erasure (which cancels every message to them), tied to no identity and
     # deleted from the outbox once it went out.
     goodbye = Outbound(

@@ -13,8 +13,22 @@ from bot.domain.escalation import OPEN_GAP
 from bot.domain.permissions import Action
 from bot.domain.tiers import Tier
 from bot.i18n import N_, Raw
-from bot.services import agenda, announcements, escalation, people
-from bot.services.agenda_text import (
+from bot.services.agenda import items as agenda
+from bot.services.errors import Refused
+from bot.services.escalation import announcements
+from bot.services.escalation import forwarding as escalation
+from bot.services.escalation.actions import (
+    AcknowledgeGap,
+    AnnounceFrom,
+    AskAnswer,
+    AskOwner,
+    EscalateIssue,
+    ForwardGap,
+    SetOwner,
+    ShowGap,
+)
+from bot.services.forums import people
+from bot.services.texts import (
     button_label,
     category_label,
     forum_title,
@@ -24,17 +38,6 @@ from bot.services.agenda_text import (
     short,
     unit_name,
     who,
-)
-from bot.services.errors import Refused
-from bot.services.escalation_actions import (
-    AcknowledgeGap,
-    AnnounceFrom,
-    AskAnswer,
-    AskOwner,
-    EscalateIssue,
-    ForwardGap,
-    SetOwner,
-    ShowGap,
 )
 from bot.storage.models import Forum
 from bot.storage.models_agenda import RaisedIssue

@@ -7,9 +7,10 @@ from collections.abc import Callable
 from bot.conversation import Context
 from bot.core.actions import Action
 from bot.i18n import N_
-from bot.services import agenda, people
-from bot.services.agenda import ONLY_LEAD
-from bot.services.agenda_text import forum_title
+from bot.services.agenda import items as agenda
+from bot.services.agenda.items import ONLY_LEAD
+from bot.services.forums import people
+from bot.services.texts import forum_title
 from bot.storage.models import Forum
 
 NO_FORUM = N_("You are not a member of any forum yet. Ask your forum's lead for an invite.")

@@ -8,7 +8,7 @@ from bot.conversation import Context, Router
 from bot.core.actions import Action, action
 from bot.core.messages import EventKind
 from bot.i18n import N_, Ltr, Raw
-from bot.services import groups, people
+from bot.services.forums import groups, people
 from bot.storage.models import Forum
 from handlers.channels import link_accounts
 from handlers.common import forum_title

@@ -13,9 +13,13 @@ from bot.domain import agenda as rules
 from bot.domain.agenda import HistoryKind, IssueCategory, IssueKind
 from bot.domain.permissions import Action
 from bot.i18n import N_, Raw
-from bot.services import agenda, escalation, issues, notify
-from bot.services.agenda import NOT_A_MEMBER
-from bot.services.agenda_text import (
+from bot.services.agenda import issues
+from bot.services.agenda import items as agenda
+from bot.services.agenda.items import NOT_A_MEMBER
+from bot.services.delivery import notify
+from bot.services.escalation import forwarding as escalation
+from bot.services.escalation.actions import EscalateIssue
+from bot.services.texts import (
     CATEGORY_LABELS,
     KIND_LABELS,
     button_label,
@@ -30,7 +34,6 @@ from bot.services.agenda_text import (
     status_label,
     who,
 )
-from bot.services.escalation_actions import EscalateIssue
 from bot.storage.models import Forum
 from handlers.common import confirm_buttons, confirmed
 from handlers.escalation import escalate_label

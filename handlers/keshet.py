@@ -1,6 +1,6 @@
 """/partnership: a tri-sector (KeShet) partnership's process, field choice, inputs and self-assessment.
 
-In the shape of handlers/agenda.py: the buttons are declared actions (bot/services/keshet_actions.py,
+In the shape of handlers/agenda.py: the buttons are declared actions (bot/services/keshet/actions.py,
 shared with the notices the service sends), the multi-step input declared flows, one module-level
 function per command, step and action, all registered in :func:`build`. Thin: every press re-checks
 the person's standing in the service; rules live in bot.domain.keshet.
@@ -18,9 +18,11 @@ from bot.domain.permissions import Action as Permission
 from bot.domain.permissions import allowed
 from bot.domain.text import clean_text
 from bot.i18n import N_, Ltr, Raw, Translator
-from bot.services import agenda, keshet, people
+from bot.services.agenda import items as agenda
 from bot.services.errors import Refused
-from bot.services.keshet_actions import (
+from bot.services.forums import people
+from bot.services.keshet import process as keshet
+from bot.services.keshet.actions import (
     AddField,
     AddSuggestedField,
     AnnounceFields,

@@ -19,8 +19,12 @@ from bot.domain import agenda as rules
 from bot.domain.agenda import IssueStatus
 from bot.domain.permissions import Action
 from bot.i18n import N_, Raw
-from bot.services import agenda, escalation, exports, issues, outcomes
-from bot.services.agenda_text import (
+from bot.services.agenda import issues
+from bot.services.agenda import items as agenda
+from bot.services.errors import Refused
+from bot.services.escalation import forwarding as escalation
+from bot.services.meetings import exports, outcomes
+from bot.services.texts import (
     ISSUE_STATUS_LABELS,
     button_label,
     category_label,
@@ -34,7 +38,6 @@ from bot.services.agenda_text import (
     when,
     who,
 )
-from bot.services.errors import Refused
 from bot.storage.models import Forum
 from handlers.escalation import escalate_label
 from handlers.forum_pick import pick_forum
@@ -61,7 +64,7 @@ class ExportFrom(ButtonAction):
 @action("meeting.export_sheet")
 @dataclass(frozen=True)
 class ExportSheet(ButtonAction):
-    """What to export (bot.services.exports.What): ask in which format."""
+    """What to export (bot.services.meetings.exports.What): ask in which format."""
 
     forum_id: int
     what: str

@@ -9,7 +9,8 @@ from dataclasses import dataclass
 from bot.conversation import Context, Router
 from bot.core.actions import Action, action
 from bot.i18n import N_, Raw
-from bot.services import agenda, membership
+from bot.services.agenda import items as agenda
+from bot.services.forums import membership
 from bot.storage.models import Forum, Membership
 from handlers.common import bullet_list, forum_title, role_name
 from handlers.forum_pick import pick_forum

@@ -1,10 +1,10 @@
 """Meeting-date polls in the chat: /poll for leads, voting, the decision, /reschedule.
 
-Thin: parse, call bot.services.polls / bot.services.meetings, reply. Every button re-checks
+Thin: parse, call bot.services.meetings.polls / bot.services.meetings.schedule, reply. Every button re-checks
 permission in the service; payloads carry only ids.
 
 In the shape of handlers/agenda.py: the buttons are declared actions (the ones the services also
-send, in bot.services.poll_actions; the meeting's own below; each keeps reading its earlier
+send, in bot.services.meetings.poll_actions; the meeting's own below; each keeps reading its earlier
 ``dpv:…``/``mtr:…`` payload, see ``was``), the drafts declared flows, one module-level function per
 command, step and action, all registered in :func:`build`.
 """
@@ -27,10 +27,11 @@ from bot.core.states import FlowState, StaleConversation
 from bot.domain.meeting_polls import PollStatus
 from bot.domain.permissions import Action
 from bot.i18n import N_, Raw
-from bot.services import meetings, polls
 from bot.services.errors import Forbidden, NotFound, Refused
-from bot.services.invites import forum_by_code
-from bot.services.poll_actions import (
+from bot.services.forums.invites import forum_by_code
+from bot.services.meetings import ballots, polls
+from bot.services.meetings import schedule as meetings
+from bot.services.meetings.poll_actions import (
     ChooseOtherDate,
     ClosePoll,
     ConfirmDate,
@@ -39,7 +40,7 @@ from bot.services.poll_actions import (
     ShowResults,
     Vote,
 )
-from bot.services.poll_texts import day_label, forum_name, option_label, present, role_list, short_label, when
+from bot.services.meetings.poll_texts import day_label, forum_name, option_label, present, role_list, short_label, when
 from bot.storage.models import Forum
 from bot.storage.models_polls import DatePoll, Meeting
 from handlers.forum_pick import pick_forum
@@ -210,9 +211,9 @@ async def native_answer(ctx: Context) -> None:
     """An answer to a native (Telegram) poll: matched to its date poll by the poll's id, or by chat
     and options for a copy whose sendPoll timed out after it was delivered."""
     event = ctx.event
-    found = await polls.native_poll(ctx.session, event.channel, event.poll_ref)
+    found = await ballots.native_poll(ctx.session, event.channel, event.poll_ref)
     if found is None:
-        found = await polls.native_poll_copy(
+        found = await ballots.native_poll_copy(
             ctx.session, event.channel, event.poll_ref, event.chat_id, event.option_ids, now=ctx.now
         )
     if found is None:  # never dropped silently (only date polls are sent as native polls)
@@ -689,20 +690,20 @@ async def show_ballot(ctx: Context, poll: DatePoll, chosen: set[int], none_works
     forum = await meetings.load_forum(ctx.session, poll.forum_id)
     result = await polls.tally(ctx.session, poll, forum)
     t = ctx.t
-    lines = [polls.question(t, poll, forum_title(ctx, forum)), ""]
+    lines = [ballots.question(t, poll, forum_title(ctx, forum)), ""]
     for count in result.counts:
         mark = "✅" if count.option_id in chosen else "▫️"
         lines.append(
             f"{mark} {option_label(t, count.starts_at)} — " + t.n_("{n} vote", "{n} votes", len(count.voters))
         )
     if none_works:
-        lines.append("✅ " + t._(polls.NONE_WORKS))
+        lines.append("✅ " + t._(ballots.NONE_WORKS))
     lines.append("")
     if chosen or none_works:
         lines.append(t._("Saved. You can change your answer until {deadline}.", deadline=Raw(when(t, poll.deadline))))
     else:
         lines.append(t._("You have not chosen any date yet."))
-    buttons = polls.ballot_buttons(t, poll, result.options, ctx.button, chosen, none_works)
+    buttons = ballots.ballot_buttons(t, poll, result.options, ctx.button, chosen, none_works)
     await ctx.reply("\n".join(lines), buttons, edit=True)
 
 

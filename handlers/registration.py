@@ -6,8 +6,8 @@ from bot.conversation import NOT_REGISTERED, Context, Router
 from bot.core.states import FlowState
 from bot.domain.text import clean_name
 from bot.i18n import LOCALES, N_, Raw, Translator
-from bot.services import invites, membership, people
 from bot.services.errors import Refused
+from bot.services.forums import invites, membership, people
 from handlers.common import forum_title, role_name
 
 LANGUAGE_NAMES = {"he": "עברית", "ar": "العربية", "en": "English"}

@@ -1,7 +1,7 @@
 """/surveys: answer a forum's survey, send one from a template, see and export the results.
 
 Every answer is saved the moment it is given; answering again replaces it (the later answer counts).
-In the shape of handlers/agenda.py: declared actions (bot.services.survey_actions), declared flows,
+In the shape of handlers/agenda.py: declared actions (bot.services.surveys.actions), declared flows,
 one module-level function per command, step and action, all registered in :func:`build`.
 """
 
@@ -11,10 +11,11 @@ from bot.conversation import Context, Router
 from bot.core.states import FlowState
 from bot.domain import surveys as d
 from bot.i18n import N_, Raw, Translator
-from bot.services import notify, people, surveys
-from bot.services.agenda_text import quoted
+from bot.services.delivery import notify
 from bot.services.errors import Forbidden
-from bot.services.survey_actions import (
+from bot.services.forums import people
+from bot.services.surveys import answers as surveys
+from bot.services.surveys.actions import (
     AnswerChoice,
     ChooseTemplate,
     CloseSurvey,
@@ -28,6 +29,7 @@ from bot.services.survey_actions import (
     ShowWrittenAnswers,
     ToggleChoice,
 )
+from bot.services.texts import quoted
 from bot.storage.models import Forum
 from bot.storage.models_keshet import Survey, SurveyQuestion
 from handlers.common import forum_title

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from bot.conversation import Context, Router
 from bot.i18n import N_
-from bot.services import websessions
+from bot.services.web import sessions as websessions
 
 
 def web_link(base_url: str, token: str) -> str:

@@ -13,7 +13,13 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.domain import escalation as escalation_rules
-from bot.services import agenda, announcements, escalation, escalation_digest, meetings, outcomes, polls, privacy
+from bot.services.agenda import items as agenda
+from bot.services.escalation import announcements
+from bot.services.escalation import digest as escalation_digest
+from bot.services.escalation import forwarding as escalation
+from bot.services.meetings import outcomes, polls
+from bot.services.meetings import schedule as meetings
+from bot.services.privacy import retention as privacy
 from bot.storage.models import ChoiceToken, Forum, JobRun, ProcessedUpdate
 from bot.storage.models_escalation import EscalatedGap
 from scheduler.claims import claim, finish
@@ -148,7 +154,7 @@ async def keshet_assessments(app: App, now: datetime) -> int:
     The claim is the compare-and-set on the partnership's ``next_assessment_at`` inside
     ``open_scheduled_round``: one process wins it, and a failure rolls it back for the next tick.
     """
-    from bot.services import keshet
+    from bot.services.keshet import process as keshet
 
     async with app.db.unit_of_work() as session:
         await keshet.ensure_partnerships(session, now=now)
@@ -171,7 +177,7 @@ async def school_needs_surveys(app: App, now: datetime) -> int:
     """Late August: each school forum with members gets its yearly needs survey, once a year."""
     from bot.domain import surveys as survey_rules
     from bot.domain.calendar import IsraeliCalendar
-    from bot.services import surveys
+    from bot.services.surveys import answers as surveys
 
     local = now.astimezone(app.settings.tz)
     if not survey_rules.needs_due(local, IsraeliCalendar().is_working_day):
@@ -195,7 +201,7 @@ async def school_needs_surveys(app: App, now: datetime) -> int:
 
 async def survey_promotions(app: App, now: datetime) -> int:
     """Hand answers promoted while the agenda/issues feature was missing over to it, once it exists."""
-    from bot.services import surveys
+    from bot.services.surveys import answers as surveys
 
     async with app.db.unit_of_work() as session:
         return await surveys.deliver_pending(session, now=now)

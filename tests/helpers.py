@@ -10,7 +10,7 @@ from bot.app import App
 from bot.channels.console import CHANNEL, ConsoleSender, parse_line
 from bot.core.messages import Outbound
 from bot.i18n import FSI, LRI, LRM, PDI, RLM
-from bot.services.orgs import import_org_rows, parse_org_csv
+from bot.services.forums.orgs import import_org_rows, parse_org_csv
 from tests.conftest import DEMO_ORG
 
 _counter = itertools.count(1)
@@ -69,7 +69,7 @@ async def import_demo(app: App) -> None:
 
 
 async def make_invite(app: App, forum: str, role: str, *, uses: int = 1, days: int = 14) -> str:
-    from bot.services import invites
+    from bot.services.forums import invites
 
     async with app.db.unit_of_work() as session:
         f = await invites.forum_by_code(session, forum)

@@ -5,7 +5,7 @@ from __future__ import annotations
 from bot.app import App
 from bot.core.messages import Outbound
 from bot.domain.tiers import ForumKind
-from bot.services.orgs import create_forum
+from bot.services.forums.orgs import create_forum
 from tests.helpers import ConsoleUser, console_sender, import_demo, make_invite, plain, register
 
 PARTNERSHIP = "A2100-partnership"

@@ -14,7 +14,7 @@ from sqlalchemy import select
 from bot.app import App
 from bot.clock import FixedClock
 from bot.flood import FloodControl, RedisFloodControl, Verdict
-from bot.services.membership import CODE_ATTEMPTS_PER_HOUR
+from bot.services.forums.membership import CODE_ATTEMPTS_PER_HOUR
 from bot.storage.db import Database
 from bot.storage.models import AuditLog, Membership
 from tests.conftest import T0, make_settings

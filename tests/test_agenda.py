@@ -11,8 +11,11 @@ from bot.app import App
 from bot.clock import FixedClock
 from bot.core.messages import EventKind, Inbound, Outbound
 from bot.domain.agenda import IssueStatus
-from bot.services import agenda, invites, issues, outcomes
+from bot.services.agenda import issues
+from bot.services.agenda import items as agenda
 from bot.services.errors import Forbidden, Refused
+from bot.services.forums import invites
+from bot.services.meetings import outcomes
 from bot.storage.models import ChannelIdentity, Person
 from bot.storage.models_agenda import AgendaItem, IssueHistory, RaisedIssue
 from scheduler.jobs import run_due
@@ -273,7 +276,7 @@ async def export_rows(app: App, what: str) -> list[list[str]]:
     import io
 
     from bot.i18n import Translator
-    from bot.services import exports
+    from bot.services.meetings import exports
 
     async with app.db.sessions() as session:
         forum = await invites.forum_by_code(session, SCHOOL)
@@ -545,7 +548,7 @@ async def test_no_reminder_for_an_issue_that_moved_on(app: App, clock: FixedCloc
 
 async def test_a_long_agenda_stays_within_a_message(app: App) -> None:
     from bot.i18n import Translator
-    from bot.services.agenda_text import MAX_MESSAGE
+    from bot.services.texts import MAX_MESSAGE
 
     await school(app)
     lead, parent = await person_of(app, "dana"), await person_of(app, "avi")

@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot.services import invites, meetings
+from bot.services.forums import invites
+from bot.services.meetings import schedule as meetings
 from bot.storage.models import OutboxMessage
 from bot.storage.models_agenda import IssueHistory, RaisedIssue
 from tests.fakes.telegram import FakeTelegram

@@ -24,7 +24,7 @@ from bot.app import App
 from bot.clock import FixedClock
 from bot.conversation import MAX_INBOUND_TEXT, bounded
 from bot.core.messages import EventKind, Inbound
-from bot.services.people import load_identity
+from bot.services.forums.people import load_identity
 from bot.storage.models import ChoiceToken
 from tests.helpers import import_demo, make_invite, register
 

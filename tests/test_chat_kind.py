@@ -8,7 +8,7 @@ from bot.app import App
 from bot.core.messages import EventKind, Inbound, Outbound, OutKind, SendResult
 from bot.delivery import LIMITS, ChannelLimits, Delivery
 from bot.ratelimit import LocalLimiter
-from bot.services.outbox import CHAT_GROUP, CHAT_PRIVATE, enqueue
+from bot.services.delivery.outbox import CHAT_GROUP, CHAT_PRIVATE, enqueue
 from bot.storage.models import OutboxMessage
 
 

@@ -128,7 +128,7 @@ async def test_a_wrong_number_says_which_numbers_are_valid(app: App) -> None:
 async def test_a_console_claims_only_its_own_persons_rows(app: App) -> None:
     from sqlalchemy import select
 
-    from bot.services.outbox import enqueue
+    from bot.services.delivery.outbox import enqueue
     from bot.storage.models import OutboxMessage
 
     mine, theirs = ConsoleSender(io.StringIO()), ConsoleSender(io.StringIO())

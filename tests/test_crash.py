@@ -20,7 +20,7 @@ from sqlalchemy import func, insert, select
 
 from bot.clock import SystemClock
 from bot.core.messages import Outbound, OutKind
-from bot.services.outbox import PRIORITY_BULK, enqueue
+from bot.services.delivery.outbox import PRIORITY_BULK, enqueue
 from bot.storage.db import Database
 from bot.storage.migrate import upgrade_async
 from bot.storage.models import OutboxMessage

@@ -357,7 +357,7 @@ async def test_a_vote_from_a_non_member_is_ignored(app: App) -> None:
         assert membership is not None
         membership.revoked_at = app.clock.now()
     async with app.db.sessions() as session:
-        from bot.services import polls
+        from bot.services.meetings import polls
 
         result = await polls.tally(session, await polls.load_poll(session, poll.id))
     assert all(not c.voters for c in result.counts) and result.answered == set()

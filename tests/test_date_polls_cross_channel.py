@@ -17,8 +17,8 @@ from sqlalchemy import select
 
 from bot.delivery import LIMITS, ChannelLimits
 from bot.i18n import Translator
-from bot.services import polls
-from bot.services.poll_texts import option_label, short_label
+from bot.services.meetings import polls
+from bot.services.meetings.poll_texts import option_label, short_label
 from bot.storage.models import Person
 from bot.storage.models_polls import DatePoll, DatePollBallot, DatePollOption
 from tests.fakes.telegram import FakeTelegram

@@ -12,7 +12,9 @@ from bot.clock import FixedClock
 from bot.core.messages import Outbound, OutKind
 from bot.domain.calendar import IsraeliCalendar
 from bot.domain.escalation import GapStatus, digest_slot, normalise, similar, split_lines
-from bot.services import escalation, invites, issues
+from bot.services.agenda import issues
+from bot.services.escalation import forwarding as escalation
+from bot.services.forums import invites
 from bot.storage.models import OutboxMessage, Person
 from bot.storage.models_agenda import AgendaItem, IssueHistory, RaisedIssue
 from bot.storage.models_escalation import EscalatedGap, EscalationLink
@@ -180,7 +182,7 @@ async def test_similar_gaps_merge_and_one_answer_closes_them_all(app: App) -> No
         assert await escalation.origin_issue_ids(session, merged.id) == [one, two]
         assert await escalation.origin_issue_ids(session, separate.id) == [other]
     from bot.i18n import Translator
-    from bot.services import escalation_digest
+    from bot.services.escalation import digest as escalation_digest
 
     async with app.db.sessions() as session:
         digests = await escalation_digest.build_digests(session, now)
@@ -259,7 +261,7 @@ async def test_a_long_digest_is_summarised_with_a_csv(sqlite_app: App) -> None:
 
 
 async def test_an_announcement_from_hq_reaches_a_school_forum(app: App) -> None:
-    from bot.services import announcements
+    from bot.services.escalation import announcements
 
     ids = await tree(app)
     now = app.clock.now()

@@ -9,7 +9,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select, update
 
-from bot.services import escalation, invites
+from bot.services.escalation import forwarding as escalation
+from bot.services.forums import invites
 from bot.storage.models import OutboxMessage
 from bot.storage.models_agenda import RaisedIssue
 from bot.storage.models_escalation import EscalatedGap

@@ -13,7 +13,9 @@ from bot.app import App
 from bot.clock import FixedClock
 from bot.core.messages import Outbound
 from bot.domain.calendar import IsraeliCalendar
-from bot.services import escalation, invites, issues
+from bot.services.agenda import issues
+from bot.services.escalation import forwarding as escalation
+from bot.services.forums import invites
 from bot.storage.models import OutboxMessage
 from scheduler.jobs import run_due
 from tests.helpers import ConsoleUser, console_sender, import_demo, make_invite, plain, register

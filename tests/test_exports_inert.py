@@ -11,8 +11,8 @@ from openpyxl import load_workbook
 from bot.app import App
 from bot.i18n import Translator
 from bot.services import sheets
-from bot.services.escalation_digest import Digest, GapLine, UnitName, digest_csv
-from bot.services.invites import forum_by_code
+from bot.services.escalation.digest import Digest, GapLine, UnitName, digest_csv
+from bot.services.forums.invites import forum_by_code
 from tests.helpers import console_sender, import_demo, make_invite, register
 from tests.keshet_helpers import partnership
 from tests.test_agenda import SCHOOL, press, propose, raise_issue, set_meeting

@@ -26,8 +26,13 @@ from sqlalchemy import select
 from bot.app import App
 from bot.clock import FixedClock
 from bot.core.messages import EventKind, FileSpec, Inbound, Outbound, OutKind, SendResult
-from bot.services import agenda, invites, issues, meetings, polls, surveys
-from bot.services.outbox import PRIORITY_BULK, enqueue
+from bot.services.agenda import issues
+from bot.services.agenda import items as agenda
+from bot.services.delivery.outbox import PRIORITY_BULK, enqueue
+from bot.services.forums import invites
+from bot.services.meetings import polls
+from bot.services.meetings import schedule as meetings
+from bot.services.surveys import answers as surveys
 from bot.storage.models import Base, ChannelIdentity, Person
 from bot.storage.models_agenda import RaisedIssue
 from bot.storage.models_whatsapp import WhatsAppInbox

@@ -13,7 +13,7 @@ from sqlalchemy import select
 from bot.app import App
 from bot.clock import FixedClock
 from bot.core.messages import EventKind, Inbound
-from bot.services import groups
+from bot.services.forums import groups
 from bot.storage.models import ChannelIdentity, Forum, GroupChat, Person
 from bot.storage.models_agenda import RaisedIssue
 from scheduler.jobs import run_due

@@ -42,11 +42,11 @@ def test_the_contracts_hold_on_this_tree(tree: Path) -> None:
 
 
 def test_a_service_importing_an_adapter_breaks_a_contract(tree: Path) -> None:
-    plant(tree / "bot/services/issues.py", "from bot.channels import telegram  # noqa")
+    plant(tree / "bot/services/agenda/issues.py", "from bot.channels import telegram  # noqa")
     result = lint(tree)
     assert result.returncode != 0
     assert "Services import no channel adapter" in result.stdout
-    assert "bot.services.issues -> bot.channels.telegram" in result.stdout
+    assert "bot.services.agenda.issues -> bot.channels.telegram" in result.stdout
 
 
 def test_the_domain_importing_storage_inside_a_function_breaks_a_contract(tree: Path) -> None:
@@ -63,3 +63,22 @@ def test_a_cycle_through_two_packages_and_a_function_level_import_is_found(tree:
     assert result.returncode != 0
     assert "import each other in a circle" in result.stdout
     assert "bot.conversation" in result.stdout and "handlers.core" in result.stdout
+
+
+def test_a_lower_feature_reaching_up_breaks_the_services_order(tree: Path) -> None:
+    # The agenda stands below the escalation it feeds; a use of escalation from the agenda would let
+    # the two grow into one, even with no module cycle yet.
+    late = "def _late() -> None:\n    from bot.services.escalation import board  # noqa"
+    plant(tree / "bot/services/agenda/issues.py", late)
+    result = lint(tree)
+    assert result.returncode != 0
+    assert "The services' features stand in one order" in result.stdout
+    assert "bot.services.agenda.issues -> bot.services.escalation.board" in result.stdout
+
+
+def test_a_feature_package_left_out_of_the_order_breaks_it(tree: Path) -> None:
+    (tree / "bot/services/newfeature").mkdir()
+    (tree / "bot/services/newfeature/__init__.py").write_text('"""A feature nobody placed."""\n')
+    result = lint(tree)
+    assert result.returncode != 0
+    assert "newfeature" in result.stdout

@@ -8,7 +8,7 @@ from sqlalchemy import event, select, update
 
 from bot.app import App
 from bot.core.messages import EventKind, Inbound
-from bot.services.people import load_event_identity
+from bot.services.forums.people import load_event_identity
 from bot.storage.models import Membership
 from tests.helpers import import_demo, make_invite, register
 

@@ -12,7 +12,7 @@ from sqlalchemy import select
 from bot.app import App
 from bot.clock import FixedClock
 from bot.core.messages import OutKind
-from bot.services import agenda
+from bot.services.agenda import items as agenda
 from bot.storage.models import Forum, Person
 from bot.storage.models_polls import Meeting
 from scheduler.jobs import run_due

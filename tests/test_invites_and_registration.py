@@ -8,8 +8,8 @@ from sqlalchemy import func, select
 
 from bot.app import App
 from bot.clock import FixedClock
-from bot.services import invites
 from bot.services.errors import Refused
+from bot.services.forums import invites
 from bot.storage.models import Invite, Membership, Person
 from tests.helpers import ConsoleUser, import_demo, make_invite, plain, register
 

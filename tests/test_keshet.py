@@ -10,9 +10,9 @@ from sqlalchemy import func, select
 from bot.app import App
 from bot.clock import FixedClock
 from bot.domain import keshet as k
-from bot.services import keshet
 from bot.services.errors import Forbidden, Refused
-from bot.services.invites import forum_by_code
+from bot.services.forums.invites import forum_by_code
+from bot.services.keshet import process as keshet
 from bot.storage.models import Person
 from bot.storage.models_keshet import (
     KeshetAssessmentAnswer,

@@ -8,8 +8,8 @@ from sqlalchemy import select
 from bot.app import App
 from bot.core.actions import pack, registered, unpack
 from bot.core.states import fits
-from bot.services import keshet
-from bot.services.keshet_actions import AnswerQuestion
+from bot.services.keshet import process as keshet
+from bot.services.keshet.actions import AnswerQuestion
 from bot.storage.models import ChannelIdentity, ConversationState
 from handlers import keshet as keshet_handlers
 from tests.keshet_helpers import partnership, press

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.domain.tiers import ForumKind
-from bot.services.orgs import create_forum
+from bot.services.forums.orgs import create_forum
 from bot.storage.models_keshet import KeshetAssessmentAnswer, KeshetAssessmentRound
 from tests.fakes.telegram import FakeTelegram, FakeUser
 from tests.keshet_helpers import PARTNERSHIP

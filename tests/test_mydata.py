@@ -14,8 +14,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 
 from bot.app import App
-from bot.services import agenda, invites, issues, meetings, polls, surveys
-from bot.services.membership import revoke
+from bot.services.agenda import issues
+from bot.services.agenda import items as agenda
+from bot.services.forums import invites
+from bot.services.forums.membership import revoke
+from bot.services.meetings import polls
+from bot.services.meetings import schedule as meetings
+from bot.services.surveys import answers as surveys
 from bot.storage.models import ChannelIdentity, Membership, Person
 from tests.helpers import console_sender, import_demo, make_invite, plain, register
 

@@ -4,7 +4,7 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import App
-from bot.services.orgs import OrgImportError, import_org_rows, parse_org_csv
+from bot.services.forums.orgs import OrgImportError, import_org_rows, parse_org_csv
 from bot.storage.models import Forum, OrgUnit
 from tests.conftest import DEMO_ORG
 from tests.helpers import import_demo

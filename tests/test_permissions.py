@@ -16,8 +16,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.domain.permissions import TABLE, Action, Standing, allowed
-from bot.services import agenda, exports, groups, issues, meetings, membership, outcomes, people, polls
+from bot.services.agenda import issues
+from bot.services.agenda import items as agenda
 from bot.services.errors import Forbidden, Refused
+from bot.services.forums import groups, membership, people
+from bot.services.meetings import exports, outcomes, polls
+from bot.services.meetings import schedule as meetings
 from bot.storage.models import ChannelIdentity, Forum, Membership, Person
 from bot.storage.models_polls import Meeting
 from tests.helpers import ConsoleUser, import_demo, make_invite, register
@@ -163,7 +167,7 @@ async def _manage_partnership(p: Probe) -> None:
     from datetime import date
 
     from bot.domain import keshet as k
-    from bot.services import keshet
+    from bot.services.keshet import process as keshet
 
     await keshet.check_stage(
         p.session,
@@ -176,26 +180,26 @@ async def _manage_partnership(p: Probe) -> None:
 
 
 async def _contribute_partnership(p: Probe) -> None:
-    from bot.services import keshet
+    from bot.services.keshet import process as keshet
 
     # The gate partner_seat() passes first; the walked forums hold no sector seats to find after it.
     await keshet.require(p.session, p.person, p.forum, Action.CONTRIBUTE_PARTNERSHIP, keshet.PARTNERS_ONLY)
 
 
 async def _manage_surveys(p: Probe) -> None:
-    from bot.services import surveys
+    from bot.services.surveys import answers as surveys
 
     await surveys.require_lead(p.session, p.person, p.forum)
 
 
 async def _answer_survey(p: Probe) -> None:
-    from bot.services import surveys
+    from bot.services.surveys import answers as surveys
 
     await surveys.respondent_seat(p.session, p.person, p.forum)
 
 
 async def _handle_escalated(p: Probe) -> None:
-    from bot.services import escalation
+    from bot.services.escalation import forwarding as escalation
 
     # The gate every action on a forwarded gap passes (acknowledge, assign, answer, forward up).
     await agenda.require(p.session, p.person, p.forum, Action.HANDLE_ESCALATED, escalation.ONLY_COORDINATORS)

@@ -13,9 +13,12 @@ from bot import logs
 from bot.app import App
 from bot.clock import FixedClock
 from bot.core.messages import EventKind, Inbound, Outbound, OutKind
-from bot.services import invites, meetings, polls
-from bot.services.outbox import enqueue
-from bot.services.people import CONSENT_VERSION, FORGOTTEN_NAME
+from bot.services.delivery.outbox import enqueue
+from bot.services.forums import invites
+from bot.services.forums.people import CONSENT_VERSION
+from bot.services.meetings import polls
+from bot.services.meetings import schedule as meetings
+from bot.services.privacy.erasure import FORGOTTEN_NAME
 from bot.storage.models import AuditLog, ChannelIdentity, OutboxMessage, Person
 from scheduler.jobs import run_due
 from tests.conftest import T0

@@ -10,8 +10,8 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.clock import FixedClock
-from bot.services import membership, people
 from bot.services.errors import Forbidden, Refused
+from bot.services.forums import membership, people
 from bot.storage.models import ChannelIdentity, Membership, Person
 from tests.helpers import ConsoleUser, import_demo, make_invite, plain, register
 from tests.test_agenda import SCHOOL, inbox, last_text, person_of, press

@@ -19,7 +19,7 @@ from sqlalchemy import func, select
 
 from bot.clock import SystemClock
 from bot.core.messages import Outbound, OutKind
-from bot.services.outbox import PRIORITY_BULK, enqueue
+from bot.services.delivery.outbox import PRIORITY_BULK, enqueue
 from bot.storage.db import Database
 from bot.storage.models import OutboxMessage, ProcessedUpdate
 from tests.fakes.telegram import FakeTelegram

@@ -20,7 +20,7 @@ from sqlalchemy import select
 from bot.app import App
 from bot.clock import FixedClock
 from bot.core.messages import Outbound, OutKind
-from bot.services.outbox import PRIORITY_NOTICE, enqueue
+from bot.services.delivery.outbox import PRIORITY_NOTICE, enqueue
 from bot.storage.models import OutboxMessage
 from bot.storage.models_polls import DatePollBallot
 from tests.fakes.telegram import FakeTelegram, FakeUser, SentMessage

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from bot.core.actions import pack, unpack
 from bot.core.states import fits, load
-from bot.services.survey_actions import OpenSurvey
+from bot.services.surveys.actions import OpenSurvey
 from handlers.meeting import MeetingWalk
 from handlers.surveys import SurveyDraft, TextAnswer
 

@@ -18,9 +18,9 @@ from bot.app import App
 from bot.clock import FixedClock
 from bot.domain import surveys as d
 from bot.i18n import Translator
-from bot.services import surveys
 from bot.services.errors import Forbidden, Refused
-from bot.services.invites import forum_by_code
+from bot.services.forums.invites import forum_by_code
+from bot.services.surveys import answers as surveys
 from bot.storage.models import Person
 from bot.storage.models_keshet import Survey, SurveyAnswer, SurveyPromotion, SurveyResponse
 from scheduler.jobs import run_due
@@ -199,7 +199,7 @@ async def test_a_promotion_waits_while_the_feature_is_missing_and_is_handed_over
     await send_mapping_quick(app, users["public"])
     await app.delivery.drain()
     await answer_mapping(users["business"], importance="3", text="שיתוף סטודנטים מלגאים ופר״ח")
-    monkeypatch.setitem(sys.modules, "bot.services.agenda", None)  # a build without the agenda feature
+    monkeypatch.setitem(sys.modules, "bot.services.agenda.items", None)  # a build without the agenda feature
     async with app.db.unit_of_work() as session:
         answer_id = max(a.id for a in (await session.scalars(select(SurveyAnswer))).all())  # the written one
         promotion, created = await surveys.promote_answer(
@@ -222,7 +222,7 @@ async def test_a_refusal_reaches_the_lead_and_keeps_nothing(app: App, monkeypatc
     async def refuses(session: Any, **kwargs: Any) -> Any:
         raise Refused("Only the forum's lead can do that.")
 
-    monkeypatch.setitem(sys.modules, "bot.services.issues", types.SimpleNamespace(raise_issue=refuses))
+    monkeypatch.setitem(sys.modules, "bot.services.agenda.issues", types.SimpleNamespace(raise_issue=refuses))
     await users["public"].text_of("/surveys")
     await press(users["public"], "תוצאות: מיפוי עירוני")
     await press(users["public"], "תשובות לסדר היום או כפערים")
@@ -241,7 +241,7 @@ async def test_a_failing_agenda_service_loses_nothing(app: App, monkeypatch: pyt
         await session.flush()
         raise TypeError("propose_item() got an unexpected keyword argument 'person'")
 
-    monkeypatch.setitem(sys.modules, "bot.services.agenda", types.SimpleNamespace(propose_item=broken))
+    monkeypatch.setitem(sys.modules, "bot.services.agenda.items", types.SimpleNamespace(propose_item=broken))
     async with app.db.unit_of_work() as session:
         answer_id = max(a.id for a in (await session.scalars(select(SurveyAnswer))).all())  # the written one, last
         promotion, created = await surveys.promote_answer(

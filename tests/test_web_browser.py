@@ -72,7 +72,7 @@ async def test_sign_in_by_link_filter_the_board_and_answer_a_gap(served: tuple[A
     w = await world(app)
     # A second gap at the authority, from another school and in another area, to filter out.
     other = await raise_(app, w.ids["noa"], SCHOOL2, "מחסור ביועצת", now=app.clock.now(), category="staffing")
-    from bot.services import escalation
+    from bot.services.escalation import forwarding as escalation
     from bot.storage.models import Person
 
     async with app.db.unit_of_work() as session:

@@ -11,7 +11,7 @@ from datetime import timedelta
 from sqlalchemy import select
 
 from bot.app import App
-from bot.services import escalation
+from bot.services.escalation import forwarding as escalation
 from bot.storage.models import Forum, Person
 from bot.storage.models_polls import Meeting
 from tests.test_escalation import DISTRICT, HQ, SCHOOL, raise_
@@ -101,13 +101,13 @@ async def test_the_national_picture_suppresses_small_cells_and_is_open_data(app:
 async def test_members_see_the_agenda_and_their_gaps_and_leads_the_poll_grid(app: App) -> None:
     from zoneinfo import ZoneInfo
 
-    from bot.services import polls
+    from bot.services.meetings import polls
 
     w = await world(app)
     tz = ZoneInfo("Asia/Jerusalem")
     school = await forum_id(app, SCHOOL)
     async with app.db.unit_of_work() as session:
-        from bot.services.access import load_forum
+        from bot.services.forums.access import load_forum
 
         dana = await session.get(Person, w.ids["dana"])
         forum = await load_forum(session, school)

@@ -15,7 +15,8 @@ import httpx
 import pytest
 from sqlalchemy import select, update
 
-from bot.services import escalation, invites
+from bot.services.escalation import forwarding as escalation
+from bot.services.forums import invites
 from bot.storage.models import Person
 from bot.storage.models_escalation import EscalatedGap
 from bot.webapp.initdata import sign

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from bot.app import App
 from bot.clock import FixedClock
 from bot.core.messages import FileSpec, Outbound, OutKind, PermanentError, PollSpec, RetryAfter
-from bot.services import notify
+from bot.services.delivery import notify
 from bot.storage.models import ChannelIdentity, OutboxMessage, ProcessedUpdate
 from bot.storage.models_whatsapp import HeldMessage, WhatsAppInbox
 from handlers.core import SetLanguage

@@ -16,8 +16,8 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.clock import FixedClock
-from bot.services import invites
-from bot.services.escalation_digest import DIGEST_TEMPLATE
+from bot.services.escalation.digest import DIGEST_TEMPLATE
+from bot.services.forums import invites
 from bot.storage.models_agenda import RaisedIssue
 from bot.storage.models_escalation import EscalatedGap, EscalationLink
 from bot.storage.models_whatsapp import HeldMessage

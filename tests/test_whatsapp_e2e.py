@@ -17,7 +17,7 @@ from sqlalchemy import func, select
 from bot.app import App
 from bot.clock import FixedClock
 from bot.config import Settings
-from bot.services import notify
+from bot.services.delivery import notify
 from bot.storage.models import ChannelIdentity, Membership, ProcessedUpdate
 from bot.storage.models_whatsapp import HeldMessage, WhatsAppInbox
 from tests.conftest import make_settings

@@ -148,7 +148,7 @@ def walk_pages(message: Outbound) -> list[list[str]]:
 
 def test_an_escalation_digest_with_many_gaps_pages_and_every_gap_is_reachable() -> None:
     from bot.core.actions import pack
-    from bot.services.escalation_digest import BUTTONS_PER_PART, gap_buttons
+    from bot.services.escalation.digest import BUTTONS_PER_PART, gap_buttons
 
     for count in (10, 11, 12, 14, 19, 23, BUTTONS_PER_PART):
         ids = list(range(101, 101 + count))

@@ -17,7 +17,7 @@ from bot.app import App
 from bot.channels.whatsapp import WEBHOOK_PATH, WhatsAppChannel, load_templates, setup_whatsapp
 from bot.config import Settings
 from bot.delivery import LIMITS, ChannelLimits
-from bot.services import people
+from bot.services.forums import people
 from bot.storage.models import ChannelIdentity, OutboxMessage, Person
 from bot.storage.models_whatsapp import WhatsAppInbox
 from bot.web import build_web

@@ -12,7 +12,7 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from bot.app import App
-from bot.services import escalation
+from bot.services.escalation import forwarding as escalation
 from bot.storage.models import ChannelIdentity, Person
 from bot.web import build_web
 from bot.webapp.initdata import sign

@@ -61,8 +61,8 @@ from bot.core.messages import (
     TransientError,
 )
 from bot.i18n import LOCALES, Translator
-from bot.services.people import leads_a_forum
-from bot.services.polls import native_poll_pending
+from bot.services.forums.people import leads_a_forum
+from bot.services.meetings.ballots import native_poll_pending
 
 if TYPE_CHECKING:
     from bot.app import App

@@ -15,7 +15,7 @@ Webhook (``WEBHOOK_PATH`` on ``app.web``):
 
 Sending: :class:`WhatsAppSender` renders an :class:`Outbound` with ``whatsapp_render`` and sends
 it with pywa (text, reply buttons, lists, documents uploaded then sent, templates). Outside a
-person's 24-hour window the message is held (``bot.services.held``) and an approved utility
+person's 24-hour window the message is held (``bot.services.delivery.held``) and an approved utility
 template goes out instead, with a quick-reply button whose tap releases everything held.
 Cloud API errors become the delivery path's errors (see :func:`delivery_error`).
 
@@ -31,7 +31,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import copy
 import dataclasses
 import hashlib
 import hmac
@@ -43,7 +42,7 @@ from collections.abc import Awaitable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any
 
 import httpx
 from fastapi import FastAPI, Request
@@ -63,7 +62,6 @@ from pywa_async.types import (
     SectionRow,
 )
 from pywa_async.types.templates import TemplateLanguage
-from sqlalchemy import delete, select, update
 
 from bot.channels.whatsapp_render import (
     MAX_SECTION_TITLE,
@@ -82,7 +80,6 @@ from bot.channels.whatsapp_render import (
     template_param,
 )
 from bot.config import ConfigError, Settings
-from bot.core.actions import pack
 from bot.core.messages import (
     DeliveryError,
     EventKind,
@@ -95,11 +92,11 @@ from bot.core.messages import (
     TransientError,
 )
 from bot.i18n import Translator
-from bot.services import held, reachability, tokens, undelivered
-from bot.services.channel_actions import NextPage, ReleaseHeld
-from bot.services.outbox import PRIORITY_NOTICE, enqueue
-from bot.services.sql import insert_ignore
-from bot.storage.models import ChannelIdentity, ChoiceToken, OutboxMessage, Person
+from bot.services.delivery import held
+from bot.services.forums import reachability
+from bot.services.whatsapp import inbox, window
+from bot.services.whatsapp.inbox import RATE_LIMITS, WINDOW_CLOSED
+from bot.services.whatsapp.window import Who
 from bot.storage.models_whatsapp import WhatsAppInbox
 
 if TYPE_CHECKING:
@@ -111,27 +108,15 @@ CHANNEL = "whatsapp"
 WEBHOOK_PATH = "/webhooks/whatsapp"
 DEFAULT_API_BASE = "https://graph.facebook.com"
 SIGNATURE_HEADER = "X-Hub-Signature-256"
-WINDOW = timedelta(hours=24)
-WINDOW_MARGIN = timedelta(minutes=10)  # a message queued at 23:59:59 may arrive after the window closed
 TEMPLATES_FILE = Path(__file__).with_name("whatsapp_templates.json")
 TEMPLATE_NAME = "forumbot_update"
-INBOX_BATCH = 50
-INBOX_STALE = timedelta(minutes=5)
-INBOX_ATTEMPTS = 5
-INBOX_KEEP = timedelta(days=14)  # Meta re-delivers for up to a week
+INBOX_KEEP = inbox.KEEP
 # A signed delivery older than this (by its items' timestamps) is refused: the inbox no longer
 # remembers its keys, so a replay would be handled again. A day less than INBOX_KEEP, for clocks.
 REPLAY_WINDOW = INBOX_KEEP - timedelta(days=1)
 
-# Cloud API error codes (https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes)
-WINDOW_CLOSED = 131047
-RATE_LIMITS = {
-    130429: 2.0,  # throughput of the number: slow down for a moment
-    131056: 6.0,  # pair rate: too many messages to one person; about one per 6 s
-    131048: 60.0,  # spam rate limit
-    4: 60.0,  # app-level call limit
-    80007: 60.0,  # WhatsApp Business Account rate limit
-}
+# Cloud API error codes (https://developers.facebook.com/docs/whatsapp/cloud-api/support/error-codes);
+# the window's and the rate limits' are in bot.services.whatsapp.inbox, which judges statuses too.
 TRANSIENT = {1, 2, 190, 131000, 131016, 131057, 132001, 133004}
 NOT_THE_PERSON = {131031, 131042, 131049, 368}  # our account or Meta's choice: no one to tell
 INTERACTIVE_REFUSED = {100, 131009, 131051}  # numbered text is the last resort
@@ -224,11 +209,7 @@ def check_signature(secret: str, body: bytes, header: str | None) -> int | None:
     return None if hmac.compare_digest(expected.encode("ascii"), given.lower().encode("ascii")) else 403
 
 
-@dataclass(frozen=True)
-class InboxItem:
-    key: str
-    kind: str  # event / status
-    payload: dict[str, Any]
+InboxItem = inbox.Item
 
 
 def _contact_for(contacts: list[dict[str, Any]], message: dict[str, Any]) -> dict[str, Any] | None:
@@ -441,21 +422,6 @@ def labels_for(t: Translator) -> Labels:
     )
 
 
-@dataclass(frozen=True)
-class Who:
-    """What the sender needs to know about the person behind a chat."""
-
-    identity_id: int
-    chat_id: str
-    name: str
-    locale: str
-    form: str
-    last_inbound_at: datetime | None
-
-    def in_window(self, now: datetime) -> bool:
-        return self.last_inbound_at is not None and now - self.last_inbound_at < WINDOW - WINDOW_MARGIN
-
-
 class WhatsAppSender:
     """Renders the core's messages for WhatsApp and sends them with pywa (see the module docstring)."""
 
@@ -491,26 +457,7 @@ class WhatsAppSender:
 
     async def _who(self, chat_id: str) -> Who | None:
         async with self.app.db.sessions() as session:
-            stmt = (
-                select(ChannelIdentity, Person)
-                .outerjoin(Person, ChannelIdentity.person_id == Person.id)
-                .where(ChannelIdentity.channel == CHANNEL)
-            )
-            row = (await session.execute(stmt.where(ChannelIdentity.external_id == chat_id))).first()
-            if row is None:  # queued for the phone number before the identity moved to its business-scoped id
-                row = (await session.execute(stmt.where(ChannelIdentity.phone == chat_id).limit(1))).first()
-        if row is None:
-            return None
-        identity, person = row
-        locale = person.locale if person else identity.locale_hint or self.app.settings.default_locale
-        return Who(
-            identity_id=identity.id,
-            chat_id=identity.chat_id,
-            name=person.display_name if person else "",
-            locale=locale if locale in ("he", "ar", "en") else self.app.settings.default_locale,
-            form=person.address_form if person else "p",
-            last_inbound_at=identity.last_inbound_at,
-        )
+            return await window.who(session, chat_id, default_locale=self.app.settings.default_locale)
 
     def _translator(self, who: Who | None) -> Translator:
         if who is None:
@@ -568,14 +515,7 @@ class WhatsAppSender:
             return dataclasses.replace(part, rest=[])
         now = self.app.clock.now()
         async with self.app.db.unit_of_work() as session:
-            row = await held.hold(
-                session,
-                identity_id=who.identity_id,
-                message=next_page(message, part.rest, labels),
-                now=now,
-                kind=held.PAGE,
-            )
-            token = self._mint(session, who, pack(NextPage(row.id)), now)
+            token = await window.hold_page(session, who, next_page(message, part.rest, labels), now=now)
         return dataclasses.replace(part, rows=[*part.rows, Row(token, shorten(labels.more, 24))], rest=[])
 
     async def _send_numbered(self, chat_id: str, message: Outbound, labels: Labels, who: Who | None) -> str | None:
@@ -641,21 +581,14 @@ class WhatsAppSender:
             )
             return found.group(0) if found else None
 
-    def _mint(self, session: Any, who: Who, payload: str, now: datetime) -> str:
-        return tokens.mint(
-            session, channel=CHANNEL, chat_id=who.chat_id, identity_id=who.identity_id, payload=payload, now=now
-        )
-
     # -- outside the window: hold the message, send a template -------------------------------------------
 
     async def _hold(self, who: Who, message: Outbound) -> SendResult:
-        now = self.app.clock.now()
         async with self.app.db.unit_of_work() as session:
-            row = await held.hold(session, identity_id=who.identity_id, message=message, now=now)
-            if await held.template_pending(session, who.identity_id, now=now, besides=row.id):
-                return SendResult()  # the template sent earlier releases this one too
-            token = self._mint(session, who, pack(ReleaseHeld()), now)
-            held_id = row.id
+            kept = await window.hold(session, who, message, now=self.app.clock.now())
+        if kept.token is None:
+            return SendResult()  # the template sent earlier releases this one too
+        token, held_id = kept.token, kept.held_id
         spec = message.template or {}
         try:
             try:
@@ -673,7 +606,7 @@ class WhatsAppSender:
         except httpx.HTTPError as exc:
             raise TransientError(f"{type(exc).__name__}: {exc}") from None
         async with self.app.db.unit_of_work() as session:
-            await held.template_sent(session, held_id, now=self.app.clock.now())
+            await window.template_sent(session, held_id, now=self.app.clock.now())
         return SendResult(message_id=sent)
 
     async def _send_template(self, who: Who, message: Outbound, spec: dict[str, Any], token: str) -> Any:
@@ -764,20 +697,7 @@ class WhatsAppChannel:
         if items:
             try:
                 async with self.app.db.unit_of_work() as session:
-                    for item in items:
-                        await insert_ignore(
-                            session,
-                            WhatsAppInbox.__table__,  # type: ignore[arg-type]
-                            {
-                                "update_key": item.key,
-                                "kind": item.kind,
-                                "payload": item.payload,
-                                "status": "pending",
-                                "attempts": 0,
-                                "received_at": now,
-                            },
-                            conflict=["update_key"],
-                        )
+                    await inbox.store(session, items, now=now)
             except Exception:
                 log.exception("could not store a WhatsApp delivery; Meta will send it again")
                 return 503
@@ -787,25 +707,8 @@ class WhatsAppChannel:
     # -- the inbox worker --------------------------------------------------------------------------------------
 
     async def claim(self) -> list[WhatsAppInbox]:
-        now = self.app.clock.now()
         async with self.app.db.unit_of_work() as session:
-            await session.execute(
-                update(WhatsAppInbox)
-                .where(WhatsAppInbox.status == "processing", WhatsAppInbox.claimed_at < now - INBOX_STALE)
-                .values(status="pending")
-            )
-            stmt = (
-                select(WhatsAppInbox)
-                .where(WhatsAppInbox.status == "pending")
-                .order_by(WhatsAppInbox.id)
-                .limit(INBOX_BATCH)
-            )
-            if self.app.db.dialect == "postgresql":
-                stmt = stmt.with_for_update(skip_locked=True)
-            rows = list((await session.scalars(stmt)).all())
-            for row in rows:
-                row.status, row.claimed_at, row.attempts = "processing", now, row.attempts + 1
-        return rows
+            return await inbox.claim(session, now=self.app.clock.now())
 
     async def process_pending(self) -> int:
         """Handle every stored item, in the order received; returns how many."""
@@ -820,26 +723,13 @@ class WhatsAppChannel:
                 except Exception as exc:
                     log.exception("WhatsApp inbox item %s failed (attempt %s)", row.id, row.attempts)
                     async with self.app.db.unit_of_work() as session:
-                        await session.execute(
-                            update(WhatsAppInbox)
-                            .where(WhatsAppInbox.id == row.id)
-                            .values(
-                                status="failed" if row.attempts >= INBOX_ATTEMPTS else "pending",
-                                last_error=f"{type(exc).__name__}: {exc}"[:500],
-                            )
-                        )
+                        await inbox.failed(session, row, f"{type(exc).__name__}: {exc}")
                 done += 1
         return done
 
-    async def _finish(self, row_id: int, session: Any | None = None) -> None:
-        """Done; the content is dropped at once (only the key stays, to recognise a re-delivery)."""
-        values = {"status": "done", "processed_at": self.app.clock.now(), "payload": {}}
-        stmt = update(WhatsAppInbox).where(WhatsAppInbox.id == row_id).values(**values)
-        if session is not None:
-            await session.execute(stmt)
-            return
-        async with self.app.db.unit_of_work() as own:
-            await own.execute(stmt)
+    async def _finish(self, row_id: int) -> None:
+        async with self.app.db.unit_of_work() as session:
+            await inbox.finish(session, row_id, now=self.app.clock.now())
 
     async def _on_event(self, row: WhatsAppInbox) -> None:
         data = row.payload
@@ -855,10 +745,10 @@ class WhatsAppChannel:
         """Move a phone-keyed identity to its business-scoped id; map a typed number to an option."""
         now = self.app.clock.now()
         async with self.app.db.sessions() as session:  # reads only; a write transaction when there is work
-            identity_id = await self._identity_id(session, event.user_id)
+            identity_id = await window.identity_id(session, event.user_id)
             legacy_id = None
             if identity_id is None and bsuid and wa_id and bsuid != wa_id:
-                legacy_id = await self._identity_id(session, wa_id)
+                legacy_id = await window.identity_id(session, wa_id)
             if identity_id is not None and event.kind is EventKind.TEXT and event.text.isdigit():
                 token = await held.numbered_choice(session, identity_id, int(event.text), now=now)
                 if token is not None:
@@ -867,92 +757,36 @@ class WhatsAppChannel:
             await self._rekey(legacy_id, wa_id, bsuid)
         return event
 
-    @staticmethod
-    async def _identity_id(session: Any, external_id: str) -> int | None:
-        return cast(
-            "int | None",
-            await session.scalar(
-                select(ChannelIdentity.id).where(
-                    ChannelIdentity.channel == CHANNEL, ChannelIdentity.external_id == external_id
-                )
-            ),
-        )
-
     async def _rekey(self, identity_id: int, wa_id: str, bsuid: str) -> None:
-        """An identity first known by its phone number is keyed on its business-scoped id from now on."""
         async with self.app.db.unit_of_work() as session:
-            await session.execute(
-                update(ChannelIdentity)
-                .where(ChannelIdentity.id == identity_id)
-                .values(external_id=bsuid, chat_id=bsuid)
-            )
-            await session.execute(
-                update(ChoiceToken)
-                .where(ChoiceToken.channel == CHANNEL, ChoiceToken.chat_id == wa_id)
-                .values(chat_id=bsuid)
-            )
+            await window.rekey(session, identity_id, wa_id=wa_id, bsuid=bsuid)
         log.info("WhatsApp identity %s is now keyed on its business-scoped user id", identity_id)
 
     async def _on_status(self, row: WhatsAppInbox) -> None:
         """A message Meta accepted but could not deliver: the same policy as a refused send."""
         data = row.payload
         code = int(data.get("code") or 0)
+        error = classify(WhatsAppError.from_dict({"code": code, "message": data.get("title") or ""}))
         now = self.app.clock.now()
         async with self.app.db.unit_of_work() as session:
-            sent = await session.scalar(
-                select(OutboxMessage).where(
-                    OutboxMessage.channel == CHANNEL, OutboxMessage.external_message_id == data.get("wamid")
-                )
+            note = await inbox.not_delivered(
+                session,
+                wamid=data.get("wamid"),
+                code=code,
+                recipient=data.get("recipient"),
+                reason=str(error),
+                unreachable=isinstance(error, _Unreachable),
+                now=now,
+                tz=self.app.settings.tz,
             )
-            if code == WINDOW_CLOSED or code in RATE_LIMITS:
-                if sent is not None:
-                    payload = copy.deepcopy(sent.payload)
-                    if code == WINDOW_CLOSED:
-                        payload["template"] = {**(payload.get("template") or {}), "always": True}
-                    await enqueue(
-                        session,
-                        channel=CHANNEL,
-                        chat_id=sent.chat_id,
-                        message=Outbound.from_json(payload),
-                        now=now,
-                        identity_id=sent.identity_id,
-                        priority=PRIORITY_NOTICE,
-                        dedup_key=f"wa-again:{data.get('wamid')}",
-                        not_before=now + timedelta(seconds=RATE_LIMITS.get(code, 0.0)),
-                    )
-            else:
-                error = classify(WhatsAppError.from_dict({"code": code, "message": data.get("title") or ""}))
-                identity_id = sent.identity_id if sent is not None else None
-                if identity_id is None and data.get("recipient"):
-                    identity_id = await session.scalar(
-                        select(ChannelIdentity.id).where(
-                            ChannelIdentity.channel == CHANNEL, ChannelIdentity.external_id == data["recipient"]
-                        )
-                    )
-                if isinstance(error, _Unreachable) and identity_id is not None:
-                    await reachability.mark_unreachable(
-                        session, identity_id=identity_id, reason=error.reason, now=now, tz=self.app.settings.tz
-                    )
-                else:
-                    log.warning("WhatsApp could not deliver %s: %s", data.get("wamid"), error)
-                if sent is not None and sent.status == "sent":
-                    # Accepted, then not delivered: the row failed after all, and whoever waits on it
-                    # (a date poll's lead) hears who did not get it.
-                    sent.status = "failed"
-                    sent.last_error = f"status {code}"[:500]
-                    await undelivered.on_failed(session, dedup_key=sent.dedup_key, now=now)
-            await self._finish(row.id, session)
+            await inbox.finish(session, row.id, now=now)
+        if note:
+            log.warning("%s", note)
         self.app.notify_outbox()
 
     async def purge(self) -> None:
-        now = self.app.clock.now()
         async with self.app.db.unit_of_work() as session:
-            await session.execute(
-                delete(WhatsAppInbox).where(
-                    WhatsAppInbox.status.in_(["done", "failed"]), WhatsAppInbox.received_at < now - INBOX_KEEP
-                )
-            )
-            await held.purge(session, now=now)
+            await inbox.purge(session, now=self.app.clock.now())
 
     async def run(self, stop: asyncio.Event, *, idle: float = 1.0) -> None:
         """Handle stored webhook items until ``stop``; wakes when a delivery is stored."""

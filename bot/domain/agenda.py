@@ -84,7 +84,7 @@ class HistoryKind(StrEnum):
 
 
 # Where an issue may go from each status. A status may repeat: "discussed again", "re-planned".
-# Escalation (bot.services.escalation): OPEN/DISCUSSED/IN_PROGRESS → ESCALATED when forwarded up, and
+# Escalation (bot.services.escalation.forwarding): OPEN/DISCUSSED/IN_PROGRESS → ESCALATED when forwarded up, and
 # ESCALATED → RESOLVED/DECLINED when the answer comes back down.
 ISSUE_TRANSITIONS: dict[IssueStatus, frozenset[IssueStatus]] = {
     IssueStatus.OPEN: frozenset(

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import Table
+from sqlalchemy import ColumnElement, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -20,3 +22,50 @@ async def insert_ignore(session: AsyncSession, table: Table, values: dict[str, A
 
 def dialect_of(session: AsyncSession) -> str:
     return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
+class Claimable(Protocol):
+    """A work row: a status, when a worker took it, and how many times one did."""
+
+    status: Any
+    claimed_at: Any
+    attempts: Any
+
+
+R = TypeVar("R", bound=Claimable)
+
+
+async def claim_batch(
+    session: AsyncSession,
+    model: type[R],
+    *,
+    now: datetime,
+    waiting: str,
+    taken: str,
+    stale_after: timedelta,
+    limit: int,
+    order_by: Sequence[Any],
+    scope: Sequence[ColumnElement[bool]] = (),
+    due: Sequence[ColumnElement[bool]] = (),
+) -> list[R]:
+    """Take up to ``limit`` rows waiting for work: the one claim the outbox and the WhatsApp inbox share.
+
+    A row another worker took more than ``stale_after`` ago and never finished (it crashed) waits
+    again first. On PostgreSQL the rows are locked ``SKIP LOCKED``, so two processes never take one
+    row; SQLite's single writer (BEGIN IMMEDIATE) gives the same. ``scope`` narrows both the reset and
+    the claim (a channel, a shard); ``due`` only the claim (what is due now). Each taken row is marked
+    ``taken`` with the time and one more attempt, in the caller's transaction.
+    """
+    table: Any = model
+    await session.execute(
+        update(table)
+        .where(table.status == taken, table.claimed_at < now - stale_after, *scope)
+        .values(status=waiting)
+    )
+    stmt = select(table).where(table.status == waiting, *scope, *due).order_by(*order_by).limit(limit)
+    if dialect_of(session) == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    rows: list[R] = list((await session.scalars(stmt)).all())
+    for row in rows:
+        row.status, row.claimed_at, row.attempts = taken, now, row.attempts + 1
+    return rows

@@ -1,7 +1,7 @@
 """Agenda items, raised issues with their history, and what meetings decided.
 
 A meeting is not a table here: decisions carry the meeting's start (``meeting_at``) as resolved
-by ``bot.services.agenda.last_meeting`` / ``next_meeting`` (the seam described there), and an
+by ``bot.services.agenda.items.last_meeting`` / ``next_meeting`` (the seam described there), and an
 item belongs to a meeting by its ``intake_at`` and that meeting's intake cutoff. Every
 reference to a person keeps a role beside it, so that a contribution stays attributed to the
 role after the person is forgotten.

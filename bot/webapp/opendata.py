@@ -13,7 +13,7 @@ from dataclasses import asdict
 
 from fastapi.responses import Response
 
-from bot.services.webstats import SUPPRESS_BELOW, Cell
+from bot.services.web.stats import SUPPRESS_BELOW, Cell
 
 FIELDS = ("district", "district_name", "area", "month", "raised", "resolved", "open_at_end")
 SCHEMA = {

@@ -22,8 +22,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.app import App
 from bot.domain.permissions import Action
 from bot.i18n import N_, Translator
-from bot.services import access, board, escalation, websessions, webstats
 from bot.services.errors import Forbidden, NotFound, Refused
+from bot.services.escalation import board
+from bot.services.escalation import forwarding as escalation
+from bot.services.forums import access
+from bot.services.web import sessions as websessions
+from bot.services.web import stats as webstats
 from bot.storage.models import Forum, OrgUnit, Person
 from bot.webapp import initdata, opendata, views
 from bot.webapp.render import page

@@ -11,8 +11,13 @@ from bot.domain.agenda import IssueCategory
 from bot.domain.escalation import OPEN_GAP, GapStatus
 from bot.domain.permissions import Action, allowed
 from bot.i18n import N_, Translator
-from bot.services import agenda, board, escalation, people, polls, webstats
-from bot.services.agenda_text import category_label, forum_title, kind_label, role_label, status_label, unit_name
+from bot.services.agenda import items as agenda
+from bot.services.escalation import board
+from bot.services.escalation import forwarding as escalation
+from bot.services.forums import people
+from bot.services.meetings import polls
+from bot.services.texts import category_label, forum_title, kind_label, role_label, status_label, unit_name
+from bot.services.web import stats as webstats
 from bot.storage.models import Forum, Person
 from bot.storage.models_escalation import EscalatedGap
 

@@ -1,0 +1,1 @@
+"""Agenda items and raised issues: proposals, the lead's choices, issues and their history, exports."""

@@ -1,0 +1,1 @@
+"""Messages to people: the outbox, notices, held messages, and what happens when a channel cannot deliver."""

@@ -1,0 +1,1 @@
+"""KeShet tri-sector partnerships: the process tracker, choosing the field, the ledger and the self-assessment."""

@@ -1,0 +1,1 @@
+"""Surveys of a forum's members: sending, answering, results."""

@@ -1,0 +1,1 @@
+"""The web page's use cases: signing in, and the overviews (tree, trends, national picture)."""
