@@ -9,6 +9,7 @@ from bot.i18n import LOCALES, N_, Raw, Translator
 from bot.services.errors import Refused
 from bot.services.forums import invites, membership, people
 from handlers.common import forum_title, role_name
+from handlers.forum_pick import pick
 
 LANGUAGE_NAMES = {"he": "עברית", "ar": "العربية", "en": "English"}
 
@@ -44,7 +45,7 @@ async def code_as_text(ctx: Context) -> bool:
     return True
 
 async def language(ctx: Context) -> None:
-    choice = ctx.value or _pick(ctx.text, list(LOCALES), [LANGUAGE_NAMES[k] for k in LOCALES])
+    choice = ctx.value or pick(ctx.text, list(LOCALES), [LANGUAGE_NAMES[k] for k in LOCALES])
     if choice not in LOCALES:
         await ask_language(ctx, again=True)
         return
@@ -53,7 +54,7 @@ async def language(ctx: Context) -> None:
     await ask_consent(ctx)
 
 async def consent(ctx: Context) -> None:
-    choice = ctx.value or _pick(ctx.text, ["yes", "no"], [ctx.t._("I agree"), ctx.t._("No, thanks")])
+    choice = ctx.value or pick(ctx.text, ["yes", "no"], [ctx.t._("I agree"), ctx.t._("No, thanks")])
     if choice == "yes":
         await ctx.enter(ctx.flow(JoinDraft).model_copy(update={"consent": people.CONSENT_VERSION}), "name")
         await ctx.reply(ctx.t._("What name should the forum's members see? (for example: Dana Levi)"))
@@ -80,7 +81,7 @@ async def name(ctx: Context) -> None:
 
 async def form(ctx: Context) -> None:
     labels = [ctx.t._("Masculine"), ctx.t._("Feminine"), ctx.t._("Plural")]
-    choice = ctx.value or _pick(ctx.text, ["m", "f", "p"], labels)
+    choice = ctx.value or pick(ctx.text, ["m", "f", "p"], labels)
     if choice not in ("m", "f", "p"):
         await ask_form(ctx, again=True)
         return
@@ -88,7 +89,7 @@ async def form(ctx: Context) -> None:
     await finish(ctx)
 
 async def confirm(ctx: Context) -> None:
-    choice = ctx.value or _pick(ctx.text, ["yes", "no"], [ctx.t._("Join"), ctx.t._("Cancel")])
+    choice = ctx.value or pick(ctx.text, ["yes", "no"], [ctx.t._("Join"), ctx.t._("Cancel")])
     if choice == "yes":
         await finish(ctx)
     elif choice == "no":
@@ -96,17 +97,6 @@ async def confirm(ctx: Context) -> None:
         await ctx.reply(ctx.t._("Cancelled."))
     else:
         await ctx.reply(ctx.t._("Please choose one of the options."))
-
-
-def _pick(text: str, values: list[str], labels: list[str]) -> str:
-    """Accept a typed option number or label (channels without buttons, or people who type)."""
-    text = text.strip().casefold()
-    if text.isdigit() and 1 <= int(text) <= len(values):
-        return values[int(text) - 1]
-    for value, label in zip(values, labels, strict=True):
-        if text in (label.casefold(), value):
-            return value
-    return ""
 
 
 async def begin_join(ctx: Context, code: str) -> None:

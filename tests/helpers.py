@@ -16,7 +16,9 @@ from tests.conftest import DEMO_ORG
 _counter = itertools.count(1)
 
 
-def plain(text: str) -> str:
+def plain(text: str | None) -> str:
+    """The text without its bidi marks and isolates (what a reader sees), "" for none."""
+    text = text or ""
     for mark in (RLM, LRM, FSI, LRI, PDI):
         text = text.replace(mark, "")
     return text

@@ -15,6 +15,7 @@ from bot.services.meetings import schedule as meetings
 from bot.storage.models import OutboxMessage
 from bot.storage.models_agenda import IssueHistory, RaisedIssue
 from tests.fakes.telegram import FakeTelegram
+from tests.helpers import plain as clean
 from tests.telegram_harness import running_bot
 from tests.test_telegram_e2e import walk_registration
 
@@ -23,10 +24,6 @@ pytestmark = pytest.mark.slow
 SCHOOL = "S-DEMO-210101"
 
 
-def clean(text: str | None) -> str:
-    for mark in ("\u2068", "\u2069", "\u2066", "\u200f", "\u200e"):
-        text = (text or "").replace(mark, "")
-    return text or ""
 
 
 async def test_a_parent_raises_a_blocker_and_hears_it_is_in_progress(tmp_path: Path) -> None:

@@ -17,6 +17,7 @@ from sqlalchemy import func, select, update
 
 from bot.storage.models_polls import DatePoll, DatePollBallot, DatePollOption, Meeting
 from tests.fakes.telegram import FakeTelegram, FakeUser, SentMessage
+from tests.helpers import plain as clean
 from tests.telegram_harness import RunningBot, running_bot
 from tests.test_telegram_e2e import walk_registration
 
@@ -26,10 +27,6 @@ SCHOOL = "S-DEMO-210101"
 TZ = ZoneInfo("Asia/Jerusalem")
 
 
-def clean(text: str | None) -> str:
-    for mark in ("\u2068", "\u2069", "\u2066", "\u200f", "\u200e"):
-        text = (text or "").replace(mark, "")
-    return text
 
 
 def poll_of(fake: FakeTelegram, user: FakeUser) -> SentMessage:

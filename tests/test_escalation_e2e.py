@@ -16,6 +16,7 @@ from bot.storage.models_agenda import RaisedIssue
 from bot.storage.models_escalation import EscalatedGap
 from scheduler.jobs import run_due
 from tests.fakes.telegram import FakeTelegram
+from tests.helpers import plain as clean
 from tests.telegram_harness import running_bot
 from tests.test_telegram_e2e import walk_registration
 
@@ -24,10 +25,6 @@ pytestmark = pytest.mark.slow
 SCHOOL, DISTRICT = "S-DEMO-210101", "D-HAIFA"
 
 
-def clean(text: str | None) -> str:
-    for mark in ("\u2068", "\u2069", "\u2066", "\u200f", "\u200e"):
-        text = (text or "").replace(mark, "")
-    return text or ""
 
 
 async def test_a_district_manager_answers_a_schools_blocker_from_the_digest(tmp_path: Path) -> None:

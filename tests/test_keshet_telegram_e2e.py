@@ -12,6 +12,7 @@ from bot.domain.tiers import ForumKind
 from bot.services.forums.orgs import create_forum
 from bot.storage.models_keshet import KeshetAssessmentAnswer, KeshetAssessmentRound
 from tests.fakes.telegram import FakeTelegram, FakeUser
+from tests.helpers import plain
 from tests.keshet_helpers import PARTNERSHIP
 from tests.telegram_harness import RunningBot, running_bot
 from tests.test_telegram_e2e import walk_registration
@@ -21,8 +22,6 @@ pytestmark = pytest.mark.slow
 TITLE = "האם השותפות שהקמנו – אכן שותפות?"
 
 
-def plain(text: str | None) -> str:
-    return (text or "").replace("\u2068", "").replace("\u2069", "").replace("\u200f", "").replace("\u200e", "")
 
 
 async def answer(bot: RunningBot, user: FakeUser, yes_to: set[int]) -> str:
