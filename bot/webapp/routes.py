@@ -66,238 +66,295 @@ def secure_cookie(request: Request, app: App) -> bool:
             or app.settings.public_base_url.startswith("https://"))
 
 
-def build_router(app: App) -> APIRouter:
-    router = APIRouter()
-    lifetime = timedelta(hours=app.settings.web_session_hours)
+router = APIRouter()
 
-    def bot_token() -> str:
-        token = app.settings.telegram_bot_token
-        return token.get_secret_value() if token is not None else ""
 
-    async def who(session: AsyncSession, request: Request) -> Who:
-        header = request.headers.get("authorization", "")
-        if header[:4].lower() == "tma ":
-            try:
-                user = initdata.validate(header[4:].strip(), bot_token(), max_age=app.settings.telegram_webapp_max_age,
-                                         now=app.clock.now().timestamp())
-            except initdata.InvalidInitData:
-                raise Unauthorized(BAD_TELEGRAM) from None
-            person = await websessions.person_by_identity(session, "telegram", str(user.id))
-            if person is None:
-                raise Unauthorized(NOT_REGISTERED)
-            return Who(person, translator_for(person, app), None)
-        signed = await websessions.load_session(session, request.cookies.get(COOKIE, ""), app.clock.now())
-        if signed is None:
-            raise Unauthorized(SIGN_IN_FIRST)
-        return Who(signed.person, translator_for(signed.person, app), signed.csrf)
+def app_of(request: Request) -> App:
+    """The running deployment, as ``mount`` left it on the FastAPI app."""
+    app: App = request.app.state.forumbot
+    return app
 
-    def refusal(t: Translator, msgid: str, status: int, **params: object) -> Response:
-        return page(t, "message.html", status=status, text=t._(msgid, **params))
 
-    async def guarded(request: Request, fn: Callable[[AsyncSession, Who], Awaitable[Response]], *,
-                      write: bool = False) -> Response:
-        """Resolve the person, run ``fn`` in one transaction, and turn refusals into pages."""
+def bot_token(app: App) -> str:
+    token = app.settings.telegram_bot_token
+    return token.get_secret_value() if token is not None else ""
+
+
+def lifetime_of(app: App) -> timedelta:
+    return timedelta(hours=app.settings.web_session_hours)
+
+
+async def who(app: App, session: AsyncSession, request: Request) -> Who:
+    header = request.headers.get("authorization", "")
+    if header[:4].lower() == "tma ":
         try:
-            async with app.db.unit_of_work() as session:
-                me = await who(session, request)
-                if write:
-                    await check_csrf(request, me)
-                response = await fn(session, me)
-        except Unauthorized as exc:
-            return refusal(translator_for(None, app), exc.msgid, 401)
-        except CsrfMissing:
-            return refusal(me.t, NO_CSRF, 403)
-        except Forbidden as exc:
-            return refusal(me.t, exc.msgid, 403, **exc.params)
-        except NotFound as exc:
-            return refusal(me.t, exc.msgid, 404, **exc.params)
-        except Refused as exc:
-            return refusal(me.t, exc.msgid, 409, **exc.params)
-        if write:
-            app.notify_outbox()
-        return response
-
-    # -- signing in ----------------------------------------------------------------------------
-
-    @router.get("/web/link/{token}")
-    async def open_link(token: str, request: Request) -> Response:
-        async with app.db.unit_of_work() as session:
-            person_id = await websessions.consume_link(session, token, app.clock.now())
-            if person_id is None:
-                return refusal(translator_for(None, app), ASK_THE_BOT, 401)
-            opened = await websessions.open_session(session, person_id, app.clock.now(), lifetime, "link")
-        response = RedirectResponse("/web", status_code=303)
-        set_cookie(response, request, opened)
-        return response
-
-    def set_cookie(response: Response, request: Request, opened: websessions.Opened) -> None:
-        response.set_cookie(COOKIE, opened.cookie, max_age=int(lifetime.total_seconds()), path="/web",
-                            httponly=True, samesite="lax", secure=secure_cookie(request, app))
-
-    @router.get("/web/tma")
-    async def mini_app_entry() -> Response:
-        return page(translator_for(None, app), "tma.html")
-
-    @router.post("/web/login/tma")
-    async def mini_app_login(request: Request) -> Response:
-        body = (await request.body()).decode("utf-8", "replace")
-        form = dict(parse_qsl(body)) if body.startswith("initData=") else {}
-        data = form.get("initData", "") if form else body
-        wanted = form.get("next", "")
-        # Only a page of this site (the digest's button opens a forum's board): never an open redirect.
-        next_page = wanted if wanted.startswith("/web/") and "//" not in wanted and "\\" not in wanted else "/web"
-        header = request.headers.get("authorization", "")
-        if not data and header[:4].lower() == "tma ":
-            data = header[4:].strip()
-        try:
-            user = initdata.validate(data, bot_token(), max_age=app.settings.telegram_webapp_max_age,
+            user = initdata.validate(header[4:].strip(), bot_token(app), max_age=app.settings.telegram_webapp_max_age,
                                      now=app.clock.now().timestamp())
         except initdata.InvalidInitData:
-            return JSONResponse({"ok": False, "error": "invalid initData"}, status_code=401)
+            raise Unauthorized(BAD_TELEGRAM) from None
+        person = await websessions.person_by_identity(session, "telegram", str(user.id))
+        if person is None:
+            raise Unauthorized(NOT_REGISTERED)
+        return Who(person, translator_for(person, app), None)
+    signed = await websessions.load_session(session, request.cookies.get(COOKIE, ""), app.clock.now())
+    if signed is None:
+        raise Unauthorized(SIGN_IN_FIRST)
+    return Who(signed.person, translator_for(signed.person, app), signed.csrf)
+
+
+def refusal(t: Translator, msgid: str, status: int, **params: object) -> Response:
+    return page(t, "message.html", status=status, text=t._(msgid, **params))
+
+
+@dataclass
+class Call:
+    """One request that passed sign-in: the deployment, its transaction and who is asking."""
+
+    app: App
+    session: AsyncSession
+    me: Who
+    request: Request
+
+
+async def guarded(request: Request, fn: Callable[[Call], Awaitable[Response]], *, write: bool = False) -> Response:
+    """Resolve the person, run ``fn`` in one transaction, and turn refusals into pages."""
+    app = app_of(request)
+    try:
         async with app.db.unit_of_work() as session:
-            person = await websessions.person_by_identity(session, "telegram", str(user.id))
-            if person is None:
-                return JSONResponse({"ok": False, "error": "not registered"}, status_code=401)
-            opened = await websessions.open_session(session, person.id, app.clock.now(), lifetime, "telegram")
-        response = JSONResponse({"ok": True, "next": next_page})
-        set_cookie(response, request, opened)
-        return response
+            me = await who(app, session, request)
+            if write:
+                await check_csrf(request, me)
+            response = await fn(Call(app, session, me, request))
+    except Unauthorized as exc:
+        return refusal(translator_for(None, app), exc.msgid, 401)
+    except CsrfMissing:
+        return refusal(me.t, NO_CSRF, 403)
+    except Forbidden as exc:
+        return refusal(me.t, exc.msgid, 403, **exc.params)
+    except NotFound as exc:
+        return refusal(me.t, exc.msgid, 404, **exc.params)
+    except Refused as exc:
+        return refusal(me.t, exc.msgid, 409, **exc.params)
+    if write:
+        app.notify_outbox()
+    return response
 
-    @router.post("/web/logout")
-    async def logout(request: Request) -> Response:
-        async def go(session: AsyncSession, me: Who) -> Response:
-            await websessions.close_session(session, request.cookies.get(COOKIE, ""))
-            response = page(me.t, "message.html", text=me.t._("You are signed out."))
-            response.delete_cookie(COOKIE, path="/web")
-            return response
-        return await guarded(request, go, write=True)
 
-    # -- pages -----------------------------------------------------------------------------------
+def set_cookie(app: App, response: Response, request: Request, opened: websessions.Opened) -> None:
+    response.set_cookie(COOKIE, opened.cookie, max_age=int(lifetime_of(app).total_seconds()), path="/web",
+                        httponly=True, samesite="lax", secure=secure_cookie(request, app))
 
-    @router.get("/web")
-    async def home(request: Request) -> Response:
-        async def go(session: AsyncSession, me: Who) -> Response:
-            return page(me.t, "home.html", me=me, **await views.home(session, me.person, app.clock.now()))
-        return await guarded(request, go)
 
-    @router.get("/web/forum/{forum_id}")
-    async def forum_page(forum_id: int, request: Request) -> Response:
-        async def go(session: AsyncSession, me: Who) -> Response:
-            forum = await access.load_forum(session, forum_id)
-            context = await views.forum_context(session, me.t, forum, me.person, app.clock.now())
-            return page(me.t, "forum.html", me=me, **context)
-        return await guarded(request, go)
+# -- signing in ----------------------------------------------------------------------------
 
-    @router.get("/web/board/{forum_id}")
-    async def board_page(forum_id: int, request: Request) -> Response:
-        async def go(session: AsyncSession, me: Who) -> Response:
-            forum = await access.load_forum(session, forum_id)
-            await access.require(session, me.person, forum, Action.HANDLE_ESCALATED, escalation.ONLY_COORDINATORS)
-            filters = board.Filters.parse(dict(request.query_params))
-            context = await views.board_context(session, me.t, forum, filters, app.clock.now())
-            return page(me.t, "board.html", me=me, **context)
-        return await guarded(request, go)
 
-    @router.get("/web/gap/{gap_id}")
-    async def gap_page(gap_id: int, request: Request) -> Response:
-        async def go(session: AsyncSession, me: Who) -> Response:
-            gap = await escalation.get_gap(session, gap_id)
-            forum = await access.load_forum(session, gap.forum_id)
-            await access.require(session, me.person, forum, Action.HANDLE_ESCALATED, escalation.ONLY_COORDINATORS)
-            context = await views.gap_context(session, me.t, gap, forum, app.clock.now())
-            return page(me.t, "gap.html", me=me, done=request.query_params.get("done", ""), **context)
-        return await guarded(request, go)
+@router.get("/web/link/{token}")
+async def open_link(token: str, request: Request) -> Response:
+    app = app_of(request)
+    async with app.db.unit_of_work() as session:
+        person_id = await websessions.consume_link(session, token, app.clock.now())
+        if person_id is None:
+            return refusal(translator_for(None, app), ASK_THE_BOT, 401)
+        opened = await websessions.open_session(session, person_id, app.clock.now(), lifetime_of(app), "link")
+    response = RedirectResponse("/web", status_code=303)
+    set_cookie(app, response, request, opened)
+    return response
 
-    async def overview_forum(session: AsyncSession, me: Who, forum_id: int) -> Forum:
-        forum = await access.load_forum(session, forum_id)
-        await access.require(session, me.person, forum, Action.HANDLE_ESCALATED, ONLY_LEADS_ABOVE)
-        if forum.org_unit.tier == "school":
-            raise NotFound(N_("There is no tree below a school."))
-        return forum
 
-    @router.get("/web/tree/{forum_id}")
-    async def tree_page(forum_id: int, request: Request) -> Response:
-        async def go(session: AsyncSession, me: Who) -> Response:
-            forum = await overview_forum(session, me, forum_id)
-            context = await views.tree_context(session, me.t, forum, app.clock.now(),
-                                               only_stuck=request.query_params.get("stuck") == "1")
-            return page(me.t, "tree.html", me=me, **context)
-        return await guarded(request, go)
+@router.get("/web/tma")
+async def mini_app_entry(request: Request) -> Response:
+    return page(translator_for(None, app_of(request)), "tma.html")
 
-    @router.get("/web/trends/{forum_id}")
-    async def trends_page(forum_id: int, request: Request) -> Response:
-        async def go(session: AsyncSession, me: Who) -> Response:
-            forum = await overview_forum(session, me, forum_id)
-            context = await views.trends_context(session, me.t, forum, app.clock.now())
-            return page(me.t, "trends.html", me=me, **context)
-        return await guarded(request, go)
 
-    async def hq_forum(session: AsyncSession, me: Who) -> Forum:
-        found = await session.scalar(
-            select(Forum.id).join(OrgUnit, Forum.org_unit_id == OrgUnit.id)
-            .where(OrgUnit.tier == "hq", Forum.kind == "main")
-        )
-        if found is None:
-            raise NotFound(N_("That forum no longer exists."))
-        forum = await access.load_forum(session, found)
-        await access.require(session, me.person, forum, Action.HANDLE_ESCALATED, ONLY_HQ)
-        return forum
+@router.post("/web/login/tma")
+async def mini_app_login(request: Request) -> Response:
+    app = app_of(request)
+    body = (await request.body()).decode("utf-8", "replace")
+    form = dict(parse_qsl(body)) if body.startswith("initData=") else {}
+    data = form.get("initData", "") if form else body
+    wanted = form.get("next", "")
+    # Only a page of this site (the digest's button opens a forum's board): never an open redirect.
+    next_page = wanted if wanted.startswith("/web/") and "//" not in wanted and "\\" not in wanted else "/web"
+    header = request.headers.get("authorization", "")
+    if not data and header[:4].lower() == "tma ":
+        data = header[4:].strip()
+    try:
+        user = initdata.validate(data, bot_token(app), max_age=app.settings.telegram_webapp_max_age,
+                                 now=app.clock.now().timestamp())
+    except initdata.InvalidInitData:
+        return JSONResponse({"ok": False, "error": "invalid initData"}, status_code=401)
+    async with app.db.unit_of_work() as session:
+        person = await websessions.person_by_identity(session, "telegram", str(user.id))
+        if person is None:
+            return JSONResponse({"ok": False, "error": "not registered"}, status_code=401)
+        opened = await websessions.open_session(session, person.id, app.clock.now(), lifetime_of(app), "telegram")
+    response = JSONResponse({"ok": True, "next": next_page})
+    set_cookie(app, response, request, opened)
+    return response
 
-    @router.get("/web/national")
-    async def national_page(request: Request) -> Response:
-        async def go(session: AsyncSession, me: Who) -> Response:
-            await hq_forum(session, me)
-            context = await views.national_context(session, me.t, app.clock.now())
-            return page(me.t, "national.html", me=me, **context)
-        return await guarded(request, go)
 
-    @router.get("/web/national.{fmt}")
-    async def national_data(fmt: str, request: Request) -> Response:
-        async def go(session: AsyncSession, me: Who) -> Response:
-            if fmt not in ("csv", "json"):
-                raise NotFound(N_("That item no longer exists."))
-            await hq_forum(session, me)
-            cells = await webstats.national(session, app.clock.now(), app.settings.tz)
-            return opendata.response(cells, fmt)
-        return await guarded(request, go)
+async def _logout(c: Call) -> Response:
+    await websessions.close_session(c.session, c.request.cookies.get(COOKIE, ""))
+    response = page(c.me.t, "message.html", text=c.me.t._("You are signed out."))
+    response.delete_cookie(COOKIE, path="/web")
+    return response
 
-    @router.post("/web/gap/{gap_id}/{action}")
-    async def gap_action(gap_id: int, action: str, request: Request) -> Response:
-        form = await read_form(request)
 
-        async def go(session: AsyncSession, me: Who) -> Response:
-            now = app.clock.now()
-            if action == "ack":
-                await escalation.acknowledge(session, gap_id=gap_id, person=me.person, now=now)
-            elif action == "owner":
-                owner = form.get("owner", "")
-                if not owner.isdigit():
-                    raise Refused(N_("Please choose who is in charge."))
-                await escalation.assign_owner(session, gap_id=gap_id, person=me.person, owner_person_id=int(owner),
-                                              now=now)
-            elif action == "answer":
-                await escalation.answer(session, gap_id=gap_id, person=me.person, text=form.get("text", ""), now=now)
-            elif action == "forward":
-                await escalation.forward_gap(session, gap_id=gap_id, person=me.person, now=now)
-            else:
-                raise NotFound(N_("That item no longer exists."))
-            return RedirectResponse(f"/web/gap/{gap_id}?{urlencode({'done': action})}", status_code=303)
+@router.post("/web/logout")
+async def logout(request: Request) -> Response:
+    return await guarded(request, _logout, write=True)
 
-        return await guarded(request, go, write=True)
 
-    async def read_form(request: Request) -> dict[str, str]:
-        body = (await request.body())[:20_000].decode("utf-8", "replace")
-        return dict(parse_qsl(body, keep_blank_values=True))
+# -- pages -----------------------------------------------------------------------------------
 
-    async def check_csrf(request: Request, me: Who) -> None:
-        if me.csrf is None:
-            return  # signed by Telegram on this request: a cross-site page cannot produce that header
-        form = await read_form(request)
-        given = request.headers.get("x-csrf-token", "") or str(form.get("csrf", ""))
-        if not given or not hmac.compare_digest(given.encode(), me.csrf.encode()):
-            raise CsrfMissing
 
-    return router
+async def _home(c: Call) -> Response:
+    return page(c.me.t, "home.html", me=c.me, **await views.home(c.session, c.me.person, c.app.clock.now()))
+
+
+@router.get("/web")
+async def home(request: Request) -> Response:
+    return await guarded(request, _home)
+
+
+@router.get("/web/forum/{forum_id}")
+async def forum_page(forum_id: int, request: Request) -> Response:
+    async def go(c: Call) -> Response:
+        forum = await access.load_forum(c.session, forum_id)
+        context = await views.forum_context(c.session, c.me.t, forum, c.me.person, c.app.clock.now())
+        return page(c.me.t, "forum.html", me=c.me, **context)
+    return await guarded(request, go)
+
+
+async def coordinated_forum(c: Call, forum_id: int) -> Forum:
+    """A forum whose escalated gaps this person handles (its coordinators, and the tiers above)."""
+    forum = await access.load_forum(c.session, forum_id)
+    await access.require(c.session, c.me.person, forum, Action.HANDLE_ESCALATED, escalation.ONLY_COORDINATORS)
+    return forum
+
+
+@router.get("/web/board/{forum_id}")
+async def board_page(forum_id: int, request: Request) -> Response:
+    async def go(c: Call) -> Response:
+        forum = await coordinated_forum(c, forum_id)
+        filters = board.Filters.parse(dict(c.request.query_params))
+        context = await views.board_context(c.session, c.me.t, forum, filters, c.app.clock.now())
+        return page(c.me.t, "board.html", me=c.me, **context)
+    return await guarded(request, go)
+
+
+@router.get("/web/gap/{gap_id}")
+async def gap_page(gap_id: int, request: Request) -> Response:
+    async def go(c: Call) -> Response:
+        gap = await escalation.get_gap(c.session, gap_id)
+        forum = await coordinated_forum(c, gap.forum_id)
+        context = await views.gap_context(c.session, c.me.t, gap, forum, c.app.clock.now())
+        return page(c.me.t, "gap.html", me=c.me, done=c.request.query_params.get("done", ""), **context)
+    return await guarded(request, go)
+
+
+async def overview_forum(c: Call, forum_id: int) -> Forum:
+    forum = await access.load_forum(c.session, forum_id)
+    await access.require(c.session, c.me.person, forum, Action.HANDLE_ESCALATED, ONLY_LEADS_ABOVE)
+    if forum.org_unit.tier == "school":
+        raise NotFound(N_("There is no tree below a school."))
+    return forum
+
+
+@router.get("/web/tree/{forum_id}")
+async def tree_page(forum_id: int, request: Request) -> Response:
+    async def go(c: Call) -> Response:
+        forum = await overview_forum(c, forum_id)
+        context = await views.tree_context(c.session, c.me.t, forum, c.app.clock.now(),
+                                           only_stuck=c.request.query_params.get("stuck") == "1")
+        return page(c.me.t, "tree.html", me=c.me, **context)
+    return await guarded(request, go)
+
+
+@router.get("/web/trends/{forum_id}")
+async def trends_page(forum_id: int, request: Request) -> Response:
+    async def go(c: Call) -> Response:
+        forum = await overview_forum(c, forum_id)
+        context = await views.trends_context(c.session, c.me.t, forum, c.app.clock.now())
+        return page(c.me.t, "trends.html", me=c.me, **context)
+    return await guarded(request, go)
+
+
+async def hq_forum(c: Call) -> Forum:
+    found = await c.session.scalar(
+        select(Forum.id).join(OrgUnit, Forum.org_unit_id == OrgUnit.id)
+        .where(OrgUnit.tier == "hq", Forum.kind == "main")
+    )
+    if found is None:
+        raise NotFound(N_("That forum no longer exists."))
+    forum = await access.load_forum(c.session, found)
+    await access.require(c.session, c.me.person, forum, Action.HANDLE_ESCALATED, ONLY_HQ)
+    return forum
+
+
+async def _national(c: Call) -> Response:
+    await hq_forum(c)
+    context = await views.national_context(c.session, c.me.t, c.app.clock.now())
+    return page(c.me.t, "national.html", me=c.me, **context)
+
+
+@router.get("/web/national")
+async def national_page(request: Request) -> Response:
+    return await guarded(request, _national)
+
+
+@router.get("/web/national.{fmt}")
+async def national_data(fmt: str, request: Request) -> Response:
+    async def go(c: Call) -> Response:
+        if fmt not in ("csv", "json"):
+            raise NotFound(N_("That item no longer exists."))
+        await hq_forum(c)
+        cells = await webstats.national(c.session, c.app.clock.now(), c.app.settings.tz)
+        return opendata.response(cells, fmt)
+    return await guarded(request, go)
+
+
+async def act_on_gap(c: Call, gap_id: int, action: str, form: dict[str, str]) -> None:
+    """One of a gap card's buttons: the same use cases as the chat's."""
+    now, person = c.app.clock.now(), c.me.person
+    if action == "ack":
+        await escalation.acknowledge(c.session, gap_id=gap_id, person=person, now=now)
+    elif action == "owner":
+        owner = form.get("owner", "")
+        if not owner.isdigit():
+            raise Refused(N_("Please choose who is in charge."))
+        await escalation.assign_owner(c.session, gap_id=gap_id, person=person, owner_person_id=int(owner), now=now)
+    elif action == "answer":
+        await escalation.answer(c.session, gap_id=gap_id, person=person, text=form.get("text", ""), now=now)
+    elif action == "forward":
+        await escalation.forward_gap(c.session, gap_id=gap_id, person=person, now=now)
+    else:
+        raise NotFound(N_("That item no longer exists."))
+
+
+@router.post("/web/gap/{gap_id}/{action}")
+async def gap_action(gap_id: int, action: str, request: Request) -> Response:
+    form = await read_form(request)
+
+    async def go(c: Call) -> Response:
+        await act_on_gap(c, gap_id, action, form)
+        return RedirectResponse(f"/web/gap/{gap_id}?{urlencode({'done': action})}", status_code=303)
+
+    return await guarded(request, go, write=True)
+
+
+async def read_form(request: Request) -> dict[str, str]:
+    body = (await request.body())[:20_000].decode("utf-8", "replace")
+    return dict(parse_qsl(body, keep_blank_values=True))
+
+
+async def check_csrf(request: Request, me: Who) -> None:
+    if me.csrf is None:
+        return  # signed by Telegram on this request: a cross-site page cannot produce that header
+    form = await read_form(request)
+    given = request.headers.get("x-csrf-token", "") or str(form.get("csrf", ""))
+    if not given or not hmac.compare_digest(given.encode(), me.csrf.encode()):
+        raise CsrfMissing
 
 
 class CsrfMissing(Exception):
