@@ -441,30 +441,33 @@ class Conversations:
     async def _route(self, ctx: Context) -> None:
         event = ctx.event
         if event.kind is EventKind.COMMAND:
-            command = self.commands.get(event.command)
-            if command is None or (event.is_group and not command.groups):
-                if event.is_group:
-                    return  # other bots' commands in a group are none of our business
-                await ctx.reply(ctx.t._("I don't know that command. Send /help to see what I can do."))
-                return
-            if command.audience != "all" and ctx.person is None:
-                await ctx.reply(ctx.t._(NOT_REGISTERED))
-                return
-            await command.handler(ctx)
-            return
-        if event.kind is EventKind.CHOICE:
+            await self._command(ctx)
+        elif event.kind is EventKind.CHOICE:
             await self._choice(ctx)
-            return
-        if event.kind is EventKind.POLL_ANSWER:
+        elif event.kind is EventKind.POLL_ANSWER:
             for handler in self.poll_handlers:
                 await handler(ctx)
-            return
-        if event.kind in (EventKind.GROUP_JOINED, EventKind.GROUP_LEFT):
+        elif event.kind in (EventKind.GROUP_JOINED, EventKind.GROUP_LEFT):
             for handler in self.group_handlers:
                 await handler(ctx)
+        elif not event.is_group:  # plain chatter in a group is not addressed to the bot
+            await self._text(ctx)
+
+    async def _command(self, ctx: Context) -> None:
+        event = ctx.event
+        command = self.commands.get(event.command)
+        if command is None or (event.is_group and not command.groups):
+            if event.is_group:
+                return  # other bots' commands in a group are none of our business
+            await ctx.reply(ctx.t._("I don't know that command. Send /help to see what I can do."))
             return
-        if event.is_group:
-            return  # plain chatter in a group is not addressed to the bot
+        if command.audience != "all" and ctx.person is None:
+            await ctx.reply(ctx.t._(NOT_REGISTERED))
+            return
+        await command.handler(ctx)
+
+    async def _text(self, ctx: Context) -> None:
+        """Typed text in a private chat: the step the person is on, else the text handlers."""
         if ctx.state is not None:
             step = self.steps.get((ctx.state.flow, ctx.state.step))
             if step is not None:

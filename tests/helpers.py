@@ -6,11 +6,14 @@ import io
 import itertools
 from dataclasses import dataclass, field
 
+from sqlalchemy import select
+
 from bot.app import App
 from bot.channels.console import CHANNEL, ConsoleSender, parse_line
 from bot.core.messages import Outbound
 from bot.i18n import FSI, LRI, LRM, PDI, RLM
 from bot.services.forums.orgs import import_org_rows, parse_org_csv
+from bot.storage.models import Forum, GroupChat
 from tests.conftest import DEMO_ORG
 
 _counter = itertools.count(1)
@@ -91,3 +94,13 @@ async def register(app: App, name: str, code: str, *, language: str = "he", form
     if language != "en":
         await user.say({"m": "1", "f": "2", "p": "3"}[form])
     return user
+
+
+async def link_console_group(app: App, forum_code: str, chat_id: str, title: str = "הורים ומורים") -> None:
+    """A console group chat linked to the forum, as its lead's /linkgroup leaves it."""
+    async with app.db.unit_of_work() as session:
+        forum = await session.scalar(select(Forum).where(Forum.code == forum_code))
+        assert forum is not None
+        now = app.clock.now()
+        session.add(GroupChat(channel="console", chat_id=chat_id, title=title, forum_id=forum.id,
+                              active=True, linked_at=now, created_at=now))

@@ -24,11 +24,11 @@ from bot.cli import main
 from bot.clock import FixedClock
 from bot.core.messages import EventKind, Inbound, Outbound, OutKind, SendResult
 from bot.storage.db import Database
-from bot.storage.models import ExternalRef, Forum, GroupChat, Membership, OutboxMessage, Person
+from bot.storage.models import ExternalRef, Forum, Membership, OutboxMessage, Person
 from bot.storage.models_polls import DatePoll, DatePollBallot, DatePollOption, Meeting
 from scheduler.jobs import run_due
 from tests.conftest import make_settings
-from tests.helpers import ConsoleUser, console_sender, import_demo, make_invite, plain, register
+from tests.helpers import ConsoleUser, console_sender, import_demo, link_console_group, make_invite, plain, register
 
 TZ = ZoneInfo("Asia/Jerusalem")
 SCHOOL = "S-DEMO-210101"
@@ -82,12 +82,7 @@ async def school(app: App, *, parents: int = 1, group: bool = False, english_par
         else:
             members.append(await register(app, f"parent{i}", code, form="f", display=f"הורה {i}"))
     if group:
-        async with app.db.unit_of_work() as session:
-            forum = await session.scalar(select(Forum).where(Forum.code == SCHOOL))
-            assert forum is not None
-            now = app.clock.now()
-            session.add(GroupChat(channel="console", chat_id=GROUP, title="הורים ומורים", forum_id=forum.id,
-                                  active=True, linked_at=now, created_at=now))
+        await link_console_group(app, SCHOOL, GROUP)
     return School(app, lead, counsellor, teacher, committee, members)
 
 

@@ -17,7 +17,7 @@ from bot.services.forums import groups
 from bot.storage.models import ChannelIdentity, Forum, GroupChat, Person
 from bot.storage.models_agenda import RaisedIssue
 from scheduler.jobs import run_due
-from tests.helpers import ConsoleUser, console_sender, import_demo, make_invite, plain, register
+from tests.helpers import ConsoleUser, console_sender, import_demo, link_console_group, make_invite, plain, register
 from tests.test_agenda import OTHER_SCHOOL, SCHOOL, inbox, last_text, press, school, set_meeting
 
 GROUP = "-1001"
@@ -103,12 +103,7 @@ async def raise_with(user: ConsoleUser, title: str, choice: str) -> str:
 
 async def test_the_group_sees_raisers_by_role_unless_they_chose_the_group(app: App, clock: FixedClock) -> None:
     dana, avi, rana = await school(app)
-    async with app.db.unit_of_work() as session:
-        forum = await session.scalar(select(Forum).where(Forum.code == SCHOOL))
-        assert forum is not None
-        now = app.clock.now()
-        session.add(GroupChat(channel="console", chat_id=GROUP, title="הורים ומורים", forum_id=forum.id,
-                              active=True, linked_at=now, created_at=now))
+    await link_console_group(app, SCHOOL, GROUP)
     await set_meeting(dana)
     preview = await raise_with(avi, "אין הסעה לשכונה", "השם והתפקיד שלי")
     assert "יוצג עם השם שלך לחברי הפורום; בקבוצה יופיע רק התפקיד שלך." in preview
