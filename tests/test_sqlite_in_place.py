@@ -1,0 +1,97 @@
+"""SQLite's calls run in place on the loop, except those that can wait on another connection.
+
+A second process (here: a plain sqlite3 connection in a thread) holding the write lock must delay
+only the transaction that needs the lock, never the event loop; and the work done once the lock is
+held must still be committed, or rolled back on an error, as one unit.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from datetime import UTC, datetime
+
+from sqlalchemy import func, select
+
+from bot.core.messages import Outbound, OutKind
+from bot.services.delivery.outbox import enqueue, withdraw_queued
+from bot.storage.db import Database
+from bot.storage.models import OutboxMessage
+
+NOW = datetime(2026, 12, 3, 9, 0, tzinfo=UTC)
+
+
+def _path(url: str) -> str:
+    return url.split(":///", 1)[1]
+
+
+async def _queue(db: Database, key: str) -> None:
+    async with db.unit_of_work() as session:
+        await enqueue(session, channel="console", chat_id="dana", now=NOW, dedup_key=key,
+                      message=Outbound(kind=OutKind.TEXT, text="שלום"))
+
+
+async def test_another_holder_of_the_write_lock_does_not_stop_the_loop(sqlite_url: str) -> None:
+    db = Database(sqlite_url)
+    holder = sqlite3.connect(_path(sqlite_url), isolation_level=None, check_same_thread=False)
+    holder.execute("BEGIN IMMEDIATE")  # another process, mid-transaction
+    release = threading.Timer(0.6, holder.rollback)
+    ticks = 0
+
+    async def ticker() -> None:
+        nonlocal ticks
+        while True:
+            ticks += 1
+            await asyncio.sleep(0.01)
+
+    beat = asyncio.create_task(ticker())
+    try:
+        started = time.monotonic()
+        release.start()
+        await _queue(db, "k:1")  # waits for the lock off the loop
+        waited = time.monotonic() - started
+    finally:
+        beat.cancel()
+        release.cancel()
+        holder.close()
+    assert waited >= 0.5  # it did wait for the other holder ...
+    assert ticks >= 20  # ... while the loop went on (a blocked loop would tick once or twice)
+    async with db.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 1
+    await db.dispose()
+
+
+async def test_an_error_after_the_lock_rolls_back_what_ran_in_place(sqlite_url: str) -> None:
+    db = Database(sqlite_url)
+    try:
+        async with db.unit_of_work() as session:
+            await enqueue(session, channel="console", chat_id="dana", now=NOW, dedup_key="k:2",
+                          message=Outbound(kind=OutKind.TEXT, text="שלום"))
+            await session.flush()
+            raise RuntimeError("half way")
+    except RuntimeError:
+        pass
+    async with db.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 0
+    await db.dispose()
+
+
+async def test_withdrawing_by_prefix_takes_the_prefix_literally(sqlite_url: str) -> None:
+    db = Database(sqlite_url)
+    for key in ("datepoll:1:ballot:i1", "datepoll:1:ballot:g2", "datepoll:10:ballot:i1", "datepoll_1:ballot:i1",
+                "datepoll:1:closed:i1"):
+        await _queue(db, key)
+    async with db.unit_of_work() as session:
+        # "_" and "%" are LIKE's wildcards: a prefix holding them must not match more than itself.
+        assert await withdraw_queued(session, key_prefix="datepoll_1:ballot:", reason="gone") == 1
+        assert await withdraw_queued(session, key_prefix="datepoll:1:ballot:", reason="gone") == 2
+        assert await withdraw_queued(session, key_prefix="datepoll:%", reason="gone") == 0
+    async with db.sessions() as session:
+        rows = dict((await session.execute(select(OutboxMessage.dedup_key, OutboxMessage.status))).all())
+    assert rows == {
+        "datepoll:1:ballot:i1": "failed", "datepoll:1:ballot:g2": "failed", "datepoll_1:ballot:i1": "failed",
+        "datepoll:10:ballot:i1": "queued", "datepoll:1:closed:i1": "queued",
+    }
+    await db.dispose()
