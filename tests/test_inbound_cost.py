@@ -55,3 +55,14 @@ async def test_whether_someone_leads_comes_with_their_identity(app: App) -> None
     async with app.db.unit_of_work() as session:
         assert (await load_event_identity(session, "console", "dana"))[2] is False
         assert await session.scalar(select(Membership.id).where(Membership.revoked_at.is_(None))) is not None
+
+
+def test_lead_seats_written_into_the_statement_are_only_catalogue_keys() -> None:
+    import pytest as _pytest
+
+    from bot.services.forums import people
+
+    rendered = str(people._LOAD_IDENTITY.compile())
+    assert "'principal', 'school', 'main'" in rendered  # inline, not an expanding parameter
+    with _pytest.raises(ValueError):
+        people._inline([("principal'; --", "school", "main")])

@@ -41,7 +41,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             )
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=10, max_overflow=10, hide_parameters=True)
+    return create_async_engine(url, echo=echo, pool_pre_ping=True, pool_size=20, max_overflow=10, hide_parameters=True)
 
 
 class LoopConnection(aiosqlite.Connection):

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import update
+from sqlalchemy import Table, insert, update
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.messages import Outbound
-from bot.services.sql import insert_ignore
+from bot.services.sql import dialect_of
 from bot.storage.models import CHAT_GROUP, CHAT_PRIVATE, OutboxMessage
 
 __all__ = [
@@ -26,6 +27,14 @@ PRIORITY_NOTICE = 5
 PRIORITY_BULK = 10
 # A message whose row is deleted once it was sent or failed (the goodbye to a forgotten person).
 ERASE_AFTER_SEND = "erase-after-send:"
+# Built once: a reply is the statement every inbound event runs, with bound values (no ORM flush,
+# no statement built and cache-keyed per message).
+_TABLE: Table = OutboxMessage.__table__  # type: ignore[assignment]
+_INSERT = insert(_TABLE)
+_INSERT_NEW = {
+    "postgresql": postgresql.insert(_TABLE).on_conflict_do_nothing(index_elements=["dedup_key"]),
+    "sqlite": sqlite.insert(_TABLE).on_conflict_do_nothing(index_elements=["dedup_key"]),
+}
 
 
 async def enqueue(
@@ -56,9 +65,10 @@ async def enqueue(
         "created_at": now,
     }
     if dedup_key is None:
-        session.add(OutboxMessage(**values))
+        await session.execute(_INSERT, values)
         return True
-    return await insert_ignore(session, OutboxMessage.__table__, values, conflict=["dedup_key"])  # type: ignore[arg-type]
+    result = await session.execute(_INSERT_NEW[dialect_of(session)], values)
+    return bool(getattr(result, "rowcount", 0))
 
 
 async def withdraw_queued(session: AsyncSession, *, key_prefix: str, reason: str) -> int:

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import bindparam, exists, select, tuple_
+from sqlalchemy import bindparam, exists, literal_column, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import joinedload
 
@@ -63,6 +64,17 @@ TOUCH_PERSON = timedelta(hours=1)  # activity, for the retention period
 LEAD_SEATS = sorted(
     (role.key, tier.value, kind.value) for (tier, kind), roles in CATALOGUE.items() for role in roles if role.leads
 )
+
+
+def _inline(rows: list[tuple[str, str, str]]) -> list[object]:
+    """The catalogue's own keys written into the statement (not an expanding parameter list that is
+    rendered again on every execution); keys are lowercase identifiers, checked here."""
+    for row in rows:
+        if not all(re.fullmatch(r"[a-z_]+", key) for key in row):
+            raise ValueError(f"not a catalogue key: {row}")
+    return [tuple_(*(literal_column(f"'{key}'") for key in row)) for row in rows]
+
+
 _LEADS_SOMEWHERE = (
     exists()
     .where(
@@ -70,7 +82,7 @@ _LEADS_SOMEWHERE = (
         Membership.revoked_at.is_(None),
         Membership.forum_id == Forum.id,
         Forum.org_unit_id == OrgUnit.id,
-        tuple_(Membership.role, OrgUnit.tier, Forum.kind).in_(LEAD_SEATS),
+        tuple_(Membership.role, OrgUnit.tier, Forum.kind).in_(_inline(LEAD_SEATS)),
     )
     .correlate(ChannelIdentity)
     .label("leads")
