@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from sqlalchemy import event, select, update
 
 from bot.app import App
@@ -58,11 +59,9 @@ async def test_whether_someone_leads_comes_with_their_identity(app: App) -> None
 
 
 def test_lead_seats_written_into_the_statement_are_only_catalogue_keys() -> None:
-    import pytest as _pytest
-
     from bot.services.forums import people
 
     rendered = str(people._LOAD_IDENTITY.compile())
     assert "'principal', 'school', 'main'" in rendered  # inline, not an expanding parameter
-    with _pytest.raises(ValueError):
+    with pytest.raises(ValueError):
         people._inline([("principal'; --", "school", "main")])

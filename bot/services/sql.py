@@ -12,12 +12,22 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 
 async def insert_ignore(session: AsyncSession, table: Table, values: dict[str, Any], *, conflict: list[str]) -> bool:
-    """INSERT … ON CONFLICT DO NOTHING; True when a row was written."""
-    dialect = session.bind.dialect.name if session.bind is not None else "sqlite"
-    module: Any = postgresql if dialect == "postgresql" else sqlite
-    stmt = module.insert(table).values(**values).on_conflict_do_nothing(index_elements=conflict)
-    result = await session.execute(stmt)
+    """INSERT … ON CONFLICT DO NOTHING; True when a row was written.
+
+    The statement is built once per table and dialect and the values go in as bound parameters
+    (the outbox runs this for many messages: no statement built and cache-keyed per row).
+    """
+    dialect = dialect_of(session)
+    key = (dialect, table.name, tuple(conflict))
+    stmt = _IGNORING.get(key)
+    if stmt is None:
+        module: Any = postgresql if dialect == "postgresql" else sqlite
+        stmt = _IGNORING[key] = module.insert(table).on_conflict_do_nothing(index_elements=conflict)
+    result = await session.execute(stmt, values)
     return bool(getattr(result, "rowcount", 0))
+
+
+_IGNORING: dict[tuple[str, str, tuple[str, ...]], Any] = {}
 
 
 def dialect_of(session: AsyncSession) -> str:

@@ -5,11 +5,10 @@ from __future__ import annotations
 from datetime import datetime
 
 from sqlalchemy import Table, insert, update
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.messages import Outbound
-from bot.services.sql import dialect_of
+from bot.services.sql import insert_ignore
 from bot.storage.models import CHAT_GROUP, CHAT_PRIVATE, OutboxMessage
 
 __all__ = [
@@ -28,13 +27,9 @@ PRIORITY_BULK = 10
 # A message whose row is deleted once it was sent or failed (the goodbye to a forgotten person).
 ERASE_AFTER_SEND = "erase-after-send:"
 # Built once: a reply is the statement every inbound event runs, with bound values (no ORM flush,
-# no statement built and cache-keyed per message).
+# no statement built and cache-keyed per message; insert_ignore keeps its own the same way).
 _TABLE: Table = OutboxMessage.__table__  # type: ignore[assignment]
 _INSERT = insert(_TABLE)
-_INSERT_NEW = {
-    "postgresql": postgresql.insert(_TABLE).on_conflict_do_nothing(index_elements=["dedup_key"]),
-    "sqlite": sqlite.insert(_TABLE).on_conflict_do_nothing(index_elements=["dedup_key"]),
-}
 
 
 async def enqueue(
@@ -67,8 +62,7 @@ async def enqueue(
     if dedup_key is None:
         await session.execute(_INSERT, values)
         return True
-    result = await session.execute(_INSERT_NEW[dialect_of(session)], values)
-    return bool(getattr(result, "rowcount", 0))
+    return await insert_ignore(session, _TABLE, values, conflict=["dedup_key"])
 
 
 async def withdraw_queued(session: AsyncSession, *, key_prefix: str, reason: str) -> int:
