@@ -30,6 +30,7 @@ from bot.app import App
 from bot.channels.telegram import TelegramChannel
 from bot.clock import SystemClock
 from bot.config import Settings
+from bot.runner import freeze_startup_heap
 from bot.storage.db import Database
 from bot.storage.models import ChannelIdentity, Forum, Membership, Person
 
@@ -110,6 +111,7 @@ async def bench(kind: str, n: int, concurrency: int, people: int) -> dict[str, f
             settings = Settings(DATABASE_URL=url, FORUMBOT_DATA_DIR=folder, _env_file=None)  # type: ignore[call-arg]
             app = App(settings=settings, db=Database(url), clock=SystemClock())
             await seed(app, people)
+            freeze_startup_heap()  # as `forumbot run` does once it has started
             bot = Bot(token="123456:" + "A" * 35, session=NoNetworkSession())
             channel = TelegramChannel(app, bot)
             channel.username = "forumbot_bench_bot"

@@ -65,9 +65,7 @@ class InviteFor(ButtonAction):
 
 async def help_(ctx: Context) -> None:
     commands = ctx.conversations.commands.values()
-    is_lead = False
-    if ctx.person is not None:
-        is_lead = any(s.is_lead for s in await people.seats_of(ctx.session, ctx.person.id))
+    is_lead = ctx.person is not None and ctx.leads_a_forum  # read with the person's identity
     lines = []
     for command in commands:
         if command.audience == "registered" and ctx.person is None:

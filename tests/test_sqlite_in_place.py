@@ -95,3 +95,41 @@ async def test_withdrawing_by_prefix_takes_the_prefix_literally(sqlite_url: str)
         "datepoll:10:ballot:i1": "queued", "datepoll:1:closed:i1": "queued",
     }
     await db.dispose()
+
+
+async def test_a_unit_of_work_hands_only_its_commit_to_the_thread(sqlite_url: str, monkeypatch) -> None:
+    """This process's writers take turns before BEGIN, so BEGIN finds the lock free and runs in place."""
+    import aiosqlite
+
+    db = Database(sqlite_url)
+    await _queue(db, "warm")  # the pool's connection and its PRAGMAs
+    handed: list[str] = []
+    original = aiosqlite.Connection._execute
+
+    async def counting(self, fn, *args, **kwargs):  # type: ignore[no-untyped-def]
+        handed.append(getattr(fn, "__name__", "?"))
+        return await original(self, fn, *args, **kwargs)
+
+    monkeypatch.setattr(aiosqlite.Connection, "_execute", counting)
+    await asyncio.gather(*(_queue(db, f"k:{i}") for i in range(10)))
+    assert handed == ["commit"] * 10
+    async with db.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 11
+    await db.dispose()
+
+
+async def test_a_unit_of_work_inside_another_gives_up_as_unavailable(sqlite_url: str, monkeypatch) -> None:
+    """Waiting for one's own turn would wait forever: it ends, as the busy timeout did, as 'unavailable'."""
+    from bot.storage import db as storage
+    from bot.storage.db import database_unavailable
+
+    monkeypatch.setattr(storage, "WRITER_WAIT", 0.2)
+    db = Database(sqlite_url)
+    async with db.unit_of_work():
+        try:
+            async with db.unit_of_work():
+                raise AssertionError("a second writer got in")
+        except TimeoutError as exc:
+            assert database_unavailable(exc)
+    await _queue(db, "after")  # the turn was given back
+    await db.dispose()
