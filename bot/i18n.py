@@ -22,6 +22,7 @@ from babel.dates import format_date, format_datetime, format_time
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po
 from babel.numbers import format_decimal
+from babel.support import Translations
 
 LOCALES = ("he", "ar", "en")
 RTL = frozenset({"he", "ar"})
@@ -76,19 +77,20 @@ def N_(message: str) -> str:
 
 @cache
 def _translations(locale: str) -> gettext.NullTranslations:
-    """All ``*.po`` files of a locale, chained: features keep their own catalogs."""
+    """All ``*.po`` files of a locale in one catalog: features keep their own files, and a message
+    is looked up once (a chain of fallbacks walked a dozen catalogs for every text). Where two
+    files hold the same message, the first by name wins."""
     folder = locales_dir() / locale / "LC_MESSAGES"
-    chain: gettext.NullTranslations = gettext.NullTranslations()
+    merged: Translations | None = None
     for po_path in sorted(folder.glob("*.po"), reverse=True):
         with po_path.open("rb") as fh:
             catalog = read_po(fh, locale=locale)
         buffer = io.BytesIO()
         write_mo(buffer, catalog, use_fuzzy=False)
         buffer.seek(0)
-        translations = gettext.GNUTranslations(buffer)
-        translations.add_fallback(chain)
-        chain = translations
-    return chain
+        translations = Translations(buffer)
+        merged = translations if merged is None else merged.merge(translations)
+    return merged if merged is not None else gettext.NullTranslations()
 
 
 def reload_catalogs() -> None:

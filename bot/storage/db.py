@@ -13,6 +13,7 @@ from typing import Any, TypeVar
 import aiosqlite
 from sqlalchemy import event
 from sqlalchemy.engine import make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.pool import NullPool
 
@@ -42,7 +43,26 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             )
         _configure_sqlite(engine)
         return engine
-    return create_async_engine(url, echo=echo, pool_pre_ping=False, pool_size=20, max_overflow=10, hide_parameters=True)
+    engine = create_async_engine(url, echo=echo, pool_size=20, max_overflow=10, hide_parameters=True)
+    _check_out_live_connections(engine)
+    return engine
+
+
+def _check_out_live_connections(engine: AsyncEngine) -> None:
+    """A pooled PostgreSQL connection the server has closed (a restart, a failover, an idle timeout)
+    is never handed out: asyncpg notices the closed socket as it happens, so asking it costs nothing.
+
+    SQLAlchemy's pre-ping asked the server instead, with three round trips (BEGIN, a ping, ROLLBACK)
+    before every transaction: on a plain update, more than its own statements. A connection that
+    dies without the socket saying so fails its first statement; SQLAlchemy then drops the whole
+    pool, and the event or job is run again (retry_unavailable) on a new connection.
+    """
+
+    @event.listens_for(engine.sync_engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, _record: Any, _proxy: Any) -> None:
+        driver = getattr(dbapi_connection, "_connection", None)
+        if driver is not None and driver.is_closed():
+            raise DisconnectionError("the server closed this pooled connection")  # the pool takes another
 
 
 class LoopConnection(aiosqlite.Connection):
