@@ -97,8 +97,9 @@ async def test_withdrawing_by_prefix_takes_the_prefix_literally(sqlite_url: str)
     await db.dispose()
 
 
-async def test_a_unit_of_work_hands_only_its_commit_to_the_thread(sqlite_url: str, monkeypatch) -> None:
-    """This process's writers take turns before BEGIN, so BEGIN finds the lock free and runs in place."""
+async def test_a_unit_of_work_hands_nothing_to_the_thread(sqlite_url: str, monkeypatch) -> None:
+    """This process's writers take turns before BEGIN, so BEGIN finds the lock free and runs in place;
+    COMMIT never checkpoints (the Checkpointer does, apart), so it runs in place too."""
     import aiosqlite
 
     db = Database(sqlite_url)
@@ -112,7 +113,7 @@ async def test_a_unit_of_work_hands_only_its_commit_to_the_thread(sqlite_url: st
 
     monkeypatch.setattr(aiosqlite.Connection, "_execute", counting)
     await asyncio.gather(*(_queue(db, f"k:{i}") for i in range(10)))
-    assert handed == ["commit"] * 10
+    assert handed == []
     async with db.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 11
     await db.dispose()
@@ -132,4 +133,28 @@ async def test_a_unit_of_work_inside_another_gives_up_as_unavailable(sqlite_url:
         except TimeoutError as exc:
             assert database_unavailable(exc)
     await _queue(db, "after")  # the turn was given back
+    await db.dispose()
+
+
+async def test_the_log_is_checkpointed_apart_and_stays_small(sqlite_url: str, monkeypatch) -> None:
+    """With automatic checkpoints off on the pool's connections, the Checkpointer keeps the log from
+    growing: without it, these commits would leave several megabytes of log behind."""
+    import os
+
+    from bot.storage import db as storage
+
+    monkeypatch.setattr(storage, "CHECKPOINT_EVERY", 20)
+    db = Database(sqlite_url)
+    wal = _path(sqlite_url) + "-wal"
+    big = "א" * 3000  # a couple of pages a commit
+    for i in range(600):
+        async with db.unit_of_work() as session:
+            await enqueue(session, channel="console", chat_id="dana", now=NOW, dedup_key=f"w:{i}",
+                          message=Outbound(kind=OutKind.TEXT, text=big))
+        if i % 20 == 19:
+            await db.checkpointer.wait()  # type: ignore[union-attr]
+    assert db.checkpointer is not None and db.checkpointer.commits >= 600
+    assert await asyncio.to_thread(os.path.getsize, wal) < 1_000_000
+    async with db.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 600
     await db.dispose()

@@ -6,7 +6,8 @@ import asyncio
 import logging
 import sqlite3
 from collections.abc import AsyncIterator, Awaitable, Callable
-from contextlib import asynccontextmanager
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import asynccontextmanager, closing
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -22,7 +23,7 @@ T = TypeVar("T")
 WRITER_WAIT = 30.0  # seconds a unit of work waits for SQLite's write turn (its busy timeout)
 
 
-def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
+def create_engine(url: str, *, echo: bool = False, checkpointer: Checkpointer | None = None) -> AsyncEngine:
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database or ""
@@ -35,7 +36,7 @@ def create_engine(url: str, *, echo: bool = False) -> AsyncEngine:
             engine = create_async_engine(
                 url,
                 echo=echo,
-                async_creator=_loop_connector(database, timeout=30.0),
+                async_creator=_loop_connector(database, timeout=30.0, checkpointer=checkpointer),
                 pool_size=2,
                 max_overflow=2,
                 pool_timeout=120,
@@ -71,19 +72,26 @@ class LoopConnection(aiosqlite.Connection):
     aiosqlite hands every call to a thread of the connection's own (for a statement, four: cursor,
     execute, fetch, close), and each hand-off costs the event loop a wake-up; a plain update was
     about 36 of them. Every transaction here begins IMMEDIATE, so the only calls that can wait for
-    another connection or process are that BEGIN (for the write lock, up to the busy timeout), the
-    COMMIT (a checkpoint's disk sync) and the connection's PRAGMAs: those still go to the thread and
-    the loop goes on with other events meanwhile. Everything else runs in place, at memory speed,
-    because the transaction already holds the lock it needs.
+    another connection or process are that BEGIN (for the write lock), the COMMIT that checkpoints
+    (a disk sync) and the connection's PRAGMAs. BEGIN runs in place when the lock is free and goes
+    to the thread, waiting up to the busy timeout, when another process holds it; COMMIT runs in
+    place because checkpoints are the Checkpointer's, on a thread of its own; PRAGMAs and closing go
+    to the thread. Everything else runs in place, at memory speed, because the transaction already
+    holds the lock it needs.
     """
 
     patience_ms = 30_000  # how long a BEGIN waits for another connection's write lock
+    checkpointer: Checkpointer | None = None  # set: COMMIT runs in place and never checkpoints
 
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
         if _is_begin(fn, args):
             return await self._begin(fn, *args, **kwargs)
+        if self.checkpointer is not None and _is_commit(fn):
+            result = fn(*args, **kwargs)  # appends to the log; with synchronous=NORMAL, no disk sync
+            self.checkpointer.committed()
+            return result
         if _may_wait(fn, args):
             return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
         return fn(*args, **kwargs)
@@ -115,6 +123,10 @@ def _is_begin(fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
             and args[0].lstrip()[:5].upper() == "BEGIN")
 
 
+def _is_commit(fn: Callable[..., Any]) -> bool:
+    return getattr(fn, "__name__", "") == "commit" and isinstance(getattr(fn, "__self__", None), sqlite3.Connection)
+
+
 def _may_wait(fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
     name = getattr(fn, "__name__", "")
     if isinstance(getattr(fn, "__self__", None), sqlite3.Connection) and name in ("commit", "close"):
@@ -127,17 +139,64 @@ def _may_wait(fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
     return False
 
 
-def _loop_connector(database: str, *, timeout: float) -> Callable[[], Awaitable[aiosqlite.Connection]]:
+def _loop_connector(
+    database: str, *, timeout: float, checkpointer: Checkpointer | None = None
+) -> Callable[[], Awaitable[aiosqlite.Connection]]:
     def connect() -> sqlite3.Connection:
         # Used from the loop's thread and the connection's own, one call at a time.
-        return sqlite3.connect(database, timeout=timeout, check_same_thread=False)
+        connection = sqlite3.connect(database, timeout=timeout, check_same_thread=False)
+        if checkpointer is not None:
+            connection.execute("PRAGMA wal_autocheckpoint=0")  # the checkpointer's job, off the loop
+        return connection
 
     async def creator() -> aiosqlite.Connection:
         connection = LoopConnection(connect, 64)
+        connection.checkpointer = checkpointer
         connection._thread.daemon = True  # as SQLAlchemy's own aiosqlite connect does
         return await connection
 
     return creator
+
+
+CHECKPOINT_EVERY = 200  # commits between two checkpoints: about SQLite's own 1,000 pages of log
+_CHECKPOINTS = ThreadPoolExecutor(max_workers=1, thread_name_prefix="sqlite-checkpoint")
+
+
+class Checkpointer:
+    """Copies SQLite's write-ahead log into the database file, off the event loop.
+
+    A COMMIT in WAL mode with synchronous=NORMAL only appends to the log, at memory speed, unless it
+    is the commit that checkpoints (copies the log into the file and syncs the disk). So the pool's
+    connections run COMMIT in place with automatic checkpoints off, and every CHECKPOINT_EVERY commits
+    a PASSIVE checkpoint runs on a worker thread, on a connection of its own: it waits for no writer
+    and no writer waits for it, and one already running is not started again.
+    """
+
+    def __init__(self, path: str) -> None:
+        self.path = path
+        self.commits = 0
+        self.running: Future[None] | None = None
+
+    def committed(self) -> None:
+        self.commits += 1
+        if self.commits % CHECKPOINT_EVERY == 0:
+            self.start()
+
+    def start(self) -> Future[None]:
+        if self.running is None or self.running.done():
+            self.running = _CHECKPOINTS.submit(self._checkpoint)
+        return self.running
+
+    def _checkpoint(self) -> None:
+        try:
+            with closing(sqlite3.connect(self.path, timeout=30.0)) as connection:
+                connection.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+        except sqlite3.Error as exc:  # the next one tries again; the log only grows meanwhile
+            log.warning("SQLite checkpoint failed: %s", exc)
+
+    async def wait(self) -> None:
+        if self.running is not None:
+            await asyncio.wrap_future(self.running)
 
 
 def _configure_sqlite(engine: AsyncEngine) -> None:
@@ -170,14 +229,16 @@ class Database:
 
     def __init__(self, url: str, *, echo: bool = False) -> None:
         self.url = url
-        self.engine = create_engine(url, echo=echo)
+        parsed = make_url(url)
+        on_file = parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
+        self.checkpointer = Checkpointer(str(parsed.database)) if on_file else None
+        self.engine = create_engine(url, echo=echo, checkpointer=self.checkpointer)
         self.sessions = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=True)
         # SQLite has one writer at a time: this process's units of work take turns here, first come
         # first served, instead of at the file's lock, where a waiter sleeps in steps of up to 100 ms
         # however soon the lock comes free (on a busy morning, a tenth of a second lost per update
         # at the tail, and the lock idle meanwhile). The lock is per event loop.
-        parsed = make_url(url)
-        self._queue_writers = parsed.get_backend_name() == "sqlite" and parsed.database not in (None, "", ":memory:")
+        self._queue_writers = on_file
         self._writers: tuple[asyncio.AbstractEventLoop, asyncio.Lock] | None = None
 
     @property
@@ -210,6 +271,8 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
+        if self.checkpointer is not None:
+            await self.checkpointer.wait()
 
 
 # A database restarted, failed over or briefly unreachable: worth waiting for, not a bug.
