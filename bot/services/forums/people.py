@@ -94,7 +94,7 @@ _LOAD_IDENTITY = (
     .options(joinedload(ChannelIdentity.person))
 )
 _SEATS = (
-    select(Membership, Forum, OrgUnit)
+    select(Membership.role, Forum, OrgUnit)
     .join(Forum, Membership.forum_id == Forum.id)
     .join(OrgUnit, Forum.org_unit_id == OrgUnit.id)
     .where(Membership.person_id == bindparam("person_id"), Membership.revoked_at.is_(None))
@@ -256,7 +256,7 @@ async def check_not_revoked(session: AsyncSession, *, person: Person, invite: In
 
 async def seats_of(session: AsyncSession, person_id: int) -> list[ForumSeat]:
     rows = await session.execute(_SEATS, {"person_id": person_id})
-    return [ForumSeat(forum=f, unit=u, role=m.role) for m, f, u in rows.all()]
+    return [ForumSeat(forum=f, unit=u, role=role) for role, f, u in rows.all()]
 
 
 async def standings(session: AsyncSession, person: Person | None, forum: Forum) -> frozenset[Standing]:
