@@ -86,15 +86,16 @@ class LoopConnection(aiosqlite.Connection):
     async def _execute(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         if not self._running or not self._connection:
             raise ValueError("Connection closed")
-        if _is_begin(fn, args):
+        where = _where(fn, args)
+        if where is _IN_PLACE:
+            return fn(*args, **kwargs)
+        if where is _BEGIN:
             return await self._begin(fn, *args, **kwargs)
-        if self.checkpointer is not None and _is_commit(fn):
+        if where is _COMMIT and self.checkpointer is not None:
             result = fn(*args, **kwargs)  # appends to the log; with synchronous=NORMAL, no disk sync
             self.checkpointer.committed()
             return result
-        if _may_wait(fn, args):
-            return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
-        return fn(*args, **kwargs)
+        return await super()._execute(fn, *args, **kwargs)  # type: ignore[no-untyped-call]
 
     async def _begin(self, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
         """BEGIN in place when the write lock is free (the common case: this process's writers
@@ -118,25 +119,24 @@ class LoopConnection(aiosqlite.Connection):
         return await super()._execute(patiently)  # type: ignore[no-untyped-call]
 
 
-def _is_begin(fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
-    return (getattr(fn, "__name__", "") == "execute" and bool(args) and isinstance(args[0], str)
-            and args[0].lstrip()[:5].upper() == "BEGIN")
+# Where a call to the sqlite3 connection runs: in place, on the thread (it may wait on another
+# connection or the disk), or as BEGIN or COMMIT, which LoopConnection runs in place when it can.
+_IN_PLACE, _BEGIN, _COMMIT, _THREAD = "in place", "begin", "commit", "thread"
 
 
-def _is_commit(fn: Callable[..., Any]) -> bool:
-    return getattr(fn, "__name__", "") == "commit" and isinstance(getattr(fn, "__self__", None), sqlite3.Connection)
-
-
-def _may_wait(fn: Callable[..., Any], args: tuple[Any, ...]) -> bool:
+def _where(fn: Callable[..., Any], args: tuple[Any, ...]) -> str:
     name = getattr(fn, "__name__", "")
-    if isinstance(getattr(fn, "__self__", None), sqlite3.Connection) and name in ("commit", "close"):
-        return True  # a cursor's close is not the connection's
-    if name == "executescript":
-        return True
-    if name in ("execute", "executemany") and args and isinstance(args[0], str):
-        head = args[0].lstrip()[:8].upper()
-        return head.startswith(("PRAGMA", "VACUUM"))
-    return False
+    if name == "execute" or name == "executemany":
+        if args and isinstance(args[0], str):
+            head = args[0].lstrip()[:6].upper()
+            if head.startswith("BEGIN"):
+                return _BEGIN
+            if head.startswith(("PRAGMA", "VACUUM")):
+                return _THREAD
+        return _IN_PLACE
+    if (name == "commit" or name == "close") and isinstance(getattr(fn, "__self__", None), sqlite3.Connection):
+        return _COMMIT if name == "commit" else _THREAD  # a cursor's close is not the connection's
+    return _THREAD if name == "executescript" else _IN_PLACE
 
 
 def _loop_connector(
