@@ -30,7 +30,7 @@ from bot.i18n import N_, Translator
 from bot.services import tokens
 from bot.services.delivery.outbox import CHAT_GROUP, CHAT_PRIVATE, PRIORITY_REPLY, enqueue
 from bot.services.errors import Refused
-from bot.services.forums.people import get_or_create_identity, load_event_identity
+from bot.services.forums.people import get_or_create_identity, leads_a_forum, load_event_identity, load_identity
 from bot.storage.db import origin_of, retry_unavailable
 from bot.storage.models import ChannelIdentity, ChoiceToken, ConversationState, Person, ProcessedUpdate
 
@@ -91,6 +91,7 @@ class Command:
     handler: Handler
     audience: str = "all"  # all / registered / lead
     groups: bool = False  # also answered inside group chats
+    reads_leads: bool = False  # its handler asks Context.leads(): read it with the identity
 
 
 @dataclass
@@ -106,10 +107,10 @@ class Router:
     text_handlers: list[Callable[[Context], Awaitable[bool]]] = field(default_factory=list)
 
     def command(
-        self, name: str, description: str, *, audience: str = "all", groups: bool = False
+        self, name: str, description: str, *, audience: str = "all", groups: bool = False, reads_leads: bool = False
     ) -> Callable[[Handler], Handler]:
         def register(fn: Handler) -> Handler:
-            self.commands[name] = Command(name, description, fn, audience, groups)
+            self.commands[name] = Command(name, description, fn, audience, groups, reads_leads)
             return fn
 
         return register
@@ -157,7 +158,7 @@ class Context:
     t: Translator
     state: ConversationState | None = None
     value: str = ""  # the value of a pressed button (for steps) or action argument
-    leads_a_forum: bool = False  # whether the person led a forum when the event began
+    leads_a_forum: bool | None = None  # whether the person led a forum when the event began (None: not read)
     sent: list[Outbound] = field(default_factory=list)
     committed: list[Callable[[], None]] = field(default_factory=list)
 
@@ -168,6 +169,14 @@ class Context:
     @property
     def person(self) -> Person | None:
         return self.identity.person
+
+    async def leads(self) -> bool:
+        """Whether the person leads a forum anywhere: read with their identity when the adapter
+        asked for it (read_leads), else once, here."""
+        if self.leads_a_forum is None:
+            person = self.person
+            self.leads_a_forum = person is not None and await leads_a_forum(self.session, person.id)
+        return self.leads_a_forum
 
     @property
     def text(self) -> str:
@@ -325,12 +334,15 @@ class Conversations:
         hint = identity.locale_hint if identity.locale_hint in ("he", "ar", "en") else None
         return Translator(hint or self.app.settings.default_locale, "p", self.app.settings.tz)
 
-    async def handle(self, event: Inbound, *, within: Handler | None = None) -> list[Outbound]:
+    async def handle(
+        self, event: Inbound, *, within: Handler | None = None, read_leads: bool = False
+    ) -> list[Outbound]:
         """Handle one event; returns what was queued for sending (for tests and adapters).
 
         ``within``, if given, runs after the handler inside the event's own transaction (an adapter's
         read that needs the person, without a transaction of its own); it is not run for a
-        re-delivery, a flood-controlled event or when the handler failed.
+        re-delivery, a flood-controlled event or when the handler failed. ``read_leads``: read
+        whether the person leads a forum with their identity (Context.leads), in the same query.
         """
         now = self.app.clock.now()
         clean = bounded(event)
@@ -349,7 +361,8 @@ class Conversations:
             # The whole event is one transaction (its processed mark included): while the database
             # is unreachable it is run again, about half a minute, before the person gets an apology.
             return await retry_unavailable(
-                lambda: self._handle_once(event, now, within), what=f"handling a {event.kind} event on {event.channel}"
+                lambda: self._handle_once(event, now, within, read_leads),
+                what=f"handling a {event.kind} event on {event.channel}",
             )
         except DBAPIError as exc:
             # A statement that failed for a reason other than the database being away is a bug or
@@ -364,12 +377,15 @@ class Conversations:
             metrics.APOLOGIES.labels(event.channel).inc()
             return await self._say(event, now, APOLOGY)
 
-    async def _handle_once(self, event: Inbound, now: datetime, within: Handler | None = None) -> list[Outbound]:
+    async def _handle_once(
+        self, event: Inbound, now: datetime, within: Handler | None = None, read_leads: bool = False
+    ) -> list[Outbound]:
         async with self.app.db.unit_of_work() as session:
             if not await self._begin_event(session, event, now):
                 log.info("update %s/%s already handled", event.channel, event.update_key)
                 return []
-            ctx = await self._context(session, event, now)
+            command = self.commands.get(event.command) if event.kind is EventKind.COMMAND else None
+            ctx = await self._context(session, event, now, read_leads or (command is not None and command.reads_leads))
             await self._dispatch(ctx)
             if within is not None:
                 await within(ctx)
@@ -396,9 +412,13 @@ class Conversations:
             return True
         return bool(getattr(await session.execute(_LOCK_AND_MARK_PG, {**mark, **key}), "rowcount", 0))
 
-    async def _context(self, session: AsyncSession, event: Inbound, now: datetime) -> Context:
+    async def _context(self, session: AsyncSession, event: Inbound, now: datetime, read_leads: bool) -> Context:
         # In a group the sender is still a person with their own (private) identity.
-        found, state, leads = await load_event_identity(session, event.channel, event.user_id)
+        leads: bool | None = None
+        if read_leads:
+            found, state, leads = await load_event_identity(session, event.channel, event.user_id)
+        else:
+            found, state = await load_identity(session, event.channel, event.user_id)
         identity = await get_or_create_identity(
             session,
             channel=event.channel,

@@ -65,7 +65,7 @@ class InviteFor(ButtonAction):
 
 async def help_(ctx: Context) -> None:
     commands = ctx.conversations.commands.values()
-    is_lead = ctx.person is not None and ctx.leads_a_forum  # read with the person's identity
+    is_lead = ctx.person is not None and await ctx.leads()
     lines = []
     for command in commands:
         if command.audience == "registered" and ctx.person is None:
@@ -259,7 +259,7 @@ def invite_text(ctx: Context, forum: Forum, code: str, role: str, uses: int, exp
 def build() -> Router:
     """Every everyday command and its buttons, in one place."""
     router = Router("core")
-    router.command("help", N_("What I can do"))(help_)
+    router.command("help", N_("What I can do"), reads_leads=True)(help_)
     router.command("forums", N_("My forums and roles"), audience="registered")(forums)
     router.command("language", N_("Change the language"), audience="registered")(language)
     router.on(SetLanguage)(set_language)

@@ -61,7 +61,65 @@ async def test_whether_someone_leads_comes_with_their_identity(app: App) -> None
 def test_lead_seats_written_into_the_statement_are_only_catalogue_keys() -> None:
     from bot.services.forums import people
 
-    rendered = str(people._LOAD_IDENTITY.compile())
+    rendered = str(people._LOAD_IDENTITY_AND_LEADS.compile())
     assert "'principal', 'school', 'main'" in rendered  # inline, not an expanding parameter
     with pytest.raises(ValueError):
         people._inline([("principal'; --", "school", "main")])
+
+
+async def test_whether_someone_leads_is_read_once_a_while_per_chat_and_on_presses(app: App) -> None:
+    """The lead-menu check rides on the identity's query, but not on every update: a chat whose
+    person leads nothing is checked again after LEAD_RECHECK, or when a button is pressed."""
+    from datetime import UTC, datetime
+
+    from aiogram import Bot
+    from aiogram.types import Update
+
+    from bench.inbound import NoNetworkSession
+    from bot.channels import telegram
+    from bot.storage.models import ChannelIdentity, Forum, Person
+
+    await import_demo(app)
+    now = app.clock.now()
+    async with app.db.unit_of_work() as session:
+        forum = await session.scalar(select(Forum).where(Forum.code == "S-DEMO-210101"))
+        assert forum is not None
+        for user, role in (("7001", "parent"), ("7002", "principal")):
+            person = Person(display_name="מ", address_form="p", locale="he", consent_version="2026-11",
+                            consent_at=now, created_at=now, last_active_at=now)
+            session.add(person)
+            await session.flush()
+            session.add(ChannelIdentity(channel="telegram", external_id=user, chat_id=user, person_id=person.id,
+                                        status="active", created_at=now, last_inbound_at=now))
+            session.add(Membership(person_id=person.id, forum_id=forum.id, role=role, created_at=now))
+    bot = Bot(token="123456:" + "A" * 35, session=NoNetworkSession())
+    channel = telegram.TelegramChannel(app, bot)
+    channel.username = "forumbot_test_bot"
+    asked: list[str] = []
+
+    def count(_conn: Any, _cursor: Any, statement: str, *_: Any) -> None:
+        if "channel_identities" in statement and statement.lstrip().upper().startswith("SELECT"):
+            asked.append("leads" if "EXISTS" in statement.upper() else "plain")
+
+    def says(n: int, user: str, text: str) -> Update:
+        return Update.model_validate({"update_id": n, "message": {
+            "message_id": n, "date": int(datetime.now(UTC).timestamp()), "text": text,
+            "chat": {"id": int(user), "type": "private"},
+            "from": {"id": int(user), "is_bot": False, "first_name": "M"}}})
+
+    event.listen(app.db.engine.sync_engine, "before_cursor_execute", count)
+    try:
+        for n, text in enumerate(["hello", "hello", "/help"]):
+            await channel.feed(says(n + 1, "7001", text))
+        assert asked == ["leads", "plain", "leads"]  # /help lists lead commands to leads only: it asks
+        channel._not_leads[7001] -= telegram.LEAD_RECHECK
+        asked.clear()
+        await channel.feed(says(10, "7001", "hello"))
+        assert asked == ["leads"]  # checked again after a while
+        asked.clear()
+        for n in range(2):
+            await channel.feed(says(20 + n, "7002", "hello"))
+        assert asked == ["leads", "plain"]  # a lead: found once, the menu set, never asked again
+        assert 7002 in channel._scoped_leads
+    finally:
+        event.remove(app.db.engine.sync_engine, "before_cursor_execute", count)

@@ -13,6 +13,7 @@ import contextlib
 import hashlib
 import hmac
 import logging
+import time
 import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
@@ -72,6 +73,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 CHANNEL = "telegram"
+LEAD_RECHECK = 300.0  # seconds before a chat whose person leads nothing is checked again (presses: always)
+NOT_LEADS_KEPT = 100_000  # chats remembered as leading nothing, at most
 ALLOWED_UPDATES = ["message", "callback_query", "poll_answer", "my_chat_member"]
 MAX_TEXT = 4096
 MAX_CAPTION = 1024
@@ -281,6 +284,7 @@ class TelegramChannel:
         self.dispatcher.include_router(self._router())
         self._locks: weakref.WeakValueDictionary[str, asyncio.Lock] = weakref.WeakValueDictionary()
         self._scoped_leads: set[int] = set()
+        self._not_leads: dict[int, float] = {}  # private chat -> when its person was last seen to lead nothing
 
     def _router(self) -> Router:
         router = Router(name="forumbot-telegram")
@@ -305,7 +309,7 @@ class TelegramChannel:
             # again, in the event's own transaction (on SQLite, no second turn at the write lock).
             person = ctx.person
             pressed = ctx.event.kind is EventKind.CHOICE
-            leads = ctx.leads_a_forum or (
+            leads = await ctx.leads() or (
                 person is not None and pressed and await leads_a_forum(ctx.session, person.id)
             )
             locale = person.locale if person is not None and leads else None
@@ -314,9 +318,13 @@ class TelegramChannel:
         async with lock:  # one person's updates are handled in order
             if event.kind is EventKind.POLL_ANSWER:  # (waiting inside the lock keeps their answers in order)
                 await self._until_poll_recorded(event.poll_ref, event.chat_id)
-            await self.app.conversations.handle(event, within=check_lead if self._lead_check_due(event) else None)
+            due = self._lead_check_due(event)
+            await self.app.conversations.handle(event, within=check_lead if due else None, read_leads=due)
         if lead_locale:
-            await self._scope_lead_commands(int(event.chat_id), lead_locale[-1])
+            chat = int(event.chat_id)
+            if lead_locale[-1] is None:
+                self._seen_leading_nothing(chat)
+            await self._scope_lead_commands(chat, lead_locale[-1])
 
     async def _on_message(self, message: Message, event_update: Update) -> None:
         await self._handle(message_event(message, event_update.update_id, self.username))
@@ -371,12 +379,27 @@ class TelegramChannel:
                 )
 
     def _lead_check_due(self, event: Inbound) -> bool:
-        """Whether to check, with this event, if the person in a private chat leads a forum (for the menu)."""
+        """Whether to check, with this event, if the person in a private chat leads a forum (for the menu).
+
+        Once per chat until it is found to lead (then its menu is set, once per process); for a chat
+        whose person leads nothing, again after LEAD_RECHECK, and on every button press (a press may
+        have just made them a lead: registration, joining). The check rides on the identity's query,
+        but is not free there: on PostgreSQL about as much of the server's time as the rest of it.
+        """
         if event.is_group or event.kind not in (EventKind.COMMAND, EventKind.TEXT, EventKind.CHOICE):
             return False
-        # Free for commands and text (the answer comes with the person's identity); a button press
-        # costs one read, kept for presses that may have made the person a lead.
-        return int(event.chat_id) not in self._scoped_leads
+        chat = int(event.chat_id)
+        if chat in self._scoped_leads:
+            return False
+        if event.kind is EventKind.CHOICE:
+            return True
+        seen = self._not_leads.get(chat)
+        return seen is None or time.monotonic() - seen >= LEAD_RECHECK
+
+    def _seen_leading_nothing(self, chat: int) -> None:
+        if len(self._not_leads) >= NOT_LEADS_KEPT:
+            self._not_leads.clear()  # a crowd of chats: start the count again rather than grow
+        self._not_leads[chat] = time.monotonic()
 
     async def _scope_lead_commands(self, chat_id: int, locale: str | None) -> None:
         """Give a lead's private chat the full menu, once per process per chat."""

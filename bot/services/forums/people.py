@@ -88,11 +88,14 @@ _LEADS_SOMEWHERE = (
     .label("leads")
 )
 _LOAD_IDENTITY = (
-    select(ChannelIdentity, ConversationState, _LEADS_SOMEWHERE)
+    select(ChannelIdentity, ConversationState)
     .outerjoin(ConversationState, ConversationState.identity_id == ChannelIdentity.id)
     .where(ChannelIdentity.channel == bindparam("channel"), ChannelIdentity.external_id == bindparam("external_id"))
     .options(joinedload(ChannelIdentity.person))
 )
+# The same with whether the person leads a forum: the EXISTS is not free (on PostgreSQL it is about
+# as much of the server's time as the rest of the query), so it is asked for only when wanted.
+_LOAD_IDENTITY_AND_LEADS = _LOAD_IDENTITY.add_columns(_LEADS_SOMEWHERE)
 _SEATS = (
     select(Membership.role, Forum, OrgUnit)
     .join(Forum, Membership.forum_id == Forum.id)
@@ -112,8 +115,8 @@ async def load_identity(
     session: AsyncSession, channel: str, external_id: str
 ) -> tuple[ChannelIdentity | None, ConversationState | None]:
     """An identity with its person and its conversation state, in one query."""
-    identity, state, _leads = await load_event_identity(session, channel, external_id)
-    return identity, state
+    row = (await session.execute(_LOAD_IDENTITY, {"channel": channel, "external_id": external_id})).first()
+    return (row[0], row[1]) if row is not None else (None, None)
 
 
 async def load_event_identity(
@@ -121,7 +124,8 @@ async def load_event_identity(
 ) -> tuple[ChannelIdentity | None, ConversationState | None, bool]:
     """What an inbound event needs of its sender, in one query: the identity with its person, the
     conversation state, and whether the person leads a forum anywhere (for a lead's menu)."""
-    row = (await session.execute(_LOAD_IDENTITY, {"channel": channel, "external_id": external_id})).first()
+    params = {"channel": channel, "external_id": external_id}
+    row = (await session.execute(_LOAD_IDENTITY_AND_LEADS, params)).first()
     return (row[0], row[1], bool(row[2])) if row is not None else (None, None, False)
 
 
