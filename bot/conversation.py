@@ -170,10 +170,11 @@ class Context:
     def person(self) -> Person | None:
         return self.identity.person
 
-    async def leads(self) -> bool:
+    async def leads(self, *, again: bool = False) -> bool:
         """Whether the person leads a forum anywhere: read with their identity when the adapter
-        asked for it (read_leads), else once, here."""
-        if self.leads_a_forum is None:
+        asked for it (read_leads), else once, here. ``again``: read it anew unless it was already
+        so (this event may have just made them a lead: a registration, a join)."""
+        if self.leads_a_forum is None or (again and not self.leads_a_forum):
             person = self.person
             self.leads_a_forum = person is not None and await leads_a_forum(self.session, person.id)
         return self.leads_a_forum

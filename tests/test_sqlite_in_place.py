@@ -158,3 +158,23 @@ async def test_the_log_is_checkpointed_apart_and_stays_small(sqlite_url: str, mo
     async with db.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 600
     await db.dispose()
+
+
+async def test_a_checkpoint_that_fails_is_logged_and_writing_goes_on(sqlite_url: str, monkeypatch, caplog) -> None:
+    """The log only grows meanwhile: no commit waits for a checkpoint or fails with it."""
+    import logging
+
+    from bot.storage import db as storage
+
+    monkeypatch.setattr(storage, "CHECKPOINT_EVERY", 2)
+    db = Database(sqlite_url)
+    assert db.checkpointer is not None
+    db.checkpointer.path = _path(sqlite_url) + ".missing/nowhere.sqlite3"  # cannot be opened
+    with caplog.at_level(logging.WARNING, logger="bot.storage.db"):
+        for i in range(4):
+            await _queue(db, f"f:{i}")
+        await db.checkpointer.wait()
+    assert any("checkpoint failed" in r.getMessage() for r in caplog.records)
+    async with db.sessions() as session:
+        assert await session.scalar(select(func.count()).select_from(OutboxMessage)) == 4
+    await db.dispose()

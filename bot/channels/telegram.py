@@ -62,7 +62,6 @@ from bot.core.messages import (
     TransientError,
 )
 from bot.i18n import LOCALES, Translator
-from bot.services.forums.people import leads_a_forum
 from bot.services.meetings.ballots import native_poll_pending
 
 if TYPE_CHECKING:
@@ -308,10 +307,7 @@ class TelegramChannel:
             # button press may have just made them a lead (registration, joining): only then ask
             # again, in the event's own transaction (on SQLite, no second turn at the write lock).
             person = ctx.person
-            pressed = ctx.event.kind is EventKind.CHOICE
-            leads = await ctx.leads() or (
-                person is not None and pressed and await leads_a_forum(ctx.session, person.id)
-            )
+            leads = await ctx.leads(again=ctx.event.kind is EventKind.CHOICE)
             locale = person.locale if person is not None and leads else None
             ctx.after_commit(lambda: lead_locale.append(locale))
 
