@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from datetime import datetime
 
 from bot.conversation import Context, Router
 from bot.core.actions import Action as ButtonAction
-from bot.core.actions import action
 from bot.core.messages import Outbound, OutKind
 from bot.domain.permissions import Action, allowed
 from bot.domain.roles import roles_for
@@ -24,40 +22,28 @@ from handlers.registration import LANGUAGE_NAMES
 MYDATA_FILE = N_("my-data")
 
 
-@action("core.set_language", was=("lang",))
-@dataclass(frozen=True)
-class SetLanguage(ButtonAction):
+class SetLanguage(ButtonAction, name="core.set_language", was=("lang",)):
     locale: str
 
 
-@action("core.set_address_form", was=("form",))
-@dataclass(frozen=True)
-class SetAddressForm(ButtonAction):
+class SetAddressForm(ButtonAction, name="core.set_address_form", was=("form",)):
     form: str  # m / f / p
 
 
-@action("core.forget")
-@dataclass(frozen=True)
-class ForgetMe(ButtonAction):
+class ForgetMe(ButtonAction, name="core.forget"):
     confirmed: bool
 
 
-@action("invites.forum", was=("invf",))
-@dataclass(frozen=True)
-class InviteTo(ButtonAction):
+class InviteTo(ButtonAction, name="invites.forum", was=("invf",)):
     forum_id: int
 
 
-@action("invites.role", was=("invr",))
-@dataclass(frozen=True)
-class InviteAs(ButtonAction):
+class InviteAs(ButtonAction, name="invites.role", was=("invr",)):
     forum_id: int
     role: str
 
 
-@action("invites.uses", was=("invu",))
-@dataclass(frozen=True)
-class InviteFor(ButtonAction):
+class InviteFor(ButtonAction, name="invites.uses", was=("invu",)):
     forum_id: int
     role: str
     uses: int

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from bot.conversation import Context, Router
-from bot.core.actions import Action, action
+from bot.core.actions import Action
 from bot.core.messages import EventKind
 from bot.i18n import N_, Ltr, Raw
 from bot.services.forums import groups, people
@@ -14,9 +12,7 @@ from handlers.channels import link_accounts
 from handlers.common import forum_title
 
 
-@action("groups.link_to", was=("grpf",))
-@dataclass(frozen=True)
-class LinkGroupTo(Action):
+class LinkGroupTo(Action, name="groups.link_to", was=("grpf",)):
     """/group, the forum picked."""
 
     forum_id: int

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import secrets
-from dataclasses import dataclass
 
 from bot.conversation import Context, Router
 from bot.core.actions import Action as ButtonAction
-from bot.core.actions import action
 from bot.core.states import FlowState
 from bot.domain import agenda as rules
 from bot.domain.agenda import HistoryKind, IssueCategory, IssueKind
@@ -40,25 +38,19 @@ from handlers.escalation import escalate_label
 from handlers.forum_pick import pick, pick_forum
 
 
-@action("issues.raise_in", was=("isf",))
-@dataclass(frozen=True)
-class RaiseIn(ButtonAction):
+class RaiseIn(ButtonAction, name="issues.raise_in", was=("isf",)):
     """/issue, the forum picked."""
 
     forum_id: int
 
 
-@action("issues.list_of", was=("ilf",))
-@dataclass(frozen=True)
-class ListIssuesOf(ButtonAction):
+class ListIssuesOf(ButtonAction, name="issues.list_of", was=("ilf",)):
     """/issues, the forum picked."""
 
     forum_id: int
 
 
-@action("issues.show", was=("isv",))
-@dataclass(frozen=True)
-class ShowIssue(ButtonAction):
+class ShowIssue(ButtonAction, name="issues.show", was=("isv",)):
     issue_id: int
 
 

@@ -8,12 +8,10 @@ one module-level function per command, step and action, all registered in :func:
 from __future__ import annotations
 
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from bot.conversation import Context, Router
 from bot.core.actions import Action as ButtonAction
-from bot.core.actions import action
 from bot.core.states import FlowState
 from bot.domain import agenda as rules
 from bot.domain.agenda import IssueStatus
@@ -45,34 +43,26 @@ from handlers.forum_pick import pick_forum
 MAX_OWNERS = 30
 
 
-@action("meeting.record")
-@dataclass(frozen=True)
-class RecordMeeting(ButtonAction):
+class RecordMeeting(ButtonAction, name="meeting.record"):
     """/meeting, the forum picked."""
 
     forum_id: int
 
 
-@action("meeting.export")
-@dataclass(frozen=True)
-class ExportFrom(ButtonAction):
+class ExportFrom(ButtonAction, name="meeting.export"):
     """/export, the forum picked."""
 
     forum_id: int
 
 
-@action("meeting.export_sheet")
-@dataclass(frozen=True)
-class ExportSheet(ButtonAction):
+class ExportSheet(ButtonAction, name="meeting.export_sheet"):
     """What to export (bot.services.meetings.exports.What): ask in which format."""
 
     forum_id: int
     what: str
 
 
-@action("meeting.export_file")
-@dataclass(frozen=True)
-class ExportFile(ButtonAction):
+class ExportFile(ButtonAction, name="meeting.export_file"):
     forum_id: int
     what: str
     fmt: str  # "xlsx" or "csv"

@@ -4,10 +4,8 @@ In the shape of handlers/agenda.py: declared actions, module-level handlers, one
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from bot.conversation import Context, Router
-from bot.core.actions import Action, action
+from bot.core.actions import Action
 from bot.i18n import N_, Raw
 from bot.services.agenda import items as agenda
 from bot.services.forums import membership
@@ -18,33 +16,23 @@ from handlers.forum_pick import pick_forum
 PAGE = 30
 
 
-@action("members.show", was=("mbf",))
-@dataclass(frozen=True)
-class ShowMembers(Action):
+class ShowMembers(Action, name="members.show", was=("mbf",)):
     forum_id: int
 
 
-@action("members.ask_end", was=("mbr",))
-@dataclass(frozen=True)
-class AskEndMembership(Action):
+class AskEndMembership(Action, name="members.ask_end", was=("mbr",)):
     membership_id: int
 
 
-@action("members.end", was=("mbry",))
-@dataclass(frozen=True)
-class EndMembership(Action):
+class EndMembership(Action, name="members.end", was=("mbry",)):
     membership_id: int
 
 
-@action("members.keep")
-@dataclass(frozen=True)
-class KeepMembership(Action):
+class KeepMembership(Action, name="members.keep"):
     membership_id: int
 
 
-@action("members.readmit", was=("mba",))
-@dataclass(frozen=True)
-class Readmit(Action):
+class Readmit(Action, name="members.readmit", was=("mba",)):
     membership_id: int
 
 

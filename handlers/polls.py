@@ -14,14 +14,12 @@ from __future__ import annotations
 import functools
 import logging
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Concatenate, ParamSpec
 from zoneinfo import ZoneInfo
 
 from bot.conversation import Context, Router
 from bot.core.actions import Action as ButtonAction
-from bot.core.actions import action
 from bot.core.messages import Button
 from bot.core.states import FlowState, StaleConversation
 from bot.domain.meeting_polls import PollStatus
@@ -58,35 +56,25 @@ NOT_A_LEAD = N_("Only a forum's lead can open a date poll.")
 # -- what the meeting's buttons and the conversations carry ---------------------------------------
 
 
-@action("polls.reschedule", was=("mtr",))
-@dataclass(frozen=True)
-class AskNewDate(ButtonAction):
+class AskNewDate(ButtonAction, name="polls.reschedule", was=("mtr",)):
     """Move a confirmed meeting: ask for its new date."""
 
     meeting_id: int
 
 
-@action("polls.ask_cancel", was=("mtc",))
-@dataclass(frozen=True)
-class AskCancel(ButtonAction):
+class AskCancel(ButtonAction, name="polls.ask_cancel", was=("mtc",)):
     meeting_id: int
 
 
-@action("polls.cancel_meeting", was=("mtcy",))
-@dataclass(frozen=True)
-class CancelMeeting(ButtonAction):
+class CancelMeeting(ButtonAction, name="polls.cancel_meeting", was=("mtcy",)):
     meeting_id: int
 
 
-@action("polls.keep_meeting", was=("mtk",))
-@dataclass(frozen=True)
-class KeepMeeting(ButtonAction):
+class KeepMeeting(ButtonAction, name="polls.keep_meeting", was=("mtk",)):
     meeting_id: int
 
 
-@action("polls.ask_place", was=("mtl",))
-@dataclass(frozen=True)
-class AskPlace(ButtonAction):
+class AskPlace(ButtonAction, name="polls.ask_place", was=("mtl",)):
     """Set, change or remove where a confirmed meeting takes place (an address, a room or a link)."""
 
     meeting_id: int

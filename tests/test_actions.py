@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import dataclasses
 
 import pytest
 from hypothesis import given
@@ -10,14 +10,12 @@ from hypothesis import strategies as st
 
 from bot.app import App
 from bot.conversation import Context, Conversations, Router
-from bot.core.actions import Action, ActionError, action, pack, unpack
+from bot.core.actions import Action, ActionError, pack, registered, unpack
 from bot.core.messages import EventKind, Inbound
 from bot.services import tokens
 
 
-@action("test.pick_date", was=("tpd",))
-@dataclass(frozen=True)
-class PickDate(Action):
+class PickDate(Action, name="test.pick_date", was=("tpd",)):
     poll_id: int
     option_id: int
     note: str
@@ -51,22 +49,32 @@ def test_a_payload_that_does_not_fit_its_type_decodes_to_nothing(payload: str) -
 
 def test_declarations_the_codec_cannot_carry_fail_at_import() -> None:
     with pytest.raises(ActionError, match="two actions"):
-        @action("test.pick_date")
-        @dataclass(frozen=True)
-        class Another(Action):
-            poll_id: int
-
-    with pytest.raises(ActionError, match="frozen"):
-        @action("test.loose")
-        @dataclass
-        class Loose(Action):
+        class Another(Action, name="test.pick_date"):
             poll_id: int
 
     with pytest.raises(ActionError, match="only int, str and bool"):
-        @action("test.listy")
-        @dataclass(frozen=True)
-        class Listy(Action):
+        class Listy(Action, name="test.listy"):
             ids: list[int]
+
+    with pytest.raises(ActionError, match="letters, digits"):
+        class Spaced(Action, name="test pick"):
+            poll_id: int
+
+
+def test_an_action_is_frozen_and_an_unnamed_base_registers_nothing() -> None:
+    value = PickDate(1, 2, "x", False)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        value.poll_id = 3  # type: ignore[misc]
+
+    class OnePoll(Action):
+        poll_id: int
+
+    class ClosePoll(OnePoll, name="test.close_poll"):
+        final: bool
+
+    assert "" not in registered() and OnePoll not in registered().values()
+    assert pack(ClosePoll(poll_id=7, final=True)) == "test.close_poll:7:1"
+    assert unpack("test.close_poll:7:1") == ClosePoll(7, True)
 
 
 async def test_the_dispatcher_hands_the_decoded_value_and_refuses_a_stale_shape(sqlite_app: App) -> None:
@@ -106,8 +114,6 @@ def test_a_button_an_earlier_version_sent_still_decodes_under_its_old_name() -> 
     assert unpack("tpd:4:5:x:1") == PickDate(4, 5, "x", True)
     assert pack(PickDate(4, 5, "x", True)) == "test.pick_date:4:5:x:1"  # new buttons use the new name
     with pytest.raises(ActionError, match="tpd"):
-        @action("test.other", was=("tpd",))
-        @dataclass(frozen=True)
-        class Other(Action):
+        class Other(Action, name="test.other", was=("tpd",)):
             n: int
 

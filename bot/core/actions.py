@@ -1,10 +1,9 @@
 """Typed button actions: each button's payload is a small declared type, packed and unpacked here.
 
-A feature declares what its buttons mean as frozen dataclasses with a readable name::
+A feature declares what its buttons mean as subclasses of :class:`Action` with a readable name,
+the way aiogram's ``CallbackData`` takes its prefix; the base makes each one a frozen dataclass::
 
-    @action("members.ask_end")
-    @dataclass(frozen=True)
-    class AskEndMembership(Action):
+    class AskEndMembership(Action, name="members.ask_end", was=("mbr",)):
         membership_id: int
 
 and a handler receives the decoded value (``ctx.action``), never a string to split. The payload is
@@ -18,20 +17,11 @@ from __future__ import annotations
 
 import dataclasses
 import typing
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar
 from urllib.parse import quote, unquote
 
 MAX_PAYLOAD = 200  # the token table's column
 _FIELD_TYPES = (int, str, bool)
-
-
-class Action:
-    """Base of every declared button action (subclasses are frozen dataclasses)."""
-
-    name: ClassVar[str] = ""
-
-
-A = TypeVar("A", bound=type[Action])
 _REGISTRY: dict[str, type[Action]] = {}
 
 
@@ -39,38 +29,46 @@ class ActionError(ValueError):
     """A declaration the codec cannot carry (a bug in the declaring module, found at import)."""
 
 
-def action(name: str, *, was: tuple[str, ...] = ()) -> typing.Callable[[A], A]:
-    """Declare ``cls`` as the action called ``name`` (letters, digits, ``._-``; unique).
+@typing.dataclass_transform(frozen_default=True)
+class Action:
+    """Base of every declared button action: a subclass is a frozen dataclass, registered by name.
 
-    ``was`` names the string payload prefixes an earlier version used for the same button with the
-    same fields in the same order (``"escg"`` for ``escg:12``): buttons already in people's chats
-    keep working after a deploy. New buttons are always packed under ``name``."""
+    ``name`` is the payload's prefix (letters, digits, ``._-``; unique). ``was`` names the prefixes
+    an earlier version used for the same button with the same fields in the same order (``"escg"``
+    for ``escg:12``): buttons already in people's chats keep working after a deploy. New buttons
+    are always packed under ``name``. A subclass without a name is an intermediate base: a frozen
+    dataclass too, but no payload names it."""
 
-    def register(cls: A) -> A:
-        if not dataclasses.is_dataclass(cls) or not cls.__dataclass_params__.frozen:
-            raise ActionError(f"{cls.__name__} must be a frozen dataclass")
-        if not name or any(not (c.isalnum() or c in "._-") for c in name):
-            raise ActionError(f"action name {name!r}: letters, digits and ._- only")
-        if name in _REGISTRY and _REGISTRY[name] is not cls:
-            raise ActionError(f"two actions are called {name!r}: {_REGISTRY[name].__name__} and {cls.__name__}")
-        hints = typing.get_type_hints(cls)
-        for f in dataclasses.fields(cls):
-            if hints[f.name] not in _FIELD_TYPES:
-                raise ActionError(f"{cls.__name__}.{f.name}: only int, str and bool fields travel in a payload")
-        cls.name = name
-        for key in (name, *was):
-            if key in _REGISTRY and _REGISTRY[key] is not cls:
-                raise ActionError(f"two actions are called {key!r}: {_REGISTRY[key].__name__} and {cls.__name__}")
-            _REGISTRY[key] = cls
-        return cls
+    name: ClassVar[str] = ""
+    __dataclass_fields__: ClassVar[dict[str, dataclasses.Field[Any]]]  # set on each subclass
 
-    return register
+    def __init_subclass__(cls, *, name: str = "", was: tuple[str, ...] = (), **kwargs: Any) -> None:
+        super().__init_subclass__(**kwargs)
+        dataclasses.dataclass(frozen=True)(cls)
+        if name:
+            _register(cls, name, was)
+
+
+def _register(cls: type[Action], name: str, was: tuple[str, ...]) -> None:
+    """Enter ``cls`` under ``name`` and its earlier names, refusing what the codec cannot carry."""
+    if any(not (c.isalnum() or c in "._-") for c in name):
+        raise ActionError(f"action name {name!r}: letters, digits and ._- only")
+    hints = typing.get_type_hints(cls)
+    for f in dataclasses.fields(cls):
+        if hints[f.name] not in _FIELD_TYPES:
+            raise ActionError(f"{cls.__name__}.{f.name}: only int, str and bool fields travel in a payload")
+    for key in (name, *was):
+        if key in _REGISTRY and _REGISTRY[key] is not cls:
+            raise ActionError(f"two actions are called {key!r}: {_REGISTRY[key].__name__} and {cls.__name__}")
+    cls.name = name
+    for key in (name, *was):
+        _REGISTRY[key] = cls
 
 
 def pack(value: Action) -> str:
     """The payload kept behind a button: ``name:field:field``."""
     parts = [type(value).name]
-    for f in dataclasses.fields(value):  # type: ignore[arg-type]
+    for f in dataclasses.fields(value):
         item = getattr(value, f.name)
         parts.append(("1" if item else "0") if isinstance(item, bool) else quote(str(item), safe=""))
     payload = ":".join(parts)
@@ -90,7 +88,7 @@ def unpack(payload: str) -> Action | None:
     if cls is None:
         return None
     raw = payload.split(":")[1:]
-    fields = dataclasses.fields(cls)  # type: ignore[arg-type]
+    fields = dataclasses.fields(cls)
     if not fields and raw == [""]:  # an earlier version's "name:" with nothing after it
         raw = []
     if len(raw) != len(fields):

@@ -3,68 +3,46 @@ answer them and the notices (bot.services.agenda.items) that carry them to a lea
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from bot.core.actions import Action, action
+from bot.core.actions import Action
 
 
-@action("agenda.show", was=("agf",))
-@dataclass(frozen=True)
-class ShowAgenda(Action):
+class ShowAgenda(Action, name="agenda.show", was=("agf",)):
     forum_id: int
 
 
-@action("agenda.propose", was=("agprop",))
-@dataclass(frozen=True)
-class ProposeItem(Action):
+class ProposeItem(Action, name="agenda.propose", was=("agprop",)):
     forum_id: int
 
 
-@action("agenda.pending", was=("agpend",))
-@dataclass(frozen=True)
-class ShowPending(Action):
+class ShowPending(Action, name="agenda.pending", was=("agpend",)):
     forum_id: int
 
 
-@action("agenda.accept", was=("agacc",))
-@dataclass(frozen=True)
-class AcceptItem(Action):
+class AcceptItem(Action, name="agenda.accept", was=("agacc",)):
     item_id: int
 
 
-@action("agenda.decline", was=("agdec",))
-@dataclass(frozen=True)
-class DeclineItem(Action):
+class DeclineItem(Action, name="agenda.decline", was=("agdec",)):
     item_id: int
 
 
-@action("agenda.order", was=("agord",))
-@dataclass(frozen=True)
-class ShowOrder(Action):
+class ShowOrder(Action, name="agenda.order", was=("agord",)):
     forum_id: int
 
 
-@action("agenda.move")
-@dataclass(frozen=True)
-class MoveItem(Action):
+class MoveItem(Action, name="agenda.move"):
     item_id: int
     delta: int  # -1 up, +1 down
 
 
-@action("agenda.ask_date", was=("agdate",))
-@dataclass(frozen=True)
-class AskMeetingDate(Action):
+class AskMeetingDate(Action, name="agenda.ask_date", was=("agdate",)):
     forum_id: int
 
 
-@action("agenda.ask_intake", was=("agcut",))
-@dataclass(frozen=True)
-class AskIntake(Action):
+class AskIntake(Action, name="agenda.ask_intake", was=("agcut",)):
     forum_id: int
 
 
-@action("agenda.set_intake", was=("agcuth",))
-@dataclass(frozen=True)
-class SetIntake(Action):
+class SetIntake(Action, name="agenda.set_intake", was=("agcuth",)):
     forum_id: int
     hours: int

@@ -3,20 +3,14 @@ mints them for a template's quick reply and a long menu's "More…" row; handler
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from bot.core.actions import Action, action
+from bot.core.actions import Action
 
 
-@action("channels.release_held", was=("held",))
-@dataclass(frozen=True)
-class ReleaseHeld(Action):
+class ReleaseHeld(Action, name="channels.release_held", was=("held",)):
     """The quick reply of a "you have a message" template: everything held, oldest first."""
 
 
-@action("channels.next_page", was=("page",))
-@dataclass(frozen=True)
-class NextPage(Action):
+class NextPage(Action, name="channels.next_page", was=("page",)):
     """The "More…" row of a menu too long for one WhatsApp list."""
 
     held_id: int

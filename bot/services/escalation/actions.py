@@ -3,61 +3,43 @@ answer them and the notices and digests (bot.services.escalation.forwarding, esc
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from bot.core.actions import Action, action
+from bot.core.actions import Action
 
 
-@action("escalation.escalate_issue", was=("escu",))
-@dataclass(frozen=True)
-class EscalateIssue(Action):
+class EscalateIssue(Action, name="escalation.escalate_issue", was=("escu",)):
     """From an issue's card: send it to the forum above."""
 
     issue_id: int
 
 
-@action("escalation.gap", was=("escg",))
-@dataclass(frozen=True)
-class ShowGap(Action):
+class ShowGap(Action, name="escalation.gap", was=("escg",)):
     """A gap's card, from a digest or a notice."""
 
     gap_id: int
 
 
-@action("escalation.acknowledge", was=("esca",))
-@dataclass(frozen=True)
-class AcknowledgeGap(Action):
+class AcknowledgeGap(Action, name="escalation.acknowledge", was=("esca",)):
     gap_id: int
 
 
-@action("escalation.ask_owner", was=("esco",))
-@dataclass(frozen=True)
-class AskOwner(Action):
+class AskOwner(Action, name="escalation.ask_owner", was=("esco",)):
     gap_id: int
 
 
-@action("escalation.set_owner", was=("escO",))
-@dataclass(frozen=True)
-class SetOwner(Action):
+class SetOwner(Action, name="escalation.set_owner", was=("escO",)):
     gap_id: int
     person_id: int
 
 
-@action("escalation.ask_answer", was=("escr",))
-@dataclass(frozen=True)
-class AskAnswer(Action):
+class AskAnswer(Action, name="escalation.ask_answer", was=("escr",)):
     gap_id: int
 
 
-@action("escalation.forward", was=("escf",))
-@dataclass(frozen=True)
-class ForwardGap(Action):
+class ForwardGap(Action, name="escalation.forward", was=("escf",)):
     gap_id: int
 
 
-@action("escalation.announce_from", was=("anf",))
-@dataclass(frozen=True)
-class AnnounceFrom(Action):
+class AnnounceFrom(Action, name="escalation.announce_from", was=("anf",)):
     """/announce, the forum picked."""
 
     forum_id: int

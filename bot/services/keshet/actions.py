@@ -4,24 +4,18 @@ handlers that answer them (handlers/keshet.py) and the notices that carry them t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from bot.core.actions import Action, action
+from bot.core.actions import Action
 
 # -- the partnership -----------------------------------------------------------------------------
 
 
-@action("keshet.open")
-@dataclass(frozen=True)
-class OpenPartnership(Action):
+class OpenPartnership(Action, name="keshet.open"):
     """An authority's lead opens its partnership (the forum is the authority's partners forum)."""
 
     forum_id: int
 
 
-@action("keshet.hub")
-@dataclass(frozen=True)
-class ShowHub(Action):
+class ShowHub(Action, name="keshet.hub"):
     """The partnership's front page (also "Back to the partnership")."""
 
     forum_id: int
@@ -30,23 +24,17 @@ class ShowHub(Action):
 # -- the process ---------------------------------------------------------------------------------
 
 
-@action("keshet.timeline", was=("kstl",))
-@dataclass(frozen=True)
-class ShowTimeline(Action):
+class ShowTimeline(Action, name="keshet.timeline", was=("kstl",)):
     forum_id: int
 
 
-@action("keshet.choose_stage")
-@dataclass(frozen=True)
-class ChooseStage(Action):
+class ChooseStage(Action, name="keshet.choose_stage"):
     """The lead records progress: which stage."""
 
     forum_id: int
 
 
-@action("keshet.stage")
-@dataclass(frozen=True)
-class StageChosen(Action):
+class StageChosen(Action, name="keshet.stage"):
     forum_id: int
     stage: str  # a k.Stage value
 
@@ -54,87 +42,61 @@ class StageChosen(Action):
 # -- choosing the field of action ----------------------------------------------------------------
 
 
-@action("keshet.fields")
-@dataclass(frozen=True)
-class ShowFields(Action):
+class ShowFields(Action, name="keshet.fields"):
     forum_id: int
 
 
-@action("keshet.add_field")
-@dataclass(frozen=True)
-class AddField(Action):
+class AddField(Action, name="keshet.add_field"):
     forum_id: int
 
 
-@action("keshet.add_suggested")
-@dataclass(frozen=True)
-class AddSuggestedField(Action):
+class AddSuggestedField(Action, name="keshet.add_suggested"):
     forum_id: int
     key: str  # a k.SUGGESTED_FIELDS key
 
 
-@action("keshet.type_field")
-@dataclass(frozen=True)
-class TypeField(Action):
+class TypeField(Action, name="keshet.type_field"):
     forum_id: int
 
 
-@action("keshet.ask_remove_field")
-@dataclass(frozen=True)
-class AskRemoveField(Action):
+class AskRemoveField(Action, name="keshet.ask_remove_field"):
     forum_id: int
 
 
-@action("keshet.remove_field")
-@dataclass(frozen=True)
-class RemoveField(Action):
+class RemoveField(Action, name="keshet.remove_field"):
     candidate_id: int
 
 
-@action("keshet.weights")
-@dataclass(frozen=True)
-class ShowWeights(Action):
+class ShowWeights(Action, name="keshet.weights"):
     forum_id: int
 
 
-@action("keshet.ask_weight")
-@dataclass(frozen=True)
-class AskWeight(Action):
+class AskWeight(Action, name="keshet.ask_weight"):
     forum_id: int
     criterion: str  # a k.Criterion value
 
 
-@action("keshet.set_weight")
-@dataclass(frozen=True)
-class SetWeight(Action):
+class SetWeight(Action, name="keshet.set_weight"):
     forum_id: int
     criterion: str  # a k.Criterion value
     weight: int
 
 
-@action("keshet.announce_fields")
-@dataclass(frozen=True)
-class AnnounceFields(Action):
+class AnnounceFields(Action, name="keshet.announce_fields"):
     forum_id: int
 
 
-@action("keshet.score_fields", was=("ksfs",))
-@dataclass(frozen=True)
-class ScoreFields(Action):
+class ScoreFields(Action, name="keshet.score_fields", was=("ksfs",)):
     """Which field will you score (from the hub's ranking and from the "fields are ready" notice)."""
 
     forum_id: int
 
 
-@action("keshet.score_field")
-@dataclass(frozen=True)
-class ScoreField(Action):
+class ScoreField(Action, name="keshet.score_field"):
     candidate_id: int
 
 
-@action("keshet.set_score")
-@dataclass(frozen=True)
-class SetScore(Action):
+class SetScore(Action, name="keshet.set_score"):
     """One criterion's score (0: skipped), then the next criterion; index len(CRITERIA) finishes."""
 
     candidate_id: int
@@ -145,79 +107,57 @@ class SetScore(Action):
 # -- the inputs ledger ---------------------------------------------------------------------------
 
 
-@action("keshet.inputs")
-@dataclass(frozen=True)
-class ShowInputs(Action):
+class ShowInputs(Action, name="keshet.inputs"):
     forum_id: int
 
 
-@action("keshet.ask_input_kind")
-@dataclass(frozen=True)
-class AskInputKind(Action):
+class AskInputKind(Action, name="keshet.ask_input_kind"):
     forum_id: int
 
 
-@action("keshet.input_kind")
-@dataclass(frozen=True)
-class InputKindChosen(Action):
+class InputKindChosen(Action, name="keshet.input_kind"):
     forum_id: int
     kind: str  # a k.InputKind value
 
 
-@action("keshet.ask_remove_input")
-@dataclass(frozen=True)
-class AskRemoveInput(Action):
+class AskRemoveInput(Action, name="keshet.ask_remove_input"):
     forum_id: int
 
 
-@action("keshet.remove_input")
-@dataclass(frozen=True)
-class RemoveInput(Action):
+class RemoveInput(Action, name="keshet.remove_input"):
     input_id: int
 
 
 # -- the self-assessment -------------------------------------------------------------------------
 
 
-@action("keshet.assessment")
-@dataclass(frozen=True)
-class ShowAssessment(Action):
+class ShowAssessment(Action, name="keshet.assessment"):
     forum_id: int
 
 
-@action("keshet.open_round")
-@dataclass(frozen=True)
-class OpenRound(Action):
+class OpenRound(Action, name="keshet.open_round"):
     """Send a round now; ``after_number`` is the round the lead saw (a double press opens one)."""
 
     forum_id: int
     after_number: int
 
 
-@action("keshet.ask_frequency")
-@dataclass(frozen=True)
-class AskFrequency(Action):
+class AskFrequency(Action, name="keshet.ask_frequency"):
     forum_id: int
 
 
-@action("keshet.set_frequency")
-@dataclass(frozen=True)
-class SetFrequency(Action):
+class SetFrequency(Action, name="keshet.set_frequency"):
     forum_id: int
     months: int
 
 
-@action("keshet.answer_round")
-@dataclass(frozen=True)
-class AnswerRound(Action):
+class AnswerRound(Action, name="keshet.answer_round"):
     """Answer (or change the answers of) a round, from its first question."""
 
     round_id: int
 
 
-@action("keshet.answer", was=("kasa",))
-@dataclass(frozen=True)
-class AnswerQuestion(Action):
+class AnswerQuestion(Action, name="keshet.answer", was=("kasa",)):
     round_id: int
     question: int
     yes: bool

@@ -5,22 +5,16 @@ payload prefix: ballots and notices already in people's chats keep working after
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from bot.core.actions import Action, action
+from bot.core.actions import Action
 
 
-@action("polls.open", was=("dpn",))
-@dataclass(frozen=True)
-class OpenPoll(Action):
+class OpenPoll(Action, name="polls.open", was=("dpn",)):
     """Start a date poll for this forum (the forum picked at /poll, or the lead's nudge)."""
 
     forum_id: int
 
 
-@action("polls.vote", was=("dpv",))
-@dataclass(frozen=True)
-class Vote(Action):
+class Vote(Action, name="polls.vote", was=("dpv",)):
     """A ballot button: choose (``want``) or take back one date; option NONE_OPTION is "none works"."""
 
     poll_id: int
@@ -28,38 +22,28 @@ class Vote(Action):
     want: bool
 
 
-@action("polls.results", was=("dpr",))
-@dataclass(frozen=True)
-class ShowResults(Action):
+class ShowResults(Action, name="polls.results", was=("dpr",)):
     poll_id: int
 
 
-@action("polls.close", was=("dpx",))
-@dataclass(frozen=True)
-class ClosePoll(Action):
+class ClosePoll(Action, name="polls.close", was=("dpx",)):
     """Close the voting now (before the deadline)."""
 
     poll_id: int
 
 
-@action("polls.confirm", was=("dpc",))
-@dataclass(frozen=True)
-class ConfirmDate(Action):
+class ConfirmDate(Action, name="polls.confirm", was=("dpc",)):
     """The lead's decision: the meeting is on this option's date."""
 
     poll_id: int
     option_id: int
 
 
-@action("polls.other_date", was=("dpo",))
-@dataclass(frozen=True)
-class ChooseOtherDate(Action):
+class ChooseOtherDate(Action, name="polls.other_date", was=("dpo",)):
     """List every date still ahead, to confirm one other than the proposal."""
 
     poll_id: int
 
 
-@action("polls.set_no_meeting", was=("dpd",))
-@dataclass(frozen=True)
-class SetNoMeeting(Action):
+class SetNoMeeting(Action, name="polls.set_no_meeting", was=("dpd",)):
     poll_id: int

@@ -3,31 +3,23 @@ answer them and the invitation (bot.services.surveys.answers) that carries "Answ
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
-from bot.core.actions import Action, action
+from bot.core.actions import Action
 
 
-@action("surveys.open", was=("svo",))
-@dataclass(frozen=True)
-class OpenSurvey(Action):
+class OpenSurvey(Action, name="surveys.open", was=("svo",)):
     """Start (or go on) answering a survey: its first question."""
 
     survey_id: int
 
 
-@action("surveys.answer")
-@dataclass(frozen=True)
-class AnswerChoice(Action):
+class AnswerChoice(Action, name="surveys.answer"):
     """A single-choice option (its index) or a point on the scale."""
 
     question_id: int
     value: int
 
 
-@action("surveys.toggle")
-@dataclass(frozen=True)
-class ToggleChoice(Action):
+class ToggleChoice(Action, name="surveys.toggle"):
     """One option of a multiple-choice question, ticked (``on``) or unticked."""
 
     question_id: int
@@ -35,64 +27,46 @@ class ToggleChoice(Action):
     on: bool
 
 
-@action("surveys.next")
-@dataclass(frozen=True)
-class NextQuestion(Action):
+class NextQuestion(Action, name="surveys.next"):
     """"Next" or "Skip": move on from a question."""
 
     question_id: int
 
 
-@action("surveys.new")
-@dataclass(frozen=True)
-class NewSurvey(Action):
+class NewSurvey(Action, name="surveys.new"):
     """A lead sends a survey: which forum (if they lead several), then which template."""
 
 
-@action("surveys.new_for")
-@dataclass(frozen=True)
-class NewSurveyFor(Action):
+class NewSurveyFor(Action, name="surveys.new_for"):
     """The forum picked for a new survey."""
 
     forum_id: int
 
 
-@action("surveys.template")
-@dataclass(frozen=True)
-class ChooseTemplate(Action):
+class ChooseTemplate(Action, name="surveys.template"):
     forum_id: int
     key: str  # bot.domain.surveys.TEMPLATES
 
 
-@action("surveys.results")
-@dataclass(frozen=True)
-class ShowResults(Action):
+class ShowResults(Action, name="surveys.results"):
     survey_id: int
 
 
-@action("surveys.export")
-@dataclass(frozen=True)
-class ExportResults(Action):
+class ExportResults(Action, name="surveys.export"):
     survey_id: int
     fmt: str  # "csv" or "xlsx"
 
 
-@action("surveys.close")
-@dataclass(frozen=True)
-class CloseSurvey(Action):
+class CloseSurvey(Action, name="surveys.close"):
     survey_id: int
 
 
-@action("surveys.written")
-@dataclass(frozen=True)
-class ShowWrittenAnswers(Action):
+class ShowWrittenAnswers(Action, name="surveys.written"):
     """The written answers, each with buttons to send it to the agenda or raise it as an issue."""
 
     survey_id: int
 
 
-@action("surveys.promote")
-@dataclass(frozen=True)
-class PromoteAnswer(Action):
+class PromoteAnswer(Action, name="surveys.promote"):
     answer_id: int
     target: str  # "agenda" or "issue"
