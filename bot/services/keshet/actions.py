@@ -25,6 +25,8 @@ class ShowHub(Action, name="keshet.hub"):
 
 
 class ShowTimeline(Action, name="keshet.timeline", was=("kstl",)):
+    """The hub's "The process and its timeline" (also in the notice of a stage recorded)."""
+
     forum_id: int
 
 
@@ -35,6 +37,8 @@ class ChooseStage(Action, name="keshet.choose_stage"):
 
 
 class StageChosen(Action, name="keshet.stage"):
+    """The stage picked after "Record progress": asks when it happened."""
+
     forum_id: int
     stage: str  # a k.Stage value
 
@@ -43,46 +47,66 @@ class StageChosen(Action, name="keshet.stage"):
 
 
 class ShowFields(Action, name="keshet.fields"):
+    """The hub's "Choosing the field of action": the candidate fields, ranked, with what one may do."""
+
     forum_id: int
 
 
 class AddField(Action, name="keshet.add_field"):
+    """The lead adds a candidate field: the suggested ones not listed yet, or "Another field (type it)"."""
+
     forum_id: int
 
 
 class AddSuggestedField(Action, name="keshet.add_suggested"):
+    """One of those suggested fields, added."""
+
     forum_id: int
     key: str  # a k.SUGGESTED_FIELDS key
 
 
 class TypeField(Action, name="keshet.type_field"):
+    """"Another field (type it)": asks for its name in a message."""
+
     forum_id: int
 
 
 class AskRemoveField(Action, name="keshet.ask_remove_field"):
+    """The lead's "Remove a field": one button a listed candidate."""
+
     forum_id: int
 
 
 class RemoveField(Action, name="keshet.remove_field"):
+    """That candidate, removed from the list."""
+
     candidate_id: int
 
 
 class ShowWeights(Action, name="keshet.weights"):
+    """The lead's "Weigh the criteria": each criterion with its weight."""
+
     forum_id: int
 
 
 class AskWeight(Action, name="keshet.ask_weight"):
+    """One criterion picked: its weights 0 to k.MAX_WEIGHT, one button each."""
+
     forum_id: int
     criterion: str  # a k.Criterion value
 
 
 class SetWeight(Action, name="keshet.set_weight"):
+    """The weight picked for that criterion."""
+
     forum_id: int
     criterion: str  # a k.Criterion value
     weight: int
 
 
 class AnnounceFields(Action, name="keshet.announce_fields"):
+    """The lead tells the partners that the fields are ready to score (once for the same list)."""
+
     forum_id: int
 
 
@@ -93,6 +117,8 @@ class ScoreFields(Action, name="keshet.score_fields", was=("ksfs",)):
 
 
 class ScoreField(Action, name="keshet.score_field"):
+    """The field picked to score: its first criterion."""
+
     candidate_id: int
 
 
@@ -108,23 +134,33 @@ class SetScore(Action, name="keshet.set_score"):
 
 
 class ShowInputs(Action, name="keshet.inputs"):
+    """The hub's "What each partner brings": the inputs ledger."""
+
     forum_id: int
 
 
 class AskInputKind(Action, name="keshet.ask_input_kind"):
+    """A partner's "Record what we bring": which kind of input."""
+
     forum_id: int
 
 
 class InputKindChosen(Action, name="keshet.input_kind"):
+    """The kind picked: asks to describe the input in a sentence."""
+
     forum_id: int
     kind: str  # a k.InputKind value
 
 
 class AskRemoveInput(Action, name="keshet.ask_remove_input"):
+    """A partner's "Remove an input I recorded": one button an input of their own."""
+
     forum_id: int
 
 
 class RemoveInput(Action, name="keshet.remove_input"):
+    """That input, removed from the ledger."""
+
     input_id: int
 
 
@@ -132,6 +168,8 @@ class RemoveInput(Action, name="keshet.remove_input"):
 
 
 class ShowAssessment(Action, name="keshet.assessment"):
+    """The self-assessment page (from the hub, after one's last answer, and in the verdict notice)."""
+
     forum_id: int
 
 
@@ -143,10 +181,14 @@ class OpenRound(Action, name="keshet.open_round"):
 
 
 class AskFrequency(Action, name="keshet.ask_frequency"):
+    """The lead's "How often" the rounds are sent: one button a choice of months."""
+
     forum_id: int
 
 
 class SetFrequency(Action, name="keshet.set_frequency"):
+    """The choice picked (k.EVERY_MONTHS_CHOICES); the next round's date follows from it."""
+
     forum_id: int
     months: int
 
@@ -158,6 +200,8 @@ class AnswerRound(Action, name="keshet.answer_round"):
 
 
 class AnswerQuestion(Action, name="keshet.answer", was=("kasa",)):
+    """A round's Yes or No to one question; then the next question, or thanks at the end."""
+
     round_id: int
     question: int
     yes: bool
