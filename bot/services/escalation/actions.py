@@ -19,23 +19,33 @@ class ShowGap(Action, name="escalation.gap", was=("escg",)):
 
 
 class AcknowledgeGap(Action, name="escalation.acknowledge", was=("esca",)):
+    """An open gap's "Acknowledge": the coordinators have seen it."""
+
     gap_id: int
 
 
 class AskOwner(Action, name="escalation.ask_owner", was=("esco",)):
+    """An open gap's "Put someone in charge": one button a member of the gap's forum."""
+
     gap_id: int
 
 
 class SetOwner(Action, name="escalation.set_owner", was=("escO",)):
+    """The member picked to be in charge of the gap."""
+
     gap_id: int
     person_id: int
 
 
 class AskAnswer(Action, name="escalation.ask_answer", was=("escr",)):
+    """An open gap's "Answer": asks for the text, which goes to the forums below and the raiser."""
+
     gap_id: int
 
 
 class ForwardGap(Action, name="escalation.forward", was=("escf",)):
+    """An open gap's "Escalate to …": on to the forum above the gap's own."""
+
     gap_id: int
 
 

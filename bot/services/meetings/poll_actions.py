@@ -23,6 +23,8 @@ class Vote(Action, name="polls.vote", was=("dpv",)):
 
 
 class ShowResults(Action, name="polls.results", was=("dpr",)):
+    """The lead's "Results" of a poll, open or closed (with "Close the poll now" while it is open)."""
+
     poll_id: int
 
 
@@ -46,4 +48,6 @@ class ChooseOtherDate(Action, name="polls.other_date", was=("dpo",)):
 
 
 class SetNoMeeting(Action, name="polls.set_no_meeting", was=("dpd",)):
+    """"✖ Set no meeting" among the lead's decisions: the poll ends with no date set."""
+
     poll_id: int

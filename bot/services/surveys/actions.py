@@ -44,20 +44,28 @@ class NewSurveyFor(Action, name="surveys.new_for"):
 
 
 class ChooseTemplate(Action, name="surveys.template"):
+    """The template picked for the new survey: its preview, to confirm before it is sent."""
+
     forum_id: int
     key: str  # bot.domain.surveys.TEMPLATES
 
 
 class ShowResults(Action, name="surveys.results"):
+    """A lead's "Results: …" of a survey (from /surveys and after sending it)."""
+
     survey_id: int
 
 
 class ExportResults(Action, name="surveys.export"):
+    """"Export CSV" or "Export Excel" under the results: one row per respondent."""
+
     survey_id: int
     fmt: str  # "csv" or "xlsx"
 
 
 class CloseSurvey(Action, name="surveys.close"):
+    """The lead's "Close the survey": it accepts no more answers; the results follow."""
+
     survey_id: int
 
 
@@ -68,5 +76,7 @@ class ShowWrittenAnswers(Action, name="surveys.written"):
 
 
 class PromoteAnswer(Action, name="surveys.promote"):
+    """A written answer's "To the agenda" or "Raise as an issue" (once per answer and target)."""
+
     answer_id: int
     target: str  # "agenda" or "issue"
