@@ -23,27 +23,39 @@ MYDATA_FILE = N_("my-data")
 
 
 class SetLanguage(ButtonAction, name="core.set_language", was=("lang",)):
+    """/language: the language picked (a LOCALES key)."""
+
     locale: str
 
 
 class SetAddressForm(ButtonAction, name="core.set_address_form", was=("form",)):
+    """/address: the form of address picked."""
+
     form: str  # m / f / p
 
 
 class ForgetMe(ButtonAction, name="core.forget"):
+    """/forget: "Erase me" (``confirmed``) or "Cancel"."""
+
     confirmed: bool
 
 
 class InviteTo(ButtonAction, name="invites.forum", was=("invf",)):
+    """/invite, the forum picked: asks for the role."""
+
     forum_id: int
 
 
 class InviteAs(ButtonAction, name="invites.role", was=("invr",)):
+    """The role picked for the invite: asks how many people may use it."""
+
     forum_id: int
     role: str
 
 
 class InviteFor(ButtonAction, name="invites.uses", was=("invu",)):
+    """How many may use it: the invite is made and its code shown."""
+
     forum_id: int
     role: str
     uses: int

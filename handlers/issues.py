@@ -51,6 +51,8 @@ class ListIssuesOf(ButtonAction, name="issues.list_of", was=("ilf",)):
 
 
 class ShowIssue(ButtonAction, name="issues.show", was=("isv",)):
+    """An issue's number in the /issues list: its card."""
+
     issue_id: int
 
 

@@ -63,6 +63,8 @@ class ExportSheet(ButtonAction, name="meeting.export_sheet"):
 
 
 class ExportFile(ButtonAction, name="meeting.export_file"):
+    """The format picked: the records, as a file."""
+
     forum_id: int
     what: str
     fmt: str  # "xlsx" or "csv"

@@ -17,22 +17,32 @@ PAGE = 30
 
 
 class ShowMembers(Action, name="members.show", was=("mbf",)):
+    """/members, the forum picked: its members, and those whose membership ended."""
+
     forum_id: int
 
 
 class AskEndMembership(Action, name="members.ask_end", was=("mbr",)):
+    """"Remove …" beside a member: asks the lead to confirm."""
+
     membership_id: int
 
 
 class EndMembership(Action, name="members.end", was=("mbry",)):
+    """The lead confirms: the membership ends and the person is told."""
+
     membership_id: int
 
 
 class KeepMembership(Action, name="members.keep"):
+    """The lead changes their mind: nothing changes."""
+
     membership_id: int
 
 
 class Readmit(Action, name="members.readmit", was=("mba",)):
+    """"Re-admit …" beside an ended membership: the person is a member again and is told."""
+
     membership_id: int
 
 

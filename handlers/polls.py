@@ -63,14 +63,20 @@ class AskNewDate(ButtonAction, name="polls.reschedule", was=("mtr",)):
 
 
 class AskCancel(ButtonAction, name="polls.ask_cancel", was=("mtc",)):
+    """"❌ Cancel the meeting": asks the lead to confirm."""
+
     meeting_id: int
 
 
 class CancelMeeting(ButtonAction, name="polls.cancel_meeting", was=("mtcy",)):
+    """"Yes, cancel it": the meeting is cancelled and the members are told."""
+
     meeting_id: int
 
 
 class KeepMeeting(ButtonAction, name="polls.keep_meeting", was=("mtk",)):
+    """"No, keep it": nothing changes."""
+
     meeting_id: int
 
 
