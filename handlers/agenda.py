@@ -36,7 +36,7 @@ from bot.services.forums import people
 from bot.services.meetings import schedule as meetings
 from bot.services.texts import from_tier_label, quoted, short, when, who
 from bot.storage.models import Forum
-from handlers.common import confirm_buttons, confirmed
+from handlers.common import confirm_buttons, confirmed, on_actions, on_steps
 from handlers.forum_pick import pick_forum
 
 # -- what the conversations carry --------------------------------------------------------------
@@ -244,21 +244,11 @@ def build() -> Router:
     router.command("agenda", N_("The agenda of the next meeting; propose an item"), audience="registered")(
         agenda_command
     )
-    router.on(ShowAgenda)(agenda_picked)
-    router.on(ProposeItem)(propose)
-    router.step(ProposalDraft.flow, "title")(title_step)
-    router.step(ProposalDraft.flow, "details")(details_step)
-    router.step(ProposalDraft.flow, "confirm")(confirm_step)
-    router.on(ShowPending)(pending)
-    router.on(AcceptItem)(accept)
-    router.on(DeclineItem)(decline)
-    router.step(DeclineReason.flow, "reason")(reason_step)
-    router.on(ShowOrder)(reorder)
-    router.on(MoveItem)(move)
-    router.on(AskMeetingDate)(ask_meeting_date)
-    router.step(MeetingDate.flow, "date")(date_step)
-    router.on(AskIntake)(ask_intake)
-    router.on(SetIntake)(set_intake)
+    on_actions(router, agenda_picked, propose, pending, accept, decline, reorder, move, ask_meeting_date,
+               ask_intake, set_intake)
+    on_steps(router, ProposalDraft, title=title_step, details=details_step, confirm=confirm_step)
+    on_steps(router, DeclineReason, reason=reason_step)
+    on_steps(router, MeetingDate, date=date_step)
     return router
 
 

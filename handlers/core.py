@@ -18,7 +18,7 @@ from bot.services.forums import invites, membership, people
 from bot.services.privacy import erasure, mydata_text
 from bot.services.privacy import retention as privacy
 from bot.storage.models import Forum
-from handlers.common import bullet_list, forum_title, role_name
+from handlers.common import bullet_list, forum_title, on_actions, role_name
 from handlers.registration import LANGUAGE_NAMES
 
 MYDATA_FILE = N_("my-data")
@@ -262,15 +262,10 @@ def build() -> Router:
     router.command("help", N_("What I can do"), reads_leads=True)(help_)
     router.command("forums", N_("My forums and roles"), audience="registered")(forums)
     router.command("language", N_("Change the language"), audience="registered")(language)
-    router.on(SetLanguage)(set_language)
     router.command("address", N_("Change how I address you"), audience="registered")(address)
-    router.on(SetAddressForm)(set_form)
     router.command("mydata", N_("Everything stored about me"), audience="registered")(mydata)
     router.command("forget", N_("Erase me from forumbot"), audience="registered")(forget)
-    router.on(ForgetMe)(forget_confirmed)
     router.command("cancel", N_("Stop what we are doing"))(cancel)
     router.command("invite", N_("Invite someone to my forum (leads)"), audience="lead")(invite)
-    router.on(InviteTo)(invite_forum)
-    router.on(InviteAs)(invite_role)
-    router.on(InviteFor)(invite_uses)
+    on_actions(router, set_language, set_form, forget_confirmed, invite_forum, invite_role, invite_uses)
     return router

@@ -42,6 +42,7 @@ from bot.services.texts import (
 from bot.storage.models import Forum
 from bot.storage.models_agenda import RaisedIssue
 from bot.storage.models_escalation import EscalatedGap, EscalationLink
+from handlers.common import on_actions, on_steps
 
 MAX_OWNERS = 30
 GAP_STATUS_LABELS = {
@@ -210,20 +211,13 @@ async def announce_tiers(ctx: Context) -> None:
 def build() -> Router:
     """Every command, step and action of escalation and /announce, in one place."""
     router = Router("escalation")
-    router.on(EscalateIssue)(escalate_from_card)
-    router.on(ShowGap)(gap_card)
-    router.on(AcknowledgeGap)(acknowledge)
-    router.on(AskOwner)(ask_owner)
-    router.on(SetOwner)(set_owner)
-    router.on(AskAnswer)(ask_answer)
-    router.step(GapAnswer.flow, "answer")(answer_step)
-    router.on(ForwardGap)(forward)
+    on_actions(router, escalate_from_card, gap_card, acknowledge, ask_owner, set_owner, ask_answer, forward)
+    on_steps(router, GapAnswer, answer=answer_step)
     router.command("announce", N_("Send a decision or an update to the forums below (leads)"), audience="lead")(
         announce_command
     )
-    router.on(AnnounceFrom)(announce_forum)
-    router.step(Announcement.flow, "text")(announce_text)
-    router.step(Announcement.flow, "tiers")(announce_tiers)
+    on_actions(router, announce_forum)
+    on_steps(router, Announcement, text=announce_text, tiers=announce_tiers)
     return router
 
 

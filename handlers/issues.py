@@ -35,7 +35,7 @@ from bot.services.texts import (
     who,
 )
 from bot.storage.models import Forum
-from handlers.common import confirm_buttons, confirmed
+from handlers.common import confirm_buttons, confirmed, on_actions, on_steps
 from handlers.escalation import escalate_label
 from handlers.forum_pick import pick, pick_forum
 
@@ -284,11 +284,8 @@ def build() -> Router:
     """Every command, step and action of /issue and /issues, in one place."""
     router = Router("issues")
     router.command("issue", N_("Raise a need, a difficulty or a blocker"), audience="registered")(issue_command)
-    router.on(RaiseIn)(issue_picked)
-    for step, handler in (("kind", kind_step), ("title", title_step), ("details", details_step),
-                          ("category", category_step), ("privacy", privacy_step), ("confirm", confirm_step)):
-        router.step(IssueDraft.flow, step)(handler)
+    on_steps(router, IssueDraft, kind=kind_step, title=title_step, details=details_step, category=category_step,
+             privacy=privacy_step, confirm=confirm_step)
     router.command("issues", N_("The open issues of my forum"), audience="registered")(issues_command)
-    router.on(ListIssuesOf)(issues_picked)
-    router.on(ShowIssue)(view)
+    on_actions(router, issue_picked, issues_picked, view)
     return router

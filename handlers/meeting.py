@@ -39,6 +39,7 @@ from bot.services.texts import (
     who,
 )
 from bot.storage.models import Forum
+from handlers.common import on_actions, on_steps
 from handlers.escalation import escalate_label
 from handlers.forum_pick import pick_forum
 
@@ -267,18 +268,13 @@ def build() -> Router:
     """Every command, step and action of /meeting and /export, in one place."""
     router = Router("meeting")
     router.command("meeting", N_("Record the outcomes of a meeting (leads)"), audience="lead")(meeting_command)
-    router.on(RecordMeeting)(meeting_picked)
-    router.step(MeetingWalk.flow, "walk")(walk_step)
-    router.step(MeetingWalk.flow, "decision")(decision_step)
-    router.step(MeetingWalk.flow, "note")(note_step)
-    router.step(MeetingWalk.flow, "owner")(owner_step)
-    router.step(MeetingWalk.flow, "due")(due_step)
+    on_actions(router, meeting_picked)
+    on_steps(router, MeetingWalk, walk=walk_step, decision=decision_step, note=note_step, owner=owner_step,
+             due=due_step)
     router.command("export", N_("Export issues, agenda or decisions as a spreadsheet (leads)"), audience="lead")(
         export_command
     )
-    router.on(ExportFrom)(export_picked)
-    router.on(ExportSheet)(export_sheet)
-    router.on(ExportFile)(export_file)
+    on_actions(router, export_picked, export_sheet, export_file)
     return router
 
 

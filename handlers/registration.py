@@ -8,7 +8,7 @@ from bot.domain.text import clean_name
 from bot.i18n import LOCALES, N_, Raw, Translator
 from bot.services.errors import Refused
 from bot.services.forums import invites, membership, people
-from handlers.common import forum_title, role_name
+from handlers.common import forum_title, on_steps, role_name
 from handlers.forum_pick import pick
 
 LANGUAGE_NAMES = {"he": "עברית", "ar": "العربية", "en": "English"}
@@ -229,10 +229,6 @@ def build() -> Router:
     """Every command and step of joining, in one place."""
     router = Router("registration")
     router.command("start", N_("Start, or join a forum with an invite code"))(start)
-    router.step(JoinDraft.flow, "language")(language)
-    router.step(JoinDraft.flow, "consent")(consent)
-    router.step(JoinDraft.flow, "name")(name)
-    router.step(JoinDraft.flow, "form")(form)
-    router.step(JoinDraft.flow, "confirm")(confirm)
+    on_steps(router, JoinDraft, language=language, consent=consent, name=name, form=form, confirm=confirm)
     router.on_text(code_as_text)
     return router

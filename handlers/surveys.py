@@ -32,7 +32,7 @@ from bot.services.surveys.actions import (
 from bot.services.texts import quoted
 from bot.storage.models import Forum
 from bot.storage.models_keshet import Survey, SurveyQuestion
-from handlers.common import forum_title
+from handlers.common import forum_title, on_actions, on_steps
 
 KIND_HINTS = {
     d.QuestionKind.SINGLE: N_("(choose one)"),
@@ -291,20 +291,10 @@ def build() -> Router:
     """Every command, step and action of /surveys, in one place."""
     router = Router("surveys")
     router.command("surveys", N_("Surveys: answer, send, see the results"), audience="registered")(surveys_command)
-    router.on(OpenSurvey)(open_survey)
-    router.on(AnswerChoice)(answer_choice)
-    router.on(ToggleChoice)(toggle_choice)
-    router.on(NextQuestion)(next_question)
-    router.step(TextAnswer.flow, "answer")(text_step)
-    router.on(NewSurvey)(new_survey)
-    router.on(NewSurveyFor)(new_survey_forum)
-    router.on(ChooseTemplate)(new_survey_template)
-    router.step(SurveyDraft.flow, "confirm")(confirm_step)
-    router.on(ShowResults)(results)
-    router.on(ExportResults)(export)
-    router.on(CloseSurvey)(close)
-    router.on(ShowWrittenAnswers)(written_answers)
-    router.on(PromoteAnswer)(promote)
+    on_actions(router, open_survey, answer_choice, toggle_choice, next_question, new_survey, new_survey_forum,
+               new_survey_template, results, export, close, written_answers, promote)
+    on_steps(router, TextAnswer, answer=text_step)
+    on_steps(router, SurveyDraft, confirm=confirm_step)
     return router
 
 
