@@ -37,7 +37,7 @@ from bot.services.meetings import schedule as meetings
 from bot.services.texts import from_tier_label, quoted, short, when, who
 from bot.storage.models import Forum
 from handlers.common import confirm_buttons, confirmed, on_actions, on_steps
-from handlers.forum_pick import pick_forum
+from handlers.forum_pick import with_forum
 
 # -- what the conversations carry --------------------------------------------------------------
 
@@ -61,9 +61,7 @@ class MeetingDate(FlowState, flow="agenda.date", steps=("date",)):
 
 
 async def agenda_command(ctx: Context) -> None:
-    forum = await pick_forum(ctx, ShowAgenda)
-    if forum is not None:
-        await show(ctx, forum)
+    await with_forum(ctx, ShowAgenda, show)
 
 
 async def agenda_picked(ctx: Context, value: ShowAgenda) -> None:

@@ -19,9 +19,11 @@ from bot.services.privacy import erasure, mydata_text
 from bot.services.privacy import retention as privacy
 from bot.storage.models import Forum
 from handlers.common import bullet_list, forum_title, on_actions, role_name
+from handlers.forum_pick import led_seat
 from handlers.registration import LANGUAGE_NAMES
 
 MYDATA_FILE = N_("my-data")
+NOT_A_LEAD = N_("Only a forum's lead can create invites.")
 
 
 @action("core.set_language", was=("lang",))
@@ -172,18 +174,9 @@ async def cancel(ctx: Context) -> None:
     await ctx.reply(ctx.t._("Cancelled."))
 
 async def invite(ctx: Context) -> None:
-    assert ctx.person is not None
-    seats = [s for s in await people.seats_of(ctx.session, ctx.person.id) if s.is_lead]
-    if not seats:
-        await ctx.reply(ctx.t._("Only a forum's lead can create invites."))
-        return
-    if len(seats) == 1:
-        await ask_role(ctx, seats[0].forum)
-        return
-    await ctx.reply(
-        ctx.t._("Which forum is the invite for?"),
-        [[ctx.button(forum_title(ctx.t, s.forum, s.unit), InviteTo(s.forum.id))] for s in seats],
-    )
+    seat = await led_seat(ctx, InviteTo, question=N_("Which forum is the invite for?"), refusal=NOT_A_LEAD)
+    if seat is not None:
+        await ask_role(ctx, seat.forum)
 
 async def invite_forum(ctx: Context, value: InviteTo) -> None:
     forum = await lead_forum(ctx, value.forum_id)
@@ -211,10 +204,10 @@ async def lead_forum(ctx: Context, forum_id: int) -> Forum:
     """The forum, if the person may create invites for it (checked again on every press)."""
     forum = await ctx.session.get(Forum, forum_id)
     if forum is None:
-        raise Forbidden(N_("Only a forum's lead can create invites."))
+        raise Forbidden(NOT_A_LEAD)
     await ctx.session.refresh(forum, ["org_unit"])
     if not allowed(Action.CREATE_INVITE, await people.standings(ctx.session, ctx.person, forum)):
-        raise Forbidden(N_("Only a forum's lead can create invites."))
+        raise Forbidden(NOT_A_LEAD)
     return forum
 
 

@@ -43,6 +43,7 @@ from bot.storage.models import Forum
 from bot.storage.models_agenda import RaisedIssue
 from bot.storage.models_escalation import EscalatedGap, EscalationLink
 from handlers.common import on_actions, on_steps
+from handlers.forum_pick import choose_seat
 
 MAX_OWNERS = 30
 GAP_STATUS_LABELS = {
@@ -154,11 +155,9 @@ async def announce_command(ctx: Context) -> None:
     unique = list({s.forum.id: s for s in seats}.values())
     if not unique:
         raise Refused(announcements.ONLY_UPPER_LEADS)
-    if len(unique) == 1:
-        await ask_text(ctx, await agenda.load_forum(ctx.session, unique[0].forum.id))
-        return
-    await ctx.reply(ctx.t._("Which forum?"),
-                    [[ctx.button(forum_title(ctx.t, s.forum, s.unit), AnnounceFrom(s.forum.id))] for s in unique])
+    seat = await choose_seat(ctx, unique, AnnounceFrom, N_("Which forum?"))
+    if seat is not None:
+        await ask_text(ctx, await agenda.load_forum(ctx.session, seat.forum.id))
 
 
 async def announce_forum(ctx: Context, value: AnnounceFrom) -> None:

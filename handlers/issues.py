@@ -37,7 +37,7 @@ from bot.services.texts import (
 from bot.storage.models import Forum
 from handlers.common import confirm_buttons, confirmed, on_actions, on_steps
 from handlers.escalation import escalate_label
-from handlers.forum_pick import pick, pick_forum
+from handlers.forum_pick import pick, with_forum
 
 
 @action("issues.raise_in", was=("isf",))
@@ -74,9 +74,7 @@ class IssueDraft(FlowState, flow="issue", steps=("kind", "title", "details", "ca
 
 
 async def issue_command(ctx: Context) -> None:
-    forum = await pick_forum(ctx, RaiseIn)
-    if forum is not None:
-        await begin(ctx, forum)
+    await with_forum(ctx, RaiseIn, begin)
 
 
 async def issue_picked(ctx: Context, value: RaiseIn) -> None:
@@ -84,9 +82,7 @@ async def issue_picked(ctx: Context, value: RaiseIn) -> None:
 
 
 async def issues_command(ctx: Context) -> None:
-    forum = await pick_forum(ctx, ListIssuesOf)
-    if forum is not None:
-        await show_list(ctx, forum)
+    await with_forum(ctx, ListIssuesOf, show_list)
 
 
 async def issues_picked(ctx: Context, value: ListIssuesOf) -> None:

@@ -56,6 +56,7 @@ from bot.services.keshet.actions import (
 from bot.storage.models import Forum
 from bot.storage.models_keshet import KeshetAssessmentRound, KeshetPartnership
 from handlers.common import forum_title, on_actions, on_steps
+from handlers.forum_pick import choose_seat
 
 # -- what the conversations carry (flow and field names as stored before the declared shape) ----------
 
@@ -92,13 +93,9 @@ async def partnership_command(ctx: Context) -> None:
     if not seats:
         await no_partnership(ctx)
         return
-    if len(seats) == 1:
-        await hub(ctx, seats[0].forum)
-        return
-    await ctx.reply(
-        ctx.t._("Which partnership?"),
-        [[ctx.button(forum_title(ctx.t, s.forum, s.unit), ShowHub(s.forum.id))] for s in seats],
-    )
+    seat = await choose_seat(ctx, seats, ShowHub, N_("Which partnership?"))
+    if seat is not None:
+        await hub(ctx, seat.forum)
 
 
 async def open_partnership(ctx: Context, value: OpenPartnership) -> None:

@@ -41,7 +41,7 @@ from bot.services.texts import (
 from bot.storage.models import Forum
 from handlers.common import on_actions, on_steps
 from handlers.escalation import escalate_label
-from handlers.forum_pick import pick_forum
+from handlers.forum_pick import with_forum
 
 MAX_OWNERS = 30
 
@@ -103,9 +103,7 @@ class MeetingWalk(FlowState, flow="meeting", steps=("walk", "decision", "note", 
 
 
 async def meeting_command(ctx: Context) -> None:
-    forum = await pick_forum(ctx, RecordMeeting, lead=True)
-    if forum is not None:
-        await begin(ctx, forum)
+    await with_forum(ctx, RecordMeeting, begin, lead=True)
 
 
 async def meeting_picked(ctx: Context, value: RecordMeeting) -> None:
@@ -232,9 +230,7 @@ async def due_step(ctx: Context) -> None:
 
 
 async def export_command(ctx: Context) -> None:
-    forum = await pick_forum(ctx, ExportFrom, lead=True)
-    if forum is not None:
-        await ask_what(ctx, forum)
+    await with_forum(ctx, ExportFrom, ask_what, lead=True)
 
 
 async def export_picked(ctx: Context, value: ExportFrom) -> None:

@@ -13,7 +13,7 @@ from bot.services.agenda import items as agenda
 from bot.services.forums import membership
 from bot.storage.models import Forum, Membership
 from handlers.common import bullet_list, forum_title, on_actions, role_name
-from handlers.forum_pick import pick_forum
+from handlers.forum_pick import with_forum
 
 PAGE = 30
 
@@ -49,9 +49,7 @@ class Readmit(Action):
 
 
 async def members_command(ctx: Context) -> None:
-    forum = await pick_forum(ctx, ShowMembers, lead=True)
-    if forum is not None:
-        await show(ctx, forum)
+    await with_forum(ctx, ShowMembers, show, lead=True)
 
 
 async def members_picked(ctx: Context, value: ShowMembers) -> None:

@@ -44,7 +44,7 @@ from bot.services.meetings.poll_texts import day_label, forum_name, option_label
 from bot.storage.models import Forum
 from bot.storage.models_polls import DatePoll, Meeting
 from handlers.common import on_actions, on_steps
-from handlers.forum_pick import pick_forum
+from handlers.forum_pick import with_forum
 
 log = logging.getLogger(__name__)
 
@@ -140,11 +140,7 @@ async def poll_command(ctx: Context) -> None:
             raise Forbidden(NOT_A_LEAD)
         await begin(ctx, coded)
         return
-    forum = await pick_forum(
-        ctx, OpenPoll, lead=True, question=N_("Which forum is the poll for?"), refusal=NOT_A_LEAD
-    )
-    if forum is not None:
-        await begin(ctx, forum)
+    await with_forum(ctx, OpenPoll, begin, lead=True, question=N_("Which forum is the poll for?"), refusal=NOT_A_LEAD)
 
 
 @localized

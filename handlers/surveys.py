@@ -33,6 +33,7 @@ from bot.services.texts import quoted
 from bot.storage.models import Forum
 from bot.storage.models_keshet import Survey, SurveyQuestion
 from handlers.common import forum_title, on_actions, on_steps
+from handlers.forum_pick import led_seat
 
 KIND_HINTS = {
     d.QuestionKind.SINGLE: N_("(choose one)"),
@@ -149,17 +150,9 @@ async def text_step(ctx: Context) -> None:
 
 
 async def new_survey(ctx: Context, value: NewSurvey) -> None:
-    assert ctx.person is not None
-    seats = [s for s in await people.seats_of(ctx.session, ctx.person.id) if s.is_lead]
-    if not seats:
-        raise Forbidden(surveys.LEADS_ONLY)
-    if len(seats) == 1:
-        await choose_template(ctx, seats[0].forum)
-        return
-    await ctx.reply(
-        ctx.t._("Which forum is the survey for?"),
-        [[ctx.button(forum_title(ctx.t, s.forum, s.unit), NewSurveyFor(s.forum.id))] for s in seats],
-    )
+    seat = await led_seat(ctx, NewSurveyFor, question=N_("Which forum is the survey for?"), refusal=surveys.LEADS_ONLY)
+    if seat is not None:
+        await choose_template(ctx, seat.forum)
 
 
 async def new_survey_forum(ctx: Context, value: NewSurveyFor) -> None:
