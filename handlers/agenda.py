@@ -36,7 +36,7 @@ from bot.services.forums import people
 from bot.services.meetings import schedule as meetings
 from bot.services.texts import from_tier_label, quoted, short, when, who
 from bot.storage.models import Forum
-from handlers.common import confirm_buttons, confirmed, on_actions, on_steps
+from handlers.common import confirm_buttons, confirmed, not_typed, on_actions, on_steps
 from handlers.forum_pick import with_forum
 
 # -- what the conversations carry --------------------------------------------------------------
@@ -79,8 +79,7 @@ async def propose(ctx: Context, value: ProposeItem) -> None:
 
 
 async def title_step(ctx: Context) -> None:
-    if ctx.value:
-        await ctx.reply(ctx.t._("Please type the title."))
+    if await not_typed(ctx, N_("Please type the title.")):
         return
     draft = ctx.flow(ProposalDraft)
     await ctx.enter(draft.model_copy(update={"title": agenda.clean_title(ctx.text)}), "details")
@@ -167,8 +166,7 @@ async def decline(ctx: Context, value: DeclineItem) -> None:
 
 async def reason_step(ctx: Context) -> None:
     assert ctx.person is not None
-    if ctx.value:
-        await ctx.reply(ctx.t._("Please type the reason."))
+    if await not_typed(ctx, N_("Please type the reason.")):
         return
     state = ctx.flow(DeclineReason)
     item = await agenda.decline_item(

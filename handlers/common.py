@@ -54,6 +54,15 @@ def confirm_buttons(ctx: Context, flow: str, yes_label: str) -> list[list[Button
              ctx.step_button(ctx.t._("Cancel"), flow, "confirm", "no")]]
 
 
+async def not_typed(ctx: Context, nudge: str) -> bool:
+    """Whether a button was pressed where a step waits for typed text; the person is then asked to
+    type (``nudge``, a msgid) and the step stays."""
+    if ctx.value:
+        await ctx.reply(ctx.t._(nudge))
+        return True
+    return False
+
+
 async def confirmed(ctx: Context, kind: type[S]) -> S | None:
     """A "confirm" step's answer: the flow's value after yes (the flow ends), None after no (it ends,
     "Cancelled.") or anything unclear (it stays, the person is asked to choose)."""

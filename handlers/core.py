@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import datetime
+from functools import partial
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation import Context, Router
 from bot.core.actions import Action as ButtonAction
@@ -17,7 +21,7 @@ from bot.services.errors import Forbidden
 from bot.services.forums import invites, membership, people
 from bot.services.privacy import erasure, mydata_text
 from bot.services.privacy import retention as privacy
-from bot.storage.models import Forum
+from bot.storage.models import Forum, Person
 from handlers.common import bullet_list, forum_title, on_actions, role_name
 from handlers.forum_pick import led_seat
 from handlers.registration import LANGUAGE_NAMES
@@ -102,11 +106,9 @@ async def language(ctx: Context) -> None:
     )
 
 async def set_language(ctx: Context, value: SetLanguage) -> None:
-    if ctx.person is None:
-        return
-    await people.set_locale(ctx.session, ctx.person, value.locale)
-    ctx.use_translator(ctx.conversations.translator(ctx.identity))
-    await ctx.reply(ctx.t._("From now on I will write to you in English."), edit=True)
+    await save_preference(
+        ctx, partial(people.set_locale, locale=value.locale), N_("From now on I will write to you in English.")
+    )
 
 async def address(ctx: Context) -> None:
     await ctx.reply(
@@ -121,11 +123,18 @@ async def address(ctx: Context) -> None:
     )
 
 async def set_form(ctx: Context, value: SetAddressForm) -> None:
+    await save_preference(
+        ctx, partial(people.set_address_form, form=value.form), N_("Saved. This is how I will address you from now on.")
+    )
+
+async def save_preference(ctx: Context, save: Callable[[AsyncSession, Person], Awaitable[None]], saved: str) -> None:
+    """Save a preference of the person's (language, form of address) and say so (``saved``, a msgid)
+    the new way."""
     if ctx.person is None:
         return
-    await people.set_address_form(ctx.session, ctx.person, value.form)
+    await save(ctx.session, ctx.person)
     ctx.use_translator(ctx.conversations.translator(ctx.identity))
-    await ctx.reply(ctx.t._("Saved. This is how I will address you from now on."), edit=True)
+    await ctx.reply(ctx.t._(saved), edit=True)
 
 async def mydata(ctx: Context) -> None:
     assert ctx.person is not None

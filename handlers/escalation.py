@@ -42,7 +42,7 @@ from bot.services.texts import (
 from bot.storage.models import Forum
 from bot.storage.models_agenda import RaisedIssue
 from bot.storage.models_escalation import EscalatedGap, EscalationLink
-from handlers.common import on_actions, on_steps
+from handlers.common import not_typed, on_actions, on_steps
 from handlers.forum_pick import choose_seat
 
 MAX_OWNERS = 30
@@ -128,8 +128,7 @@ async def ask_answer(ctx: Context, value: AskAnswer) -> None:
 
 async def answer_step(ctx: Context) -> None:
     assert ctx.person is not None
-    if ctx.value:
-        await ctx.reply(ctx.t._("Please type it."))
+    if await not_typed(ctx, N_("Please type it.")):
         return
     state = ctx.flow(GapAnswer)
     done = await escalation.answer(ctx.session, gap_id=state.gap, person=ctx.person, text=ctx.text, now=ctx.now)
@@ -165,8 +164,7 @@ async def announce_forum(ctx: Context, value: AnnounceFrom) -> None:
 
 
 async def announce_text(ctx: Context) -> None:
-    if ctx.value:
-        await ctx.reply(ctx.t._("Please type it."))
+    if await not_typed(ctx, N_("Please type it.")):
         return
     state = ctx.flow(Announcement)
     forum = await agenda.load_forum(ctx.session, state.forum_id)

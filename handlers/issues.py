@@ -35,7 +35,7 @@ from bot.services.texts import (
     who,
 )
 from bot.storage.models import Forum
-from handlers.common import confirm_buttons, confirmed, on_actions, on_steps
+from handlers.common import confirm_buttons, confirmed, not_typed, on_actions, on_steps
 from handlers.escalation import escalate_label
 from handlers.forum_pick import pick, with_forum
 
@@ -99,16 +99,14 @@ async def kind_step(ctx: Context) -> None:
     await ctx.reply(ctx.t._("Give it a short title (up to {max} characters).", max=rules.TITLE_MAX))
 
 async def title_step(ctx: Context) -> None:
-    if ctx.value:
-        await ctx.reply(ctx.t._("Please type the title."))
+    if await not_typed(ctx, N_("Please type the title.")):
         return
     await ctx.enter(ctx.flow(IssueDraft).model_copy(update={"title": agenda.clean_title(ctx.text)}), "details")
     await ctx.reply(ctx.t._("Describe it: what happens, to whom, since when (up to {max} characters).",
                             max=rules.DETAILS_MAX))
 
 async def details_step(ctx: Context) -> None:
-    if ctx.value:
-        await ctx.reply(ctx.t._("Please type the description."))
+    if await not_typed(ctx, N_("Please type the description.")):
         return
     draft = ctx.flow(IssueDraft).model_copy(update={"details": issues.clean_issue_details(ctx.text)})
     await ctx.enter(draft, "category")

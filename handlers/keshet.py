@@ -55,7 +55,7 @@ from bot.services.keshet.actions import (
 )
 from bot.storage.models import Forum
 from bot.storage.models_keshet import KeshetAssessmentRound, KeshetPartnership
-from handlers.common import forum_title, on_actions, on_steps
+from handlers.common import forum_title, not_typed, on_actions, on_steps
 from handlers.forum_pick import choose_seat
 
 # -- what the conversations carry (flow and field names as stored before the declared shape) ----------
@@ -363,8 +363,7 @@ async def input_kind_chosen(ctx: Context, value: InputKindChosen) -> None:
 
 
 async def input_description_step(ctx: Context) -> None:
-    if ctx.value:
-        await ctx.reply(ctx.t._("Please type a short description."))
+    if await not_typed(ctx, N_("Please type a short description.")):
         return
     description = clean_text(ctx.text, max_length=k.INPUT_TEXT_MAX, min_length=2)
     draft = ctx.flow(InputDraft)

@@ -39,7 +39,7 @@ from bot.services.texts import (
     who,
 )
 from bot.storage.models import Forum
-from handlers.common import on_actions, on_steps
+from handlers.common import not_typed, on_actions, on_steps
 from handlers.escalation import escalate_label
 from handlers.forum_pick import with_forum
 
@@ -180,8 +180,7 @@ WALK_CHOICES: dict[str, Callable[[Context, str], Awaitable[None]]] = {
 
 
 async def decision_step(ctx: Context) -> None:
-    if ctx.value:
-        await ctx.reply(ctx.t._("Please type the decision."))
+    if await not_typed(ctx, N_("Please type the decision.")):
         return
     text = agenda.clean_note(ctx.text)
     if not text:
@@ -194,8 +193,7 @@ async def note_step(ctx: Context) -> None:
     if ctx.value == "none" and ctx.flow(MeetingWalk).status == IssueStatus.DISCUSSED:
         await record(ctx, note="")
         return
-    if ctx.value:
-        await ctx.reply(ctx.t._("Please type it."))
+    if await not_typed(ctx, N_("Please type it.")):
         return
     await record(ctx, note=ctx.text)
 
