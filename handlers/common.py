@@ -1,4 +1,4 @@
-"""Small presentation helpers shared by the handlers."""
+"""Small helpers shared by the handlers: registering them, naming things, the steps many flows take."""
 
 from __future__ import annotations
 
