@@ -36,8 +36,8 @@ from bot.services.forums import people
 from bot.services.meetings import schedule as meetings
 from bot.services.texts import from_tier_label, quoted, short, when, who
 from bot.storage.models import Forum
-from handlers.common import confirm_buttons, confirmed
-from handlers.forum_pick import pick_forum
+from handlers.common import confirm_buttons, confirmed, not_typed, on_actions, on_steps
+from handlers.forum_pick import with_forum
 
 # -- what the conversations carry --------------------------------------------------------------
 
@@ -61,9 +61,7 @@ class MeetingDate(FlowState, flow="agenda.date", steps=("date",)):
 
 
 async def agenda_command(ctx: Context) -> None:
-    forum = await pick_forum(ctx, ShowAgenda)
-    if forum is not None:
-        await show(ctx, forum)
+    await with_forum(ctx, ShowAgenda, show)
 
 
 async def agenda_picked(ctx: Context, value: ShowAgenda) -> None:
@@ -81,8 +79,7 @@ async def propose(ctx: Context, value: ProposeItem) -> None:
 
 
 async def title_step(ctx: Context) -> None:
-    if ctx.value:
-        await ctx.reply(ctx.t._("Please type the title."))
+    if await not_typed(ctx, N_("Please type the title.")):
         return
     draft = ctx.flow(ProposalDraft)
     await ctx.enter(draft.model_copy(update={"title": agenda.clean_title(ctx.text)}), "details")
@@ -169,8 +166,7 @@ async def decline(ctx: Context, value: DeclineItem) -> None:
 
 async def reason_step(ctx: Context) -> None:
     assert ctx.person is not None
-    if ctx.value:
-        await ctx.reply(ctx.t._("Please type the reason."))
+    if await not_typed(ctx, N_("Please type the reason.")):
         return
     state = ctx.flow(DeclineReason)
     item = await agenda.decline_item(
@@ -244,21 +240,11 @@ def build() -> Router:
     router.command("agenda", N_("The agenda of the next meeting; propose an item"), audience="registered")(
         agenda_command
     )
-    router.on(ShowAgenda)(agenda_picked)
-    router.on(ProposeItem)(propose)
-    router.step(ProposalDraft.flow, "title")(title_step)
-    router.step(ProposalDraft.flow, "details")(details_step)
-    router.step(ProposalDraft.flow, "confirm")(confirm_step)
-    router.on(ShowPending)(pending)
-    router.on(AcceptItem)(accept)
-    router.on(DeclineItem)(decline)
-    router.step(DeclineReason.flow, "reason")(reason_step)
-    router.on(ShowOrder)(reorder)
-    router.on(MoveItem)(move)
-    router.on(AskMeetingDate)(ask_meeting_date)
-    router.step(MeetingDate.flow, "date")(date_step)
-    router.on(AskIntake)(ask_intake)
-    router.on(SetIntake)(set_intake)
+    on_actions(router, agenda_picked, propose, pending, accept, decline, reorder, move, ask_meeting_date,
+               ask_intake, set_intake)
+    on_steps(router, ProposalDraft, title=title_step, details=details_step, confirm=confirm_step)
+    on_steps(router, DeclineReason, reason=reason_step)
+    on_steps(router, MeetingDate, date=date_step)
     return router
 
 

@@ -1,10 +1,13 @@
-"""Small presentation helpers shared by the handlers."""
+"""Small helpers shared by the handlers: registering them, naming things, the steps many flows take."""
 
 from __future__ import annotations
 
-from typing import TypeVar
+import typing
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
 
-from bot.conversation import Context
+from bot.conversation import Context, Handler, Router
+from bot.core.actions import Action
 from bot.core.messages import Button
 from bot.core.states import FlowState
 from bot.i18n import Translator
@@ -17,6 +20,23 @@ S = TypeVar("S", bound=FlowState)
 FORUM_TITLES = texts.FORUM_TITLES
 unit_name = texts.unit_name
 forum_title = texts.forum_title
+
+
+def on_actions(router: Router, *handlers: Callable[[Context, Any], Awaitable[None]]) -> None:
+    """Register each handler for the declared action its ``value`` parameter is annotated with."""
+    for handler in handlers:
+        kind = typing.get_type_hints(handler).get("value")
+        if not (isinstance(kind, type) and issubclass(kind, Action)):
+            raise TypeError(f"{handler.__qualname__}: its value parameter names no declared action")
+        router.on(kind)(handler)
+
+
+def on_steps(router: Router, kind: type[FlowState], /, **handlers: Handler) -> None:
+    """Register the handler of each named step of a declared flow (a step it does not declare fails)."""
+    for step, handler in handlers.items():
+        if step not in kind.steps:
+            raise ValueError(f"{kind.flow} declares no step {step!r}")
+        router.step(kind.flow, step)(handler)
 
 
 def role_name(t: Translator, unit: OrgUnit, forum: Forum, role: str, form: str | None = None) -> str:
@@ -32,6 +52,15 @@ def confirm_buttons(ctx: Context, flow: str, yes_label: str) -> list[list[Button
     """The two buttons of a flow's "confirm" step: ``yes_label`` and Cancel."""
     return [[ctx.step_button(yes_label, flow, "confirm", "yes"),
              ctx.step_button(ctx.t._("Cancel"), flow, "confirm", "no")]]
+
+
+async def not_typed(ctx: Context, nudge: str) -> bool:
+    """Whether a button was pressed where a step waits for typed text; the person is then asked to
+    type (``nudge``, a msgid) and the step stays."""
+    if ctx.value:
+        await ctx.reply(ctx.t._(nudge))
+        return True
+    return False
 
 
 async def confirmed(ctx: Context, kind: type[S]) -> S | None:

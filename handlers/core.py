@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Awaitable, Callable
 from datetime import datetime
+from functools import partial
+
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.conversation import Context, Router
 from bot.core.actions import Action as ButtonAction
@@ -15,11 +19,13 @@ from bot.services.errors import Forbidden
 from bot.services.forums import invites, membership, people
 from bot.services.privacy import erasure, mydata_text
 from bot.services.privacy import retention as privacy
-from bot.storage.models import Forum
-from handlers.common import bullet_list, forum_title, role_name
+from bot.storage.models import Forum, Person
+from handlers.common import bullet_list, forum_title, on_actions, role_name
+from handlers.forum_pick import led_seat
 from handlers.registration import LANGUAGE_NAMES
 
 MYDATA_FILE = N_("my-data")
+NOT_A_LEAD = N_("Only a forum's lead can create invites.")
 
 
 class SetLanguage(ButtonAction, name="core.set_language", was=("lang",)):
@@ -98,11 +104,9 @@ async def language(ctx: Context) -> None:
     )
 
 async def set_language(ctx: Context, value: SetLanguage) -> None:
-    if ctx.person is None:
-        return
-    await people.set_locale(ctx.session, ctx.person, value.locale)
-    ctx.use_translator(ctx.conversations.translator(ctx.identity))
-    await ctx.reply(ctx.t._("From now on I will write to you in English."), edit=True)
+    await save_preference(
+        ctx, partial(people.set_locale, locale=value.locale), N_("From now on I will write to you in English.")
+    )
 
 async def address(ctx: Context) -> None:
     await ctx.reply(
@@ -117,11 +121,18 @@ async def address(ctx: Context) -> None:
     )
 
 async def set_form(ctx: Context, value: SetAddressForm) -> None:
+    await save_preference(
+        ctx, partial(people.set_address_form, form=value.form), N_("Saved. This is how I will address you from now on.")
+    )
+
+async def save_preference(ctx: Context, save: Callable[[AsyncSession, Person], Awaitable[None]], saved: str) -> None:
+    """Save a preference of the person's (language, form of address) and say so (``saved``, a msgid)
+    the new way."""
     if ctx.person is None:
         return
-    await people.set_address_form(ctx.session, ctx.person, value.form)
+    await save(ctx.session, ctx.person)
     ctx.use_translator(ctx.conversations.translator(ctx.identity))
-    await ctx.reply(ctx.t._("Saved. This is how I will address you from now on."), edit=True)
+    await ctx.reply(ctx.t._(saved), edit=True)
 
 async def mydata(ctx: Context) -> None:
     assert ctx.person is not None
@@ -170,18 +181,9 @@ async def cancel(ctx: Context) -> None:
     await ctx.reply(ctx.t._("Cancelled."))
 
 async def invite(ctx: Context) -> None:
-    assert ctx.person is not None
-    seats = [s for s in await people.seats_of(ctx.session, ctx.person.id) if s.is_lead]
-    if not seats:
-        await ctx.reply(ctx.t._("Only a forum's lead can create invites."))
-        return
-    if len(seats) == 1:
-        await ask_role(ctx, seats[0].forum)
-        return
-    await ctx.reply(
-        ctx.t._("Which forum is the invite for?"),
-        [[ctx.button(forum_title(ctx.t, s.forum, s.unit), InviteTo(s.forum.id))] for s in seats],
-    )
+    seat = await led_seat(ctx, InviteTo, question=N_("Which forum is the invite for?"), refusal=NOT_A_LEAD)
+    if seat is not None:
+        await ask_role(ctx, seat.forum)
 
 async def invite_forum(ctx: Context, value: InviteTo) -> None:
     forum = await lead_forum(ctx, value.forum_id)
@@ -209,10 +211,10 @@ async def lead_forum(ctx: Context, forum_id: int) -> Forum:
     """The forum, if the person may create invites for it (checked again on every press)."""
     forum = await ctx.session.get(Forum, forum_id)
     if forum is None:
-        raise Forbidden(N_("Only a forum's lead can create invites."))
+        raise Forbidden(NOT_A_LEAD)
     await ctx.session.refresh(forum, ["org_unit"])
     if not allowed(Action.CREATE_INVITE, await people.standings(ctx.session, ctx.person, forum)):
-        raise Forbidden(N_("Only a forum's lead can create invites."))
+        raise Forbidden(NOT_A_LEAD)
     return forum
 
 
@@ -260,15 +262,10 @@ def build() -> Router:
     router.command("help", N_("What I can do"), reads_leads=True)(help_)
     router.command("forums", N_("My forums and roles"), audience="registered")(forums)
     router.command("language", N_("Change the language"), audience="registered")(language)
-    router.on(SetLanguage)(set_language)
     router.command("address", N_("Change how I address you"), audience="registered")(address)
-    router.on(SetAddressForm)(set_form)
     router.command("mydata", N_("Everything stored about me"), audience="registered")(mydata)
     router.command("forget", N_("Erase me from forumbot"), audience="registered")(forget)
-    router.on(ForgetMe)(forget_confirmed)
     router.command("cancel", N_("Stop what we are doing"))(cancel)
     router.command("invite", N_("Invite someone to my forum (leads)"), audience="lead")(invite)
-    router.on(InviteTo)(invite_forum)
-    router.on(InviteAs)(invite_role)
-    router.on(InviteFor)(invite_uses)
+    on_actions(router, set_language, set_form, forget_confirmed, invite_forum, invite_role, invite_uses)
     return router

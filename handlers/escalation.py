@@ -42,6 +42,8 @@ from bot.services.texts import (
 from bot.storage.models import Forum
 from bot.storage.models_agenda import RaisedIssue
 from bot.storage.models_escalation import EscalatedGap, EscalationLink
+from handlers.common import not_typed, on_actions, on_steps
+from handlers.forum_pick import choose_seat
 
 MAX_OWNERS = 30
 GAP_STATUS_LABELS = {
@@ -126,8 +128,7 @@ async def ask_answer(ctx: Context, value: AskAnswer) -> None:
 
 async def answer_step(ctx: Context) -> None:
     assert ctx.person is not None
-    if ctx.value:
-        await ctx.reply(ctx.t._("Please type it."))
+    if await not_typed(ctx, N_("Please type it.")):
         return
     state = ctx.flow(GapAnswer)
     done = await escalation.answer(ctx.session, gap_id=state.gap, person=ctx.person, text=ctx.text, now=ctx.now)
@@ -153,11 +154,9 @@ async def announce_command(ctx: Context) -> None:
     unique = list({s.forum.id: s for s in seats}.values())
     if not unique:
         raise Refused(announcements.ONLY_UPPER_LEADS)
-    if len(unique) == 1:
-        await ask_text(ctx, await agenda.load_forum(ctx.session, unique[0].forum.id))
-        return
-    await ctx.reply(ctx.t._("Which forum?"),
-                    [[ctx.button(forum_title(ctx.t, s.forum, s.unit), AnnounceFrom(s.forum.id))] for s in unique])
+    seat = await choose_seat(ctx, unique, AnnounceFrom, N_("Which forum?"))
+    if seat is not None:
+        await ask_text(ctx, await agenda.load_forum(ctx.session, seat.forum.id))
 
 
 async def announce_forum(ctx: Context, value: AnnounceFrom) -> None:
@@ -165,8 +164,7 @@ async def announce_forum(ctx: Context, value: AnnounceFrom) -> None:
 
 
 async def announce_text(ctx: Context) -> None:
-    if ctx.value:
-        await ctx.reply(ctx.t._("Please type it."))
+    if await not_typed(ctx, N_("Please type it.")):
         return
     state = ctx.flow(Announcement)
     forum = await agenda.load_forum(ctx.session, state.forum_id)
@@ -210,20 +208,13 @@ async def announce_tiers(ctx: Context) -> None:
 def build() -> Router:
     """Every command, step and action of escalation and /announce, in one place."""
     router = Router("escalation")
-    router.on(EscalateIssue)(escalate_from_card)
-    router.on(ShowGap)(gap_card)
-    router.on(AcknowledgeGap)(acknowledge)
-    router.on(AskOwner)(ask_owner)
-    router.on(SetOwner)(set_owner)
-    router.on(AskAnswer)(ask_answer)
-    router.step(GapAnswer.flow, "answer")(answer_step)
-    router.on(ForwardGap)(forward)
+    on_actions(router, escalate_from_card, gap_card, acknowledge, ask_owner, set_owner, ask_answer, forward)
+    on_steps(router, GapAnswer, answer=answer_step)
     router.command("announce", N_("Send a decision or an update to the forums below (leads)"), audience="lead")(
         announce_command
     )
-    router.on(AnnounceFrom)(announce_forum)
-    router.step(Announcement.flow, "text")(announce_text)
-    router.step(Announcement.flow, "tiers")(announce_tiers)
+    on_actions(router, announce_forum)
+    on_steps(router, Announcement, text=announce_text, tiers=announce_tiers)
     return router
 
 

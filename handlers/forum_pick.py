@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Sequence
 
 from bot.conversation import Context
 from bot.core.actions import Action
@@ -10,6 +10,7 @@ from bot.i18n import N_
 from bot.services.agenda import items as agenda
 from bot.services.agenda.items import ONLY_LEAD
 from bot.services.forums import people
+from bot.services.forums.people import ForumSeat
 from bot.services.texts import forum_title
 from bot.storage.models import Forum
 
@@ -17,18 +18,20 @@ NO_FORUM = N_("You are not a member of any forum yet. Ask your forum's lead for 
 
 
 ForumAction = Callable[[int], Action]  # a declared action carrying one forum id
+GoOn = Callable[[Context, Forum], Awaitable[None]]  # what a command does with the forum it is about
 
 
-async def pick_forum(
+async def with_forum(
     ctx: Context,
     action: ForumAction,
+    then: GoOn,
     *,
     lead: bool = False,
     question: str = N_("Which forum?"),
     refusal: str | None = None,
-) -> Forum | None:
-    """The forum to act on: the only one, or None after asking which (the answer comes to ``action``,
-    a declared action built from the forum's id).
+) -> None:
+    """Go on with the forum to act on: ``then`` at once with the only one, else ask which (the answer
+    comes to ``action``, a declared action built from the forum's id, whose handler goes on).
     ``question`` and ``refusal`` (when the person has no such forum) are msgids a feature may word
     its own way."""
     assert ctx.person is not None
@@ -36,12 +39,33 @@ async def pick_forum(
     unique = list({s.forum.id: s for s in seats}.values())
     if not unique:
         await ctx.reply(ctx.t._(refusal or (ONLY_LEAD if lead else NO_FORUM)))
+        return
+    seat = await choose_seat(ctx, unique, action, question)
+    if seat is not None:
+        await then(ctx, await agenda.load_forum(ctx.session, seat.forum.id))
+
+
+async def led_seat(ctx: Context, action: ForumAction, *, question: str, refusal: str) -> ForumSeat | None:
+    """One of the seats the person leads (a forum once for each leading role they hold in it), as
+    :func:`choose_seat` picks it; None after ``refusal`` (a msgid) when they lead no forum."""
+    assert ctx.person is not None
+    seats = [s for s in await people.seats_of(ctx.session, ctx.person.id) if s.is_lead]
+    if not seats:
+        await ctx.reply(ctx.t._(refusal))
         return None
-    if len(unique) == 1:
-        return await agenda.load_forum(ctx.session, unique[0].forum.id)
+    return await choose_seat(ctx, seats, action, question)
+
+
+async def choose_seat(
+    ctx: Context, seats: Sequence[ForumSeat], action: ForumAction, question: str
+) -> ForumSeat | None:
+    """The only one of ``seats`` (there is at least one), or None after asking ``question`` (a msgid)
+    with a button for each seat's forum (the answer comes to ``action``)."""
+    if len(seats) == 1:
+        return seats[0]
     await ctx.reply(
         ctx.t._(question),
-        [[ctx.button(forum_title(ctx.t, s.forum, s.unit), action(s.forum.id))] for s in unique],
+        [[ctx.button(forum_title(ctx.t, s.forum, s.unit), action(s.forum.id))] for s in seats],
     )
     return None
 

@@ -6,10 +6,13 @@ from bot.conversation import Context, Router
 from bot.core.actions import Action
 from bot.core.messages import EventKind
 from bot.i18n import N_, Ltr, Raw
-from bot.services.forums import groups, people
+from bot.services.forums import groups
 from bot.storage.models import Forum
 from handlers.channels import link_accounts
 from handlers.common import forum_title
+from handlers.forum_pick import led_seat
+
+NOT_A_LEAD = N_("Only a forum's lead can link a group to it.")
 
 
 class LinkGroupTo(Action, name="groups.link_to", was=("grpf",)):
@@ -23,24 +26,15 @@ def build() -> Router:
 
     @router.command("group", N_("Link a group chat to my forum (leads)"), audience="lead")
     async def group(ctx: Context) -> None:
-        assert ctx.person is not None
-        seats = [s for s in await people.seats_of(ctx.session, ctx.person.id) if s.is_lead]
-        if not seats:
-            await ctx.reply(ctx.t._("Only a forum's lead can link a group to it."))
-            return
-        if len(seats) == 1:
-            await send_code(ctx, seats[0].forum)
-            return
-        await ctx.reply(
-            ctx.t._("Which forum is the group for?"),
-            [[ctx.button(forum_title(ctx.t, s.forum, s.unit), LinkGroupTo(s.forum.id))] for s in seats],
-        )
+        seat = await led_seat(ctx, LinkGroupTo, question=N_("Which forum is the group for?"), refusal=NOT_A_LEAD)
+        if seat is not None:
+            await send_code(ctx, seat.forum)
 
     @router.on(LinkGroupTo)
     async def group_forum(ctx: Context, value: LinkGroupTo) -> None:
         forum = await ctx.session.get(Forum, value.forum_id)
         if forum is None:
-            await ctx.reply(ctx.t._("Only a forum's lead can link a group to it."))
+            await ctx.reply(ctx.t._(NOT_A_LEAD))
             return
         await send_code(ctx, forum, edit=True)
 

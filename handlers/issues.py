@@ -33,9 +33,9 @@ from bot.services.texts import (
     who,
 )
 from bot.storage.models import Forum
-from handlers.common import confirm_buttons, confirmed
+from handlers.common import confirm_buttons, confirmed, not_typed, on_actions, on_steps
 from handlers.escalation import escalate_label
-from handlers.forum_pick import pick, pick_forum
+from handlers.forum_pick import pick, with_forum
 
 
 class RaiseIn(ButtonAction, name="issues.raise_in", was=("isf",)):
@@ -68,9 +68,7 @@ class IssueDraft(FlowState, flow="issue", steps=("kind", "title", "details", "ca
 
 
 async def issue_command(ctx: Context) -> None:
-    forum = await pick_forum(ctx, RaiseIn)
-    if forum is not None:
-        await begin(ctx, forum)
+    await with_forum(ctx, RaiseIn, begin)
 
 
 async def issue_picked(ctx: Context, value: RaiseIn) -> None:
@@ -78,9 +76,7 @@ async def issue_picked(ctx: Context, value: RaiseIn) -> None:
 
 
 async def issues_command(ctx: Context) -> None:
-    forum = await pick_forum(ctx, ListIssuesOf)
-    if forum is not None:
-        await show_list(ctx, forum)
+    await with_forum(ctx, ListIssuesOf, show_list)
 
 
 async def issues_picked(ctx: Context, value: ListIssuesOf) -> None:
@@ -97,16 +93,14 @@ async def kind_step(ctx: Context) -> None:
     await ctx.reply(ctx.t._("Give it a short title (up to {max} characters).", max=rules.TITLE_MAX))
 
 async def title_step(ctx: Context) -> None:
-    if ctx.value:
-        await ctx.reply(ctx.t._("Please type the title."))
+    if await not_typed(ctx, N_("Please type the title.")):
         return
     await ctx.enter(ctx.flow(IssueDraft).model_copy(update={"title": agenda.clean_title(ctx.text)}), "details")
     await ctx.reply(ctx.t._("Describe it: what happens, to whom, since when (up to {max} characters).",
                             max=rules.DETAILS_MAX))
 
 async def details_step(ctx: Context) -> None:
-    if ctx.value:
-        await ctx.reply(ctx.t._("Please type the description."))
+    if await not_typed(ctx, N_("Please type the description.")):
         return
     draft = ctx.flow(IssueDraft).model_copy(update={"details": issues.clean_issue_details(ctx.text)})
     await ctx.enter(draft, "category")
@@ -278,11 +272,8 @@ def build() -> Router:
     """Every command, step and action of /issue and /issues, in one place."""
     router = Router("issues")
     router.command("issue", N_("Raise a need, a difficulty or a blocker"), audience="registered")(issue_command)
-    router.on(RaiseIn)(issue_picked)
-    for step, handler in (("kind", kind_step), ("title", title_step), ("details", details_step),
-                          ("category", category_step), ("privacy", privacy_step), ("confirm", confirm_step)):
-        router.step(IssueDraft.flow, step)(handler)
+    on_steps(router, IssueDraft, kind=kind_step, title=title_step, details=details_step, category=category_step,
+             privacy=privacy_step, confirm=confirm_step)
     router.command("issues", N_("The open issues of my forum"), audience="registered")(issues_command)
-    router.on(ListIssuesOf)(issues_picked)
-    router.on(ShowIssue)(view)
+    on_actions(router, issue_picked, issues_picked, view)
     return router

@@ -55,7 +55,8 @@ from bot.services.keshet.actions import (
 )
 from bot.storage.models import Forum
 from bot.storage.models_keshet import KeshetAssessmentRound, KeshetPartnership
-from handlers.common import forum_title
+from handlers.common import forum_title, not_typed, on_actions, on_steps
+from handlers.forum_pick import choose_seat
 
 # -- what the conversations carry (flow and field names as stored before the declared shape) ----------
 
@@ -92,13 +93,9 @@ async def partnership_command(ctx: Context) -> None:
     if not seats:
         await no_partnership(ctx)
         return
-    if len(seats) == 1:
-        await hub(ctx, seats[0].forum)
-        return
-    await ctx.reply(
-        ctx.t._("Which partnership?"),
-        [[ctx.button(forum_title(ctx.t, s.forum, s.unit), ShowHub(s.forum.id))] for s in seats],
-    )
+    seat = await choose_seat(ctx, seats, ShowHub, N_("Which partnership?"))
+    if seat is not None:
+        await hub(ctx, seat.forum)
 
 
 async def open_partnership(ctx: Context, value: OpenPartnership) -> None:
@@ -366,8 +363,7 @@ async def input_kind_chosen(ctx: Context, value: InputKindChosen) -> None:
 
 
 async def input_description_step(ctx: Context) -> None:
-    if ctx.value:
-        await ctx.reply(ctx.t._("Please type a short description."))
+    if await not_typed(ctx, N_("Please type a short description.")):
         return
     description = clean_text(ctx.text, max_length=k.INPUT_TEXT_MAX, min_length=2)
     draft = ctx.flow(InputDraft)
@@ -505,44 +501,19 @@ def build() -> Router:
     router.command(
         "partnership", N_("The tri-sector partnership: process, field, inputs, self-assessment"), audience="registered"
     )(partnership_command)
-    router.on(OpenPartnership)(open_partnership)
-    router.on(ShowHub)(open_hub)
+    on_actions(router, open_partnership, open_hub)
     # the process
-    router.on(ShowTimeline)(timeline)
-    router.on(ChooseStage)(choose_stage)
-    router.on(StageChosen)(stage_chosen)
-    router.step(StageProgress.flow, "date")(stage_date_step)
-    router.step(StageProgress.flow, "note")(stage_note_step)
+    on_actions(router, timeline, choose_stage, stage_chosen)
+    on_steps(router, StageProgress, date=stage_date_step, note=stage_note_step)
     # choosing the field of action
-    router.on(ShowFields)(fields)
-    router.on(AddField)(add_field)
-    router.on(AddSuggestedField)(add_suggested)
-    router.on(TypeField)(type_field)
-    router.step(FieldTitle.flow, "title")(field_title_step)
-    router.on(AskRemoveField)(ask_remove_field)
-    router.on(RemoveField)(remove_field)
-    router.on(ShowWeights)(weights)
-    router.on(AskWeight)(ask_weight)
-    router.on(SetWeight)(set_weight)
-    router.on(AnnounceFields)(announce_fields)
-    router.on(ScoreFields)(score_fields)
-    router.on(ScoreField)(score_field)
-    router.on(SetScore)(set_score)
+    on_actions(router, fields, add_field, add_suggested, type_field, ask_remove_field, remove_field, weights,
+               ask_weight, set_weight, announce_fields, score_fields, score_field, set_score)
+    on_steps(router, FieldTitle, title=field_title_step)
     # the inputs ledger
-    router.on(ShowInputs)(inputs)
-    router.on(AskInputKind)(ask_input_kind)
-    router.on(InputKindChosen)(input_kind_chosen)
-    router.step(InputDraft.flow, "description")(input_description_step)
-    router.step(InputDraft.flow, "amount")(input_amount_step)
-    router.on(AskRemoveInput)(ask_remove_input)
-    router.on(RemoveInput)(remove_input)
+    on_actions(router, inputs, ask_input_kind, input_kind_chosen, ask_remove_input, remove_input)
+    on_steps(router, InputDraft, description=input_description_step, amount=input_amount_step)
     # the self-assessment
-    router.on(ShowAssessment)(assessment)
-    router.on(OpenRound)(open_round)
-    router.on(AskFrequency)(ask_frequency)
-    router.on(SetFrequency)(set_frequency)
-    router.on(AnswerRound)(answer_round)
-    router.on(AnswerQuestion)(answer)
+    on_actions(router, assessment, open_round, ask_frequency, set_frequency, answer_round, answer)
     return router
 
 

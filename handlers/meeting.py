@@ -37,8 +37,9 @@ from bot.services.texts import (
     who,
 )
 from bot.storage.models import Forum
+from handlers.common import not_typed, on_actions, on_steps
 from handlers.escalation import escalate_label
-from handlers.forum_pick import pick_forum
+from handlers.forum_pick import with_forum
 
 MAX_OWNERS = 30
 
@@ -94,9 +95,7 @@ class MeetingWalk(FlowState, flow="meeting", steps=("walk", "decision", "note", 
 
 
 async def meeting_command(ctx: Context) -> None:
-    forum = await pick_forum(ctx, RecordMeeting, lead=True)
-    if forum is not None:
-        await begin(ctx, forum)
+    await with_forum(ctx, RecordMeeting, begin, lead=True)
 
 
 async def meeting_picked(ctx: Context, value: RecordMeeting) -> None:
@@ -173,8 +172,7 @@ WALK_CHOICES: dict[str, Callable[[Context, str], Awaitable[None]]] = {
 
 
 async def decision_step(ctx: Context) -> None:
-    if ctx.value:
-        await ctx.reply(ctx.t._("Please type the decision."))
+    if await not_typed(ctx, N_("Please type the decision.")):
         return
     text = agenda.clean_note(ctx.text)
     if not text:
@@ -187,8 +185,7 @@ async def note_step(ctx: Context) -> None:
     if ctx.value == "none" and ctx.flow(MeetingWalk).status == IssueStatus.DISCUSSED:
         await record(ctx, note="")
         return
-    if ctx.value:
-        await ctx.reply(ctx.t._("Please type it."))
+    if await not_typed(ctx, N_("Please type it.")):
         return
     await record(ctx, note=ctx.text)
 
@@ -223,9 +220,7 @@ async def due_step(ctx: Context) -> None:
 
 
 async def export_command(ctx: Context) -> None:
-    forum = await pick_forum(ctx, ExportFrom, lead=True)
-    if forum is not None:
-        await ask_what(ctx, forum)
+    await with_forum(ctx, ExportFrom, ask_what, lead=True)
 
 
 async def export_picked(ctx: Context, value: ExportFrom) -> None:
@@ -259,18 +254,13 @@ def build() -> Router:
     """Every command, step and action of /meeting and /export, in one place."""
     router = Router("meeting")
     router.command("meeting", N_("Record the outcomes of a meeting (leads)"), audience="lead")(meeting_command)
-    router.on(RecordMeeting)(meeting_picked)
-    router.step(MeetingWalk.flow, "walk")(walk_step)
-    router.step(MeetingWalk.flow, "decision")(decision_step)
-    router.step(MeetingWalk.flow, "note")(note_step)
-    router.step(MeetingWalk.flow, "owner")(owner_step)
-    router.step(MeetingWalk.flow, "due")(due_step)
+    on_actions(router, meeting_picked)
+    on_steps(router, MeetingWalk, walk=walk_step, decision=decision_step, note=note_step, owner=owner_step,
+             due=due_step)
     router.command("export", N_("Export issues, agenda or decisions as a spreadsheet (leads)"), audience="lead")(
         export_command
     )
-    router.on(ExportFrom)(export_picked)
-    router.on(ExportSheet)(export_sheet)
-    router.on(ExportFile)(export_file)
+    on_actions(router, export_picked, export_sheet, export_file)
     return router
 
 

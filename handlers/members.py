@@ -10,8 +10,8 @@ from bot.i18n import N_, Raw
 from bot.services.agenda import items as agenda
 from bot.services.forums import membership
 from bot.storage.models import Forum, Membership
-from handlers.common import bullet_list, forum_title, role_name
-from handlers.forum_pick import pick_forum
+from handlers.common import bullet_list, forum_title, on_actions, role_name
+from handlers.forum_pick import with_forum
 
 PAGE = 30
 
@@ -47,9 +47,7 @@ class Readmit(Action, name="members.readmit", was=("mba",)):
 
 
 async def members_command(ctx: Context) -> None:
-    forum = await pick_forum(ctx, ShowMembers, lead=True)
-    if forum is not None:
-        await show(ctx, forum)
+    await with_forum(ctx, ShowMembers, show, lead=True)
 
 
 async def members_picked(ctx: Context, value: ShowMembers) -> None:
@@ -104,11 +102,7 @@ def build() -> Router:
     """Every command and action of /members, in one place."""
     router = Router("members")
     router.command("members", N_("The members of my forum (leads)"), audience="lead")(members_command)
-    router.on(ShowMembers)(members_picked)
-    router.on(AskEndMembership)(ask_end)
-    router.on(EndMembership)(end)
-    router.on(KeepMembership)(keep)
-    router.on(Readmit)(readmit)
+    on_actions(router, members_picked, ask_end, end, keep, readmit)
     return router
 
 

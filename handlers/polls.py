@@ -41,7 +41,8 @@ from bot.services.meetings.poll_actions import (
 from bot.services.meetings.poll_texts import day_label, forum_name, option_label, present, role_list, short_label, when
 from bot.storage.models import Forum
 from bot.storage.models_polls import DatePoll, Meeting
-from handlers.forum_pick import pick_forum
+from handlers.common import on_actions, on_steps
+from handlers.forum_pick import with_forum
 
 log = logging.getLogger(__name__)
 
@@ -133,11 +134,7 @@ async def poll_command(ctx: Context) -> None:
             raise Forbidden(NOT_A_LEAD)
         await begin(ctx, coded)
         return
-    forum = await pick_forum(
-        ctx, OpenPoll, lead=True, question=N_("Which forum is the poll for?"), refusal=NOT_A_LEAD
-    )
-    if forum is not None:
-        await begin(ctx, forum)
+    await with_forum(ctx, OpenPoll, begin, lead=True, question=N_("Which forum is the poll for?"), refusal=NOT_A_LEAD)
 
 
 @localized
@@ -475,28 +472,15 @@ def build() -> Router:
     """Every command, step and action of the date polls and the meetings they set, in one place."""
     router = Router("polls")
     router.command("poll", N_("Find a date for the next meeting (leads)"), audience="lead")(poll_command)
-    router.on(OpenPoll)(open_poll)
-    router.step(PollDraft.flow, "draft")(draft_step)
-    router.step(PollDraft.flow, "time")(time_step)
-    router.step(PollDraft.flow, "deadline")(deadline_step)
+    on_steps(router, PollDraft, draft=draft_step, time=time_step, deadline=deadline_step)
     router.on_poll_answer(native_answer)
-    router.on(Vote)(vote)
-    router.on(ShowResults)(results)
-    router.on(ClosePoll)(close_now)
-    router.on(ConfirmDate)(confirm)
-    router.on(ChooseOtherDate)(other_date)
-    router.on(SetNoMeeting)(set_no_meeting)
+    on_actions(router, open_poll, vote, results, close_now, confirm, other_date, set_no_meeting)
     router.command("reschedule", N_("Move or cancel the next meeting (leads)"), audience="lead")(
         reschedule_command
     )
-    router.on(AskNewDate)(move_meeting)
-    router.step(Reschedule.flow, "date")(new_date_step)
-    router.step(Reschedule.flow, "confirm")(confirm_move_step)
-    router.on(AskCancel)(cancel_meeting)
-    router.on(CancelMeeting)(cancel_confirmed)
-    router.on(KeepMeeting)(keep_meeting)
-    router.on(AskPlace)(place_meeting)
-    router.step(MeetingPlace.flow, "text")(place_step)
+    on_actions(router, move_meeting, cancel_meeting, cancel_confirmed, keep_meeting, place_meeting)
+    on_steps(router, Reschedule, date=new_date_step, confirm=confirm_move_step)
+    on_steps(router, MeetingPlace, text=place_step)
     return router
 
 

@@ -8,7 +8,7 @@ from bot.domain.text import clean_name
 from bot.i18n import LOCALES, N_, Raw, Translator
 from bot.services.errors import Refused
 from bot.services.forums import invites, membership, people
-from handlers.common import forum_title, role_name
+from handlers.common import forum_title, not_typed, on_steps, role_name
 from handlers.forum_pick import pick
 
 LANGUAGE_NAMES = {"he": "עברית", "ar": "العربية", "en": "English"}
@@ -67,8 +67,7 @@ async def consent(ctx: Context) -> None:
         await ask_consent(ctx, again=True)
 
 async def name(ctx: Context) -> None:
-    if ctx.value:
-        await ctx.reply(ctx.t._("Please type your name."))
+    if await not_typed(ctx, N_("Please type your name.")):
         return
     clean = clean_name(ctx.text)
     draft = ctx.flow(JoinDraft).model_copy(update={"name": clean})
@@ -116,29 +115,21 @@ async def begin_join(ctx: Context, code: str) -> None:
             return
         await people.check_not_revoked(ctx.session, person=ctx.person, invite=invite)
         await ctx.enter(JoinDraft(code=code), "confirm")
-        await ctx.reply(
-            ctx.t._(
-                "Join {forum} as {role}?",
-                forum=Raw(forum_title(ctx.t, forum, unit)),
-                role=role_name(ctx.t, unit, forum, invite.role, ctx.person.address_form),
-            ),
-            [
-                [
-                    ctx.step_button(ctx.t._("Join"), JoinDraft.flow, "confirm", "yes"),
-                    ctx.step_button(ctx.t._("Cancel"), JoinDraft.flow, "confirm", "no"),
-                ]
-            ],
+        question = ctx.t._(
+            "Join {forum} as {role}?",
+            forum=Raw(forum_title(ctx.t, forum, unit)),
+            role=role_name(ctx.t, unit, forum, invite.role, ctx.person.address_form),
         )
+        await ask_step(ctx, "confirm", question, [(ctx.t._("Join"), "yes"), (ctx.t._("Cancel"), "no")])
         return
     await ctx.enter(JoinDraft(code=code), "language")
     await ask_language(ctx)
 
 
 async def ask_language(ctx: Context, *, again: bool = False) -> None:
-    intro = ctx.t._("Please choose one of the options.") + "\n" if again else ""
-    await ctx.reply(
-        intro + "בחרו שפה · اختاروا اللغة · Choose a language",
-        [[ctx.step_button(LANGUAGE_NAMES[k], JoinDraft.flow, "language", k) for k in LOCALES]],
+    await ask_step(
+        ctx, "language", "בחרו שפה · اختاروا اللغة · Choose a language", [(LANGUAGE_NAMES[k], k) for k in LOCALES],
+        again=again,
     )
 
 
@@ -159,33 +150,23 @@ async def ask_consent(ctx: Context, *, again: bool = False) -> None:
         forum=Raw(forum_title(ctx.t, forum, unit)),
         role=role_name(ctx.t, unit, forum, invite.role),
     )
-    if again:
-        text = ctx.t._("Please choose one of the options.") + "\n\n" + text
-    await ctx.reply(
-        text,
-        [
-            [
-                ctx.step_button(ctx.t._("I agree"), JoinDraft.flow, "consent", "yes"),
-                ctx.step_button(ctx.t._("No, thanks"), JoinDraft.flow, "consent", "no"),
-            ]
-        ],
-    )
+    options = [(ctx.t._("I agree"), "yes"), (ctx.t._("No, thanks"), "no")]
+    await ask_step(ctx, "consent", text, options, again=again, gap="\n\n")
 
 
 async def ask_form(ctx: Context, *, again: bool = False) -> None:
-    text = ctx.t._("How should I address you?")
+    options = [(ctx.t._("Masculine"), "m"), (ctx.t._("Feminine"), "f"), (ctx.t._("Plural"), "p")]
+    await ask_step(ctx, "form", ctx.t._("How should I address you?"), options, again=again)
+
+
+async def ask_step(
+    ctx: Context, step: str, question: str, options: list[tuple[str, str]], *, again: bool = False, gap: str = "\n"
+) -> None:
+    """Ask a step of joining with a row of buttons, one for each (label, value) of ``options``;
+    ``again`` after an answer that fitted none of them (said before the question, ``gap`` between)."""
     if again:
-        text = ctx.t._("Please choose one of the options.") + "\n" + text
-    await ctx.reply(
-        text,
-        [
-            [
-                ctx.step_button(ctx.t._("Masculine"), JoinDraft.flow, "form", "m"),
-                ctx.step_button(ctx.t._("Feminine"), JoinDraft.flow, "form", "f"),
-                ctx.step_button(ctx.t._("Plural"), JoinDraft.flow, "form", "p"),
-            ]
-        ],
-    )
+        question = ctx.t._("Please choose one of the options.") + gap + question
+    await ctx.reply(question, [[ctx.step_button(label, JoinDraft.flow, step, value) for label, value in options]])
 
 
 async def finish(ctx: Context) -> None:
@@ -229,10 +210,6 @@ def build() -> Router:
     """Every command and step of joining, in one place."""
     router = Router("registration")
     router.command("start", N_("Start, or join a forum with an invite code"))(start)
-    router.step(JoinDraft.flow, "language")(language)
-    router.step(JoinDraft.flow, "consent")(consent)
-    router.step(JoinDraft.flow, "name")(name)
-    router.step(JoinDraft.flow, "form")(form)
-    router.step(JoinDraft.flow, "confirm")(confirm)
+    on_steps(router, JoinDraft, language=language, consent=consent, name=name, form=form, confirm=confirm)
     router.on_text(code_as_text)
     return router

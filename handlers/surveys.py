@@ -32,7 +32,8 @@ from bot.services.surveys.actions import (
 from bot.services.texts import quoted
 from bot.storage.models import Forum
 from bot.storage.models_keshet import Survey, SurveyQuestion
-from handlers.common import forum_title
+from handlers.common import forum_title, on_actions, on_steps
+from handlers.forum_pick import led_seat
 
 KIND_HINTS = {
     d.QuestionKind.SINGLE: N_("(choose one)"),
@@ -149,17 +150,9 @@ async def text_step(ctx: Context) -> None:
 
 
 async def new_survey(ctx: Context, value: NewSurvey) -> None:
-    assert ctx.person is not None
-    seats = [s for s in await people.seats_of(ctx.session, ctx.person.id) if s.is_lead]
-    if not seats:
-        raise Forbidden(surveys.LEADS_ONLY)
-    if len(seats) == 1:
-        await choose_template(ctx, seats[0].forum)
-        return
-    await ctx.reply(
-        ctx.t._("Which forum is the survey for?"),
-        [[ctx.button(forum_title(ctx.t, s.forum, s.unit), NewSurveyFor(s.forum.id))] for s in seats],
-    )
+    seat = await led_seat(ctx, NewSurveyFor, question=N_("Which forum is the survey for?"), refusal=surveys.LEADS_ONLY)
+    if seat is not None:
+        await choose_template(ctx, seat.forum)
 
 
 async def new_survey_forum(ctx: Context, value: NewSurveyFor) -> None:
@@ -291,20 +284,10 @@ def build() -> Router:
     """Every command, step and action of /surveys, in one place."""
     router = Router("surveys")
     router.command("surveys", N_("Surveys: answer, send, see the results"), audience="registered")(surveys_command)
-    router.on(OpenSurvey)(open_survey)
-    router.on(AnswerChoice)(answer_choice)
-    router.on(ToggleChoice)(toggle_choice)
-    router.on(NextQuestion)(next_question)
-    router.step(TextAnswer.flow, "answer")(text_step)
-    router.on(NewSurvey)(new_survey)
-    router.on(NewSurveyFor)(new_survey_forum)
-    router.on(ChooseTemplate)(new_survey_template)
-    router.step(SurveyDraft.flow, "confirm")(confirm_step)
-    router.on(ShowResults)(results)
-    router.on(ExportResults)(export)
-    router.on(CloseSurvey)(close)
-    router.on(ShowWrittenAnswers)(written_answers)
-    router.on(PromoteAnswer)(promote)
+    on_actions(router, open_survey, answer_choice, toggle_choice, next_question, new_survey, new_survey_forum,
+               new_survey_template, results, export, close, written_answers, promote)
+    on_steps(router, TextAnswer, answer=text_step)
+    on_steps(router, SurveyDraft, confirm=confirm_step)
     return router
 
 
