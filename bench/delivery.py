@@ -21,6 +21,8 @@ import sys
 import tempfile
 import time
 import uuid
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 
 from bench.common import peak_rss_mb, scratch_database
@@ -90,26 +92,34 @@ def settle_heap() -> None:
     gc.freeze()
 
 
-async def single(n: int, rate: float) -> None:
+@asynccontextmanager
+async def queued_broadcast(database: str, n: int) -> AsyncIterator[tuple[str, FakeTelegram, str]]:
+    """A scratch folder, the fake Bot API (enforcing Telegram's limits) knowing ``n`` chats, and a
+    scratch ``database`` (``sqlite`` or ``postgres``) with one message queued to each: (folder, fake, url)."""
     with tempfile.TemporaryDirectory() as folder:
-        async with FakeTelegram(enforce_limits=True) as fake, scratch_database("sqlite", Path(folder)) as url:
+        async with FakeTelegram(enforce_limits=True) as fake, scratch_database(database, Path(folder)) as url:
             for chat in range(FIRST_CHAT, FIRST_CHAT + n):
                 fake.user(chat, "x")
             await enqueue_broadcast(url, n)
-            settings = Settings(DATABASE_URL=url, FORUMBOT_DATA_DIR=folder, TELEGRAM_RATE_PER_SECOND=rate,
-                                _env_file=None)  # type: ignore[call-arg]
-            app = App(settings=settings, db=Database(url), clock=SystemClock())
-            bot = fake.make_bot()
-            app.add_sender(TelegramSender(bot))
-            settle_heap()
-            stop = asyncio.Event()
-            task = asyncio.create_task(app.delivery.run(stop))
-            seconds = await wait_sent(fake, n, timeout=n / rate * 2 + 60)
-            stop.set()
-            await task
-            await bot.session.close()
-            await app.close()
-            report("one process, SQLite", fake, n, seconds, peak_rss_mb())
+            yield folder, fake, url
+
+
+async def single(n: int, rate: float) -> None:
+    async with queued_broadcast("sqlite", n) as (folder, fake, url):
+        settings = Settings(DATABASE_URL=url, FORUMBOT_DATA_DIR=folder, TELEGRAM_RATE_PER_SECOND=rate,
+                            _env_file=None)  # type: ignore[call-arg]
+        app = App(settings=settings, db=Database(url), clock=SystemClock())
+        bot = fake.make_bot()
+        app.add_sender(TelegramSender(bot))
+        settle_heap()
+        stop = asyncio.Event()
+        task = asyncio.create_task(app.delivery.run(stop))
+        seconds = await wait_sent(fake, n, timeout=n / rate * 2 + 60)
+        stop.set()
+        await task
+        await bot.session.close()
+        await app.close()
+        report("one process, SQLite", fake, n, seconds, peak_rss_mb())
 
 
 WORKER = """
@@ -139,31 +149,27 @@ asyncio.run(main())
 
 
 async def multi(n: int, rate: float) -> None:
-    with tempfile.TemporaryDirectory() as folder:
-        async with FakeTelegram(enforce_limits=True) as fake, scratch_database("postgres", Path(folder)) as url:
-            for chat in range(FIRST_CHAT, FIRST_CHAT + n):
-                fake.user(chat, "x")
-            await enqueue_broadcast(url, n)
-            env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WHATSAPP_"))}
-            env.update({"DATABASE_URL": url, "REDIS_URL": "redis://127.0.0.1:6379/0",
-                        "FORUMBOT_REDIS_NAMESPACE": f"bench-{uuid.uuid4().hex[:6]}",
-                        "TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_SERVER": fake.base_url,
-                        "TELEGRAM_RATE_PER_SECOND": str(rate), "FORUMBOT_LOG_LEVEL": "WARNING"})
-            # The fake is the measuring instrument: keep its own pauses (GC of a large heap of recorded
-            # requests) from bunching arrivals and reporting 429s the senders did not cause.
-            settle_heap()
-            gc.disable()
-            workers = [subprocess.Popen([sys.executable, "-c", WORKER], env=env, stdout=subprocess.PIPE, text=True)
-                       for _ in range(2)]
-            try:
-                seconds = await wait_sent(fake, n, timeout=n / rate * 2 + 60)
-            finally:
-                for worker in workers:
-                    worker.send_signal(signal.SIGTERM)
-                shares = [worker.communicate(timeout=60)[0].strip() for worker in workers]
-                gc.enable()
-            report("two processes, PG + Redis", fake, n, seconds, peak_rss_mb(children=True))
-            print(f"{'':<28} per worker: {', '.join(shares)}")
+    async with queued_broadcast("postgres", n) as (_, fake, url):
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("TELEGRAM_", "WHATSAPP_"))}
+        env.update({"DATABASE_URL": url, "REDIS_URL": "redis://127.0.0.1:6379/0",
+                    "FORUMBOT_REDIS_NAMESPACE": f"bench-{uuid.uuid4().hex[:6]}",
+                    "TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_SERVER": fake.base_url,
+                    "TELEGRAM_RATE_PER_SECOND": str(rate), "FORUMBOT_LOG_LEVEL": "WARNING"})
+        # The fake is the measuring instrument: keep its own pauses (GC of a large heap of recorded
+        # requests) from bunching arrivals and reporting 429s the senders did not cause.
+        settle_heap()
+        gc.disable()
+        workers = [subprocess.Popen([sys.executable, "-c", WORKER], env=env, stdout=subprocess.PIPE, text=True)
+                   for _ in range(2)]
+        try:
+            seconds = await wait_sent(fake, n, timeout=n / rate * 2 + 60)
+        finally:
+            for worker in workers:
+                worker.send_signal(signal.SIGTERM)
+            shares = [worker.communicate(timeout=60)[0].strip() for worker in workers]
+            gc.enable()
+        report("two processes, PG + Redis", fake, n, seconds, peak_rss_mb(children=True))
+        print(f"{'':<28} per worker: {', '.join(shares)}")
 
 
 async def main() -> None:

@@ -50,6 +50,24 @@ async def each_in_own_transaction(
     return done
 
 
+async def each_due(
+    app: App,
+    due: Callable[[AsyncSession], Awaitable[Iterable[Any]]],
+    step: Callable[[AsyncSession, Any], Awaitable[int | bool]],
+    what: str,
+) -> int:
+    """Read the ids ``due`` returns in a read-only session, then ``each_in_own_transaction``."""
+    async with app.db.sessions() as session:
+        ids = await due(session)
+    return await each_in_own_transaction(app, ids, step, what)
+
+
+async def in_one_transaction(app: App, work: Callable[[AsyncSession], Awaitable[int]]) -> int:
+    """Run a job's whole ``work`` in one transaction: a sweep that claims each of its rows itself."""
+    async with app.db.unit_of_work() as session:
+        return await work(session)
+
+
 async def housekeeping(app: App, now: datetime) -> int:
     """Once an hour: forget expired buttons and old de-duplication marks."""
     key = f"housekeeping:{now.strftime('%Y-%m-%dT%H')}"
@@ -97,8 +115,9 @@ async def retention(app: App, now: datetime) -> int:
 
 async def agenda_due_reminders(app: App, now: datetime) -> int:
     """Owners hear of what they took on a few days before it is due: once per item per due date."""
-    async with app.db.unit_of_work() as session:
-        return await outcomes.due_reminders(session, now, app.settings.tz)
+    return await in_one_transaction(app, lambda session: outcomes.due_reminders(session, now, app.settings.tz))
+
+
 # -- meeting-date polls and meetings ------------------------------------------------------------
 # Each step claims its row inside the transaction that sends its messages (an UPDATE … WHERE …
 # that only one process wins), one transaction per poll or meeting, so one failure does not
@@ -118,34 +137,32 @@ async def close_date_polls(app: App, now: datetime) -> int:
 
 async def date_poll_reminders(app: App, now: datetime) -> int:
     """The one reminder before the deadline, to members who have not answered."""
-    async with app.db.sessions() as session:
-        due = await polls.due_reminder_ids(session, now)
-    return await each_in_own_transaction(
-        app, due, lambda session, poll_id: polls.send_reminders(session, poll_id, now=now, tz=app.settings.tz),
+    return await each_due(
+        app, lambda session: polls.due_reminder_ids(session, now),
+        lambda session, poll_id: polls.send_reminders(session, poll_id, now=now, tz=app.settings.tz),
         "the reminders of date poll",
     )
 
 
 async def required_roles_answered(app: App, now: datetime) -> int:
     """Tell a lead, once, that every required role has answered (hourly safety net; votes tell at once)."""
-    async with app.db.unit_of_work() as session:
-        return await polls.roles_complete_sweep(session, now=now, tz=app.settings.tz)
+    return await in_one_transaction(
+        app, lambda session: polls.roles_complete_sweep(session, now=now, tz=app.settings.tz)
+    )
 
 
 async def meeting_reminders(app: App, now: datetime) -> int:
     """The day before a confirmed meeting, once per date (a moved meeting is reminded again)."""
-    async with app.db.sessions() as session:
-        due = await meetings.due_reminder_ids(session, now, app.settings.tz)
-    return await each_in_own_transaction(
-        app, due, lambda session, meeting_id: meetings.send_reminder(session, meeting_id, now=now, tz=app.settings.tz),
+    return await each_due(
+        app, lambda session: meetings.due_reminder_ids(session, now, app.settings.tz),
+        lambda session, meeting_id: meetings.send_reminder(session, meeting_id, now=now, tz=app.settings.tz),
         "the reminder of meeting",
     )
 
 
 async def cadence_nudges(app: App, now: datetime) -> int:
     """Leads whose forum has no meeting for its next period: at most once per period."""
-    async with app.db.unit_of_work() as session:
-        return await meetings.cadence_nudges(session, now=now, tz=app.settings.tz)
+    return await in_one_transaction(app, lambda session: meetings.cadence_nudges(session, now=now, tz=app.settings.tz))
 
 
 async def keshet_assessments(app: App, now: datetime) -> int:
@@ -203,8 +220,7 @@ async def survey_promotions(app: App, now: datetime) -> int:
     """Hand answers promoted while the agenda/issues feature was missing over to it, once it exists."""
     from bot.services.surveys import answers as surveys
 
-    async with app.db.unit_of_work() as session:
-        return await surveys.deliver_pending(session, now=now)
+    return await in_one_transaction(app, lambda session: surveys.deliver_pending(session, now=now))
 # -- escalation, digests and decisions down -------------------------------------------------------
 # Each issue or gap past its window is forwarded in its own transaction with its claim
 # ("esc:auto:i12"); each digest slot is claimed per forum ("esc:digest:f3:<slot>") in the

@@ -25,6 +25,17 @@ class Role:
         return {"he": self.he, "ar": self.ar}.get(locale, self.en)
 
 
+# Roles that sit in more than one kind of forum: one definition, so that their names stay the same.
+_GOVERNMENT_MINISTRY_REP = Role(
+    "government_ministry_rep", "נציג/ת משרד ממשלתי", "Government ministry representative", "ممثّل/ة وزارة حكومية"
+)
+_DISTRICT_MANAGER = Role(
+    "district_manager", "מנהל/ת המחוז", "District manager", "مدير/ة اللواء", leads=True, required=True
+)
+_INTEGRATING_SUPERVISOR = Role(
+    "integrating_supervisor", "מפקח/ת מתכלל/ת", "Integrating supervisor", "مفتّش/ة مُركِّز/ة", required=True
+)
+
 _HQ = (
     Role(
         "hq_coordinator",
@@ -41,7 +52,7 @@ _HQ = (
         "ممثّل/ة وزارة التربية والتعليم",
         required=True,
     ),
-    Role("government_ministry_rep", "נציג/ת משרד ממשלתי", "Government ministry representative", "ممثّل/ة وزارة حكومية"),
+    _GOVERNMENT_MINISTRY_REP,
     Role("security_body_rep", "נציג/ת גוף ביטחון", "Security body representative", "ممثّل/ة جهة أمنية"),
     Role(
         "local_government_rep",
@@ -61,7 +72,7 @@ _HQ = (
 )
 
 _DISTRICT = (
-    Role("district_manager", "מנהל/ת המחוז", "District manager", "مدير/ة اللواء", leads=True, required=True),
+    _DISTRICT_MANAGER,
     Role("district_management_rep", "נציג/ת הנהלת המחוז", "District management representative", "ممثّل/ة إدارة اللواء"),
     Role(
         "education_department_rep",
@@ -74,11 +85,11 @@ _DISTRICT = (
     Role("kindergarten_heads_rep", "נציגת מנהלות גנים", "Kindergarten heads' representative", "ممثّلة مديرات الروضات"),
     Role("school_network_rep", "נציג/ת רשת", "School network representative", "ممثّل/ة شبكة مدارس"),
     Role("parents_rep", "נציג/ת הורים", "Parents' representative", "ممثّل/ة الأهالي", required=True),
-    Role("government_ministry_rep", "נציג/ת משרד ממשלתי", "Government ministry representative", "ممثّل/ة وزارة حكومية"),
+    _GOVERNMENT_MINISTRY_REP,
 )
 
 _DISTRICT_CROSSCUT = (
-    Role("district_manager", "מנהל/ת המחוז", "District manager", "مدير/ة اللواء", leads=True, required=True),
+    _DISTRICT_MANAGER,
     Role(
         "education_department_head",
         "מנהל/ת אגף החינוך ברשות",
@@ -86,12 +97,12 @@ _DISTRICT_CROSSCUT = (
         "مدير/ة قسم التربية في السلطة",
         required=True,
     ),
-    Role("integrating_supervisor", "מפקח/ת מתכלל/ת", "Integrating supervisor", "مفتّش/ة مُركِّز/ة", required=True),
+    _INTEGRATING_SUPERVISOR,
 )
 
 _AUTHORITY = (
     Role("authority_head", "ראש הרשות", "Head of the authority", "رئيس/ة السلطة"),
-    Role("integrating_supervisor", "מפקח/ת מתכלל/ת", "Integrating supervisor", "مفتّش/ة مُركِّز/ة", required=True),
+    _INTEGRATING_SUPERVISOR,
     Role(
         "education_department_head",
         "מנהל/ת מחלקת החינוך",

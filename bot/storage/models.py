@@ -6,7 +6,7 @@ People are people: channel identities hang off a person, never the other way rou
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
 from sqlalchemy import (
     BigInteger,
@@ -19,7 +19,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+from sqlalchemy.orm import DeclarativeBase, Mapped, declared_attr, mapped_column, relationship
 
 from bot.storage.types import JSONType, UTCDateTime
 
@@ -37,12 +37,48 @@ class Base(DeclarativeBase):
     type_annotation_map = {datetime: UTCDateTime(), dict[str, Any]: JSONType}
 
 
-class OrgUnit(Base):
+class Entity(Base):
+    """A table whose rows are known by an integer ``id``, its first column."""
+
+    __abstract__ = True
+
+    id: Mapped[int] = mapped_column(primary_key=True, sort_order=-1)
+
+
+class ForumListItem:
+    """A row a forum works through by status (an agenda item, a raised issue, an escalated gap).
+
+    Adds its ``created_at`` / ``updated_at`` as the table's last columns and the index the forum's
+    lists are read by, ``ix_<table>_forum_status`` on (``forum_id``, ``status``).
+    """
+
+    __tablename__: str
+
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    @declared_attr.directive
+    def __table_args__(cls) -> tuple[Index]:
+        return (Index(f"ix_{cls.__tablename__}_forum_status", "forum_id", "status"),)
+
+
+# Column kinds that recur across the feature tables: ``name: Mapped[PersonRef]``, and
+# ``= mapped_column(index=True)`` beside it where the column is also looked up.
+
+# Who did something: emptied when the person is forgotten, while the row (and any role kept beside
+# it) stays.
+PersonRef = Annotated[int | None, mapped_column(ForeignKey("people.id", ondelete="SET NULL"))]
+# A seat (a membership) in a forum: its rows go with the seat.
+SeatRef = Annotated[int, mapped_column(ForeignKey("memberships.id", ondelete="CASCADE"))]
+# A role's key in the catalogue (bot.domain.roles), e.g. "principal".
+RoleKey = Annotated[str, mapped_column(String(48))]
+
+
+class OrgUnit(Entity):
     """HQ, a district, a local authority or a school."""
 
     __tablename__ = "org_units"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(32), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     name_en: Mapped[str | None] = mapped_column(String(200))
@@ -52,15 +88,14 @@ class OrgUnit(Base):
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
-    parent: Mapped[OrgUnit | None] = relationship(remote_side=[id])
+    parent: Mapped[OrgUnit | None] = relationship(remote_side="OrgUnit.id")
 
 
-class Forum(Base):
+class Forum(Entity):
     """A forum of partners held by one org unit (its main forum, a cross-cutting one, ...)."""
 
     __tablename__ = "forums"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(48), unique=True)
     org_unit_id: Mapped[int] = mapped_column(ForeignKey("org_units.id"), index=True)
     kind: Mapped[str] = mapped_column(String(24))
@@ -73,10 +108,9 @@ class Forum(Base):
     __table_args__ = (UniqueConstraint("org_unit_id", "kind", name="uq_forums_unit_kind"),)
 
 
-class Person(Base):
+class Person(Entity):
     __tablename__ = "people"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     display_name: Mapped[str] = mapped_column(String(80))
     address_form: Mapped[str] = mapped_column(String(1), default="p")  # m / f / p(lural)
     locale: Mapped[str] = mapped_column(String(8), default="he")
@@ -88,16 +122,15 @@ class Person(Base):
     forgotten_at: Mapped[datetime | None]
 
 
-class ChannelIdentity(Base):
+class ChannelIdentity(Entity):
     """Someone on a channel: known before they register, linked to a person once they do."""
 
     __tablename__ = "channel_identities"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
     external_id: Mapped[str] = mapped_column(String(64))
     chat_id: Mapped[str] = mapped_column(String(64))
-    person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
+    person_id: Mapped[PersonRef] = mapped_column(index=True)
     phone: Mapped[str | None] = mapped_column(String(32))
     locale_hint: Mapped[str | None] = mapped_column(String(8))
     status: Mapped[str] = mapped_column(String(16), default="active")  # active / blocked / failed
@@ -109,13 +142,12 @@ class ChannelIdentity(Base):
     __table_args__ = (UniqueConstraint("channel", "external_id", name="uq_identity_channel_external"),)
 
 
-class Membership(Base):
+class Membership(Entity):
     __tablename__ = "memberships"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     person_id: Mapped[int] = mapped_column(ForeignKey("people.id", ondelete="CASCADE"), index=True)
     forum_id: Mapped[int] = mapped_column(ForeignKey("forums.id"), index=True)
-    role: Mapped[str] = mapped_column(String(48))
+    role: Mapped[RoleKey]
     invite_id: Mapped[int | None] = mapped_column(ForeignKey("invites.id"))
     created_at: Mapped[datetime]
     revoked_at: Mapped[datetime | None]
@@ -126,17 +158,16 @@ class Membership(Base):
     __table_args__ = (UniqueConstraint("person_id", "forum_id", "role", name="uq_membership"),)
 
 
-class Invite(Base):
+class Invite(Entity):
     __tablename__ = "invites"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     code: Mapped[str] = mapped_column(String(64), unique=True)
     forum_id: Mapped[int] = mapped_column(ForeignKey("forums.id"), index=True)
-    role: Mapped[str] = mapped_column(String(48))
+    role: Mapped[RoleKey]
     max_uses: Mapped[int] = mapped_column(Integer, default=1)
     uses: Mapped[int] = mapped_column(Integer, default=0)
     expires_at: Mapped[datetime]
-    created_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    created_by_person_id: Mapped[PersonRef]
     revoked_at: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
@@ -224,23 +255,21 @@ class JobRun(Base):
     owner: Mapped[str | None] = mapped_column(String(64))
 
 
-class AuditLog(Base):
+class AuditLog(Entity):
     __tablename__ = "audit_log"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     at: Mapped[datetime] = mapped_column(index=True)
-    actor_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    actor_person_id: Mapped[PersonRef]
     action: Mapped[str] = mapped_column(String(48))
     subject: Mapped[str | None] = mapped_column(String(96))
     details: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
 
-class ExternalRef(Base):
+class ExternalRef(Entity):
     """What a channel's own id stands for (e.g. a Telegram poll id → "datepoll:12")."""
 
     __tablename__ = "external_refs"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
     kind: Mapped[str] = mapped_column(String(16))  # poll / message
     external_id: Mapped[str] = mapped_column(String(96))
@@ -257,12 +286,11 @@ class ExternalRef(Base):
 UNSURE_POLL = "poll_unsure"
 
 
-class GroupChat(Base):
+class GroupChat(Entity):
     """A messenger group linked to a forum, for announcements and polls."""
 
     __tablename__ = "group_chats"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     channel: Mapped[str] = mapped_column(String(16))
     chat_id: Mapped[str] = mapped_column(String(64))
     title: Mapped[str | None] = mapped_column(String(200))

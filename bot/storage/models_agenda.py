@@ -11,16 +11,15 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint, false
+from sqlalchemy import Boolean, ForeignKey, Integer, String, Text, UniqueConstraint, false
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.storage.models import Base
+from bot.storage.models import Entity, ForumListItem, PersonRef, RoleKey
 
 
-class AgendaItem(Base):
+class AgendaItem(ForumListItem, Entity):
     __tablename__ = "agenda_items"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     forum_id: Mapped[int] = mapped_column(ForeignKey("forums.id"), index=True)
     # The instant that counts for intake: the item is on the agenda of every meeting whose intake
     # closes after it, until a meeting records a decision on it (see bot.domain.agenda.belongs_to).
@@ -31,23 +30,18 @@ class AgendaItem(Base):
     origin_forum_id: Mapped[int | None] = mapped_column(ForeignKey("forums.id", ondelete="SET NULL"))
     title: Mapped[str] = mapped_column(String(120))
     details: Mapped[str | None] = mapped_column(Text)
-    proposer_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
-    proposer_role: Mapped[str | None] = mapped_column(String(48))
+    proposer_person_id: Mapped[PersonRef] = mapped_column(index=True)
+    proposer_role: Mapped[RoleKey | None]
     decline_reason: Mapped[str | None] = mapped_column(Text)
     carried_from: Mapped[datetime | None]  # the meeting it was on before it moved on
     submit_key: Mapped[str | None] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime]
-    updated_at: Mapped[datetime]
-
-    __table_args__ = (Index("ix_agenda_items_forum_status", "forum_id", "status"),)
 
 
-class RaisedIssue(Base):
+class RaisedIssue(ForumListItem, Entity):
     """A need, a difficulty or a blocker raised in a forum (הצפת פער)."""
 
     __tablename__ = "raised_issues"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     forum_id: Mapped[int] = mapped_column(ForeignKey("forums.id"), index=True)
     kind: Mapped[str] = mapped_column(String(16))
     category: Mapped[str | None] = mapped_column(String(16))
@@ -56,32 +50,27 @@ class RaisedIssue(Base):
     show_name: Mapped[bool] = mapped_column(Boolean, default=False)  # members see the raiser's name
     # ...and so does the forum's group chat (what the bot posts there); only with show_name
     show_name_to_group: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
-    raiser_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
-    raiser_role: Mapped[str] = mapped_column(String(48))
+    raiser_person_id: Mapped[PersonRef] = mapped_column(index=True)
+    raiser_role: Mapped[RoleKey]
     status: Mapped[str] = mapped_column(String(16))
-    owner_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
-    owner_role: Mapped[str | None] = mapped_column(String(48))
+    owner_person_id: Mapped[PersonRef]
+    owner_role: Mapped[RoleKey | None]
     due_date: Mapped[date | None]
     resolution: Mapped[str | None] = mapped_column(Text)
     decline_reason: Mapped[str | None] = mapped_column(Text)
     carried_count: Mapped[int] = mapped_column(Integer, default=0)
     submit_key: Mapped[str | None] = mapped_column(String(64), unique=True)
-    created_at: Mapped[datetime]
-    updated_at: Mapped[datetime]
-
-    __table_args__ = (Index("ix_raised_issues_forum_status", "forum_id", "status"),)
 
 
-class IssueHistory(Base):
+class IssueHistory(Entity):
     """Every change of a raised issue: who, when, from, to, and a note."""
 
     __tablename__ = "issue_history"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     issue_id: Mapped[int] = mapped_column(ForeignKey("raised_issues.id", ondelete="CASCADE"), index=True)
     at: Mapped[datetime]
-    actor_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
-    actor_role: Mapped[str | None] = mapped_column(String(48))
+    actor_person_id: Mapped[PersonRef]
+    actor_role: Mapped[RoleKey | None]
     kind: Mapped[str] = mapped_column(String(16))
     from_status: Mapped[str | None] = mapped_column(String(16))
     to_status: Mapped[str | None] = mapped_column(String(16))
@@ -89,23 +78,22 @@ class IssueHistory(Base):
     meeting_at: Mapped[datetime | None]
 
 
-class MeetingDecision(Base):
+class MeetingDecision(Entity):
     """What a meeting recorded for one agenda item or one issue (one row per subject per meeting)."""
 
     __tablename__ = "meeting_decisions"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     forum_id: Mapped[int] = mapped_column(ForeignKey("forums.id"), index=True)
     meeting_at: Mapped[datetime]
     item_id: Mapped[int | None] = mapped_column(ForeignKey("agenda_items.id", ondelete="CASCADE"))
     issue_id: Mapped[int | None] = mapped_column(ForeignKey("raised_issues.id", ondelete="CASCADE"))
     status: Mapped[str | None] = mapped_column(String(16))  # the issue's status recorded at the meeting
     text: Mapped[str | None] = mapped_column(Text)
-    owner_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"), index=True)
-    owner_role: Mapped[str | None] = mapped_column(String(48))
+    owner_person_id: Mapped[PersonRef] = mapped_column(index=True)
+    owner_role: Mapped[RoleKey | None]
     due_date: Mapped[date | None] = mapped_column(index=True)
     reminded_for: Mapped[date | None]  # the due date whose reminder was handled (sent, or no longer needed)
-    recorded_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    recorded_by_person_id: Mapped[PersonRef]
     recorded_at: Mapped[datetime]
 
     __table_args__ = (

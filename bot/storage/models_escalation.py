@@ -10,16 +10,15 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.storage.models import Base
+from bot.storage.models import Base, Entity, ForumListItem, PersonRef, RoleKey
 
 
-class EscalatedGap(Base):
+class EscalatedGap(ForumListItem, Entity):
     __tablename__ = "escalated_gaps"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     forum_id: Mapped[int] = mapped_column(ForeignKey("forums.id"))  # the forum it was forwarded to
     kind: Mapped[str] = mapped_column(String(16))
     category: Mapped[str | None] = mapped_column(String(16))
@@ -27,25 +26,20 @@ class EscalatedGap(Base):
     norm_title: Mapped[str] = mapped_column(String(160))
     details: Mapped[str | None] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(16))
-    owner_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
-    owner_role: Mapped[str | None] = mapped_column(String(48))
+    owner_person_id: Mapped[PersonRef]
+    owner_role: Mapped[RoleKey | None]
     answer: Mapped[str | None] = mapped_column(Text)
-    answered_by_role: Mapped[str | None] = mapped_column(String(48))
+    answered_by_role: Mapped[RoleKey | None]
     forwarded_to_gap_id: Mapped[int | None] = mapped_column(ForeignKey("escalated_gaps.id", ondelete="SET NULL"))
     first_digest_at: Mapped[datetime | None]  # when a digest first listed it as new (None: still new)
     arrived_at: Mapped[datetime]  # starts its window in this forum
-    created_at: Mapped[datetime]
-    updated_at: Mapped[datetime]
-
-    __table_args__ = (Index("ix_escalated_gaps_forum_status", "forum_id", "status"),)
 
 
-class EscalationLink(Base):
+class EscalationLink(Entity):
     """An origin issue (raised in a forum below) behind a gap, and which child forum passed it on."""
 
     __tablename__ = "escalation_links"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     gap_id: Mapped[int] = mapped_column(ForeignKey("escalated_gaps.id", ondelete="CASCADE"), index=True)
     issue_id: Mapped[int] = mapped_column(ForeignKey("raised_issues.id", ondelete="CASCADE"), index=True)
     via_forum_id: Mapped[int] = mapped_column(ForeignKey("forums.id"))  # the child forum it came from
@@ -55,15 +49,14 @@ class EscalationLink(Base):
     __table_args__ = (UniqueConstraint("gap_id", "issue_id", name="uq_escalation_links_gap_issue"),)
 
 
-class Announcement(Base):
+class Announcement(Entity):
     """A decision or an update a higher forum sends to the forums below (all, or some tiers)."""
 
     __tablename__ = "announcements"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     forum_id: Mapped[int] = mapped_column(ForeignKey("forums.id"), index=True)
-    author_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
-    author_role: Mapped[str | None] = mapped_column(String(48))
+    author_person_id: Mapped[PersonRef]
+    author_role: Mapped[RoleKey | None]
     title: Mapped[str] = mapped_column(String(120))
     text: Mapped[str] = mapped_column(Text)
     tiers: Mapped[str] = mapped_column(String(64))  # comma-separated tiers below

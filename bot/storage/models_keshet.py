@@ -7,21 +7,20 @@ on a person or copied onto these rows.
 from __future__ import annotations
 
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
 from sqlalchemy import Boolean, Date, ForeignKey, Integer, String, Text, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.storage.models import Base
+from bot.storage.models import Entity, PersonRef, SeatRef
 from bot.storage.types import JSONType
 
 
-class KeshetPartnership(Base):
+class KeshetPartnership(Entity):
     """A partnership forum's own settings and schedule (one row per forum of kind partnership)."""
 
     __tablename__ = "keshet_partnerships"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     forum_id: Mapped[int] = mapped_column(ForeignKey("forums.id", ondelete="CASCADE"), unique=True)
     weights: Mapped[dict[str, Any]] = mapped_column(default=dict)  # criterion → 0..5 (default 1)
     assessment_every_months: Mapped[int] = mapped_column(Integer, default=6)
@@ -29,46 +28,47 @@ class KeshetPartnership(Base):
     created_at: Mapped[datetime]
 
 
-class KeshetStageEntry(Base):
+# A row of one partnership's process, looked up by the partnership; it goes with the partnership.
+PartnershipRef = Annotated[int, mapped_column(ForeignKey("keshet_partnerships.id", ondelete="CASCADE"), index=True)]
+
+
+class KeshetStageEntry(Entity):
     """The partnership reached a stage, or made progress in it, on a date (past dates welcome)."""
 
     __tablename__ = "keshet_stage_entries"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    partnership_id: Mapped[int] = mapped_column(ForeignKey("keshet_partnerships.id", ondelete="CASCADE"), index=True)
+    partnership_id: Mapped[PartnershipRef]
     stage: Mapped[str] = mapped_column(String(16))
     happened_on: Mapped[date] = mapped_column(Date)
     precision: Mapped[str] = mapped_column(String(8))  # day / month
     note: Mapped[str] = mapped_column(Text, default="")
-    recorded_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    recorded_by_person_id: Mapped[PersonRef]
     recorded_at: Mapped[datetime]
 
 
-class KeshetCandidate(Base):
+class KeshetCandidate(Entity):
     """A candidate field of action; ``key`` is a suggested field's key or the folded free text."""
 
     __tablename__ = "keshet_candidates"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    partnership_id: Mapped[int] = mapped_column(ForeignKey("keshet_partnerships.id", ondelete="CASCADE"), index=True)
+    partnership_id: Mapped[PartnershipRef]
     key: Mapped[str] = mapped_column(String(160))
     suggested: Mapped[str | None] = mapped_column(String(24))
     title: Mapped[str | None] = mapped_column(String(160))
-    added_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    added_by_person_id: Mapped[PersonRef]
     added_at: Mapped[datetime]
     removed_at: Mapped[datetime | None]
 
     __table_args__ = (UniqueConstraint("partnership_id", "key", name="uq_keshet_candidate"),)
 
 
-class KeshetScore(Base):
+class KeshetScore(Entity):
     """One partner's score (1–5) of one candidate on one criterion; a new score replaces the old."""
 
     __tablename__ = "keshet_scores"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     candidate_id: Mapped[int] = mapped_column(ForeignKey("keshet_candidates.id", ondelete="CASCADE"), index=True)
-    membership_id: Mapped[int] = mapped_column(ForeignKey("memberships.id", ondelete="CASCADE"))
+    membership_id: Mapped[SeatRef]
     criterion: Mapped[str] = mapped_column(String(16))
     score: Mapped[int] = mapped_column(Integer)
     scored_at: Mapped[datetime]
@@ -76,14 +76,13 @@ class KeshetScore(Base):
     __table_args__ = (UniqueConstraint("candidate_id", "membership_id", "criterion", name="uq_keshet_score"),)
 
 
-class KeshetInput(Base):
+class KeshetInput(Entity):
     """What a partner brings: management, volunteering, money or money's worth."""
 
     __tablename__ = "keshet_inputs"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    partnership_id: Mapped[int] = mapped_column(ForeignKey("keshet_partnerships.id", ondelete="CASCADE"), index=True)
-    membership_id: Mapped[int] = mapped_column(ForeignKey("memberships.id", ondelete="CASCADE"))
+    partnership_id: Mapped[PartnershipRef]
+    membership_id: Mapped[SeatRef]
     kind: Mapped[str] = mapped_column(String(16))
     amount: Mapped[int | None] = mapped_column(Integer)  # shekels, or hours a month
     description: Mapped[str] = mapped_column(Text)
@@ -91,28 +90,26 @@ class KeshetInput(Base):
     removed_at: Mapped[datetime | None]
 
 
-class KeshetAssessmentRound(Base):
+class KeshetAssessmentRound(Entity):
     """One round of the self-assessment; ``seats`` maps the partners asked (seat id) to their sector."""
 
     __tablename__ = "keshet_assessment_rounds"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
-    partnership_id: Mapped[int] = mapped_column(ForeignKey("keshet_partnerships.id", ondelete="CASCADE"), index=True)
+    partnership_id: Mapped[PartnershipRef]
     number: Mapped[int] = mapped_column(Integer)
     trigger: Mapped[str] = mapped_column(String(12))  # schedule / lead
-    opened_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    opened_by_person_id: Mapped[PersonRef]
     opened_at: Mapped[datetime]
     seats: Mapped[dict[str, Any]] = mapped_column(default=dict)
 
     __table_args__ = (UniqueConstraint("partnership_id", "number", name="uq_keshet_round"),)
 
 
-class KeshetAssessmentAnswer(Base):
+class KeshetAssessmentAnswer(Entity):
     __tablename__ = "keshet_assessment_answers"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     round_id: Mapped[int] = mapped_column(ForeignKey("keshet_assessment_rounds.id", ondelete="CASCADE"), index=True)
-    membership_id: Mapped[int] = mapped_column(ForeignKey("memberships.id", ondelete="CASCADE"))
+    membership_id: Mapped[SeatRef]
     question: Mapped[int] = mapped_column(Integer)
     yes: Mapped[bool] = mapped_column(Boolean)
     answered_at: Mapped[datetime]
@@ -125,12 +122,11 @@ class KeshetAssessmentAnswer(Base):
 # --------------------------------------------------------------------------------------------
 
 
-class Survey(Base):
+class Survey(Entity):
     """A survey of one forum's members. ``request_key`` makes a second send of the same request a no-op."""
 
     __tablename__ = "surveys"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     forum_id: Mapped[int] = mapped_column(ForeignKey("forums.id", ondelete="CASCADE"), index=True)
     template: Mapped[str | None] = mapped_column(String(32))
     title: Mapped[str] = mapped_column(String(200))
@@ -138,17 +134,16 @@ class Survey(Base):
     translatable: Mapped[bool] = mapped_column(Boolean, default=True)  # title and questions are msgids
     status: Mapped[str] = mapped_column(String(12), default="open")  # open / closed
     request_key: Mapped[str] = mapped_column(String(48))
-    created_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    created_by_person_id: Mapped[PersonRef]
     created_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
 
     __table_args__ = (UniqueConstraint("forum_id", "request_key", name="uq_survey_request"),)
 
 
-class SurveyQuestion(Base):
+class SurveyQuestion(Entity):
     __tablename__ = "survey_questions"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(8))
@@ -158,14 +153,13 @@ class SurveyQuestion(Base):
     __table_args__ = (UniqueConstraint("survey_id", "position", name="uq_survey_question"),)
 
 
-class SurveyResponse(Base):
+class SurveyResponse(Entity):
     """One seat's answers to a survey; answering again replaces answers, it never adds a response."""
 
     __tablename__ = "survey_responses"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     survey_id: Mapped[int] = mapped_column(ForeignKey("surveys.id", ondelete="CASCADE"), index=True)
-    membership_id: Mapped[int] = mapped_column(ForeignKey("memberships.id", ondelete="CASCADE"))
+    membership_id: Mapped[SeatRef]
     started_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     completed_at: Mapped[datetime | None]
@@ -173,10 +167,9 @@ class SurveyResponse(Base):
     __table_args__ = (UniqueConstraint("survey_id", "membership_id", name="uq_survey_response"),)
 
 
-class SurveyAnswer(Base):
+class SurveyAnswer(Entity):
     __tablename__ = "survey_answers"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     response_id: Mapped[int] = mapped_column(ForeignKey("survey_responses.id", ondelete="CASCADE"), index=True)
     question_id: Mapped[int] = mapped_column(ForeignKey("survey_questions.id", ondelete="CASCADE"))
     value: Mapped[dict[str, Any]] = mapped_column(default=dict)
@@ -185,7 +178,7 @@ class SurveyAnswer(Base):
     __table_args__ = (UniqueConstraint("response_id", "question_id", name="uq_survey_answer"),)
 
 
-class SurveyPromotion(Base):
+class SurveyPromotion(Entity):
     """An answer a lead turned into an agenda item or a raised issue.
 
     ``status`` is ``delivered`` once the agenda / issues service took it (``target_ref`` is its
@@ -195,14 +188,13 @@ class SurveyPromotion(Base):
 
     __tablename__ = "survey_promotions"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     answer_id: Mapped[int] = mapped_column(ForeignKey("survey_answers.id", ondelete="CASCADE"))
     target: Mapped[str] = mapped_column(String(8))  # agenda / issue
     forum_id: Mapped[int] = mapped_column(ForeignKey("forums.id", ondelete="CASCADE"), index=True)
     text: Mapped[str] = mapped_column(Text)
     status: Mapped[str] = mapped_column(String(12), default="pending", index=True)
     target_ref: Mapped[str | None] = mapped_column(String(48))
-    requested_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    requested_by_person_id: Mapped[PersonRef]
     requested_at: Mapped[datetime]
     delivered_at: Mapped[datetime | None]
     last_error: Mapped[str | None] = mapped_column(Text)

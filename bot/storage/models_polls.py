@@ -13,14 +13,14 @@ from typing import Any
 from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from bot.storage.models import Base, Forum
+from bot.storage.models import Base, Entity, Forum, PersonRef
 from bot.storage.types import JSONType
 
 POLL_STATUSES = ("draft", "open", "closed", "decided", "cancelled")
 MEETING_STATUSES = ("proposed", "confirmed", "cancelled", "held")
 
 
-class Meeting(Base):
+class Meeting(Entity):
     """One meeting of a forum.
 
     ``status``: ``proposed`` (a poll closed and suggested it; the lead has not confirmed),
@@ -32,7 +32,6 @@ class Meeting(Base):
 
     __tablename__ = "meetings"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     forum_id: Mapped[int] = mapped_column(ForeignKey("forums.id", ondelete="CASCADE"))
     starts_at: Mapped[datetime]
     duration_minutes: Mapped[int] = mapped_column(Integer, default=90)
@@ -40,7 +39,7 @@ class Meeting(Base):
     ics_uid: Mapped[str] = mapped_column(String(96), unique=True)
     ics_sequence: Mapped[int] = mapped_column(Integer, default=0)
     poll_id: Mapped[int | None] = mapped_column(ForeignKey("date_polls.id", ondelete="SET NULL"), index=True)
-    created_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    created_by_person_id: Mapped[PersonRef]
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
     confirmed_at: Mapped[datetime | None]
@@ -55,14 +54,13 @@ class Meeting(Base):
     )
 
 
-class DatePoll(Base):
+class DatePoll(Entity):
     """A poll for a forum's next meeting date: a draft the lead edits, then open until ``deadline``."""
 
     __tablename__ = "date_polls"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     forum_id: Mapped[int] = mapped_column(ForeignKey("forums.id", ondelete="CASCADE"), index=True)
-    created_by_person_id: Mapped[int | None] = mapped_column(ForeignKey("people.id", ondelete="SET NULL"))
+    created_by_person_id: Mapped[PersonRef]
     status: Mapped[str] = mapped_column(String(12), default="draft")
     meeting_time: Mapped[str] = mapped_column(String(5))  # the usual start, "HH:MM" in Israel
     duration_minutes: Mapped[int] = mapped_column(Integer, default=90)
@@ -80,12 +78,11 @@ class DatePoll(Base):
     __table_args__ = (Index("ix_date_polls_status_deadline", "status", "deadline"),)
 
 
-class DatePollOption(Base):
+class DatePollOption(Entity):
     """A date on offer. ``position`` is its index in the native poll (0-based, by date)."""
 
     __tablename__ = "date_poll_options"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     poll_id: Mapped[int] = mapped_column(ForeignKey("date_polls.id", ondelete="CASCADE"), index=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
     starts_at: Mapped[datetime]

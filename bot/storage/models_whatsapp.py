@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from bot.storage.models import Base
+from bot.storage.models import Base, Entity
 
 
 class WhatsAppInbox(Base):
@@ -37,12 +37,11 @@ class WhatsAppInbox(Base):
     __table_args__ = (Index("ix_whatsapp_inbox_due", "status", "id"),)
 
 
-class HeldMessage(Base):
+class HeldMessage(Entity):
     """A full message kept for a person until they tap for it (window closed, or a menu's next page)."""
 
     __tablename__ = "held_messages"
 
-    id: Mapped[int] = mapped_column(primary_key=True)
     identity_id: Mapped[int] = mapped_column(ForeignKey("channel_identities.id", ondelete="CASCADE"), index=True)
     kind: Mapped[str] = mapped_column(String(12))  # window / page / numbered
     digest: Mapped[str] = mapped_column(String(64))

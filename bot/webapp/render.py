@@ -20,6 +20,7 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
+_env.globals["zip"] = zip  # pairs for a select whose options show their own value (board.html)
 
 
 TODAY = N_("today")

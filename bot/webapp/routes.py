@@ -116,7 +116,10 @@ class Call:
     request: Request
 
 
-async def guarded(request: Request, fn: Callable[[Call], Awaitable[Response]], *, write: bool = False) -> Response:
+View = Callable[[Call], Awaitable[Response]]
+
+
+async def guarded(request: Request, fn: View, *, write: bool = False) -> Response:
     """Resolve the person, run ``fn`` in one transaction, and turn refusals into pages."""
     app = app_of(request)
     try:
@@ -138,6 +141,20 @@ async def guarded(request: Request, fn: Callable[[Call], Awaitable[Response]], *
     if write:
         app.notify_outbox()
     return response
+
+
+def signed_in(method: str, path: str, *, write: bool = False) -> Callable[[View], View]:
+    """Serve ``view`` at ``path`` (a route without path parameters) through ``guarded``; the route
+    is named after the view."""
+
+    def register(view: View) -> View:
+        async def endpoint(request: Request) -> Response:
+            return await guarded(request, view, write=write)
+
+        router.add_api_route(path, endpoint, methods=[method], name=view.__name__)
+        return view
+
+    return register
 
 
 def set_cookie(app: App, response: Response, request: Request, opened: websessions.Opened) -> None:
@@ -193,28 +210,20 @@ async def mini_app_login(request: Request) -> Response:
     return response
 
 
-async def _logout(c: Call) -> Response:
+@signed_in("POST", "/web/logout", write=True)
+async def logout(c: Call) -> Response:
     await websessions.close_session(c.session, c.request.cookies.get(COOKIE, ""))
     response = page(c.me.t, "message.html", text=c.me.t._("You are signed out."))
     response.delete_cookie(COOKIE, path="/web")
     return response
 
 
-@router.post("/web/logout")
-async def logout(request: Request) -> Response:
-    return await guarded(request, _logout, write=True)
-
-
 # -- pages -----------------------------------------------------------------------------------
 
 
-async def _home(c: Call) -> Response:
+@signed_in("GET", "/web")
+async def home(c: Call) -> Response:
     return page(c.me.t, "home.html", me=c.me, **await views.home(c.session, c.me.person, c.app.clock.now()))
-
-
-@router.get("/web")
-async def home(request: Request) -> Response:
-    return await guarded(request, _home)
 
 
 @router.get("/web/forum/{forum_id}")
@@ -292,15 +301,11 @@ async def hq_forum(c: Call) -> Forum:
     return forum
 
 
-async def _national(c: Call) -> Response:
+@signed_in("GET", "/web/national")
+async def national_page(c: Call) -> Response:
     await hq_forum(c)
     context = await views.national_context(c.session, c.me.t, c.app.clock.now())
     return page(c.me.t, "national.html", me=c.me, **context)
-
-
-@router.get("/web/national")
-async def national_page(request: Request) -> Response:
-    return await guarded(request, _national)
 
 
 @router.get("/web/national.{fmt}")
