@@ -10,9 +10,12 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.channels.console import CHANNEL, ConsoleSender, parse_line
-from bot.core.messages import Outbound
+from bot.clock import SystemClock
+from bot.core.messages import Outbound, OutKind
 from bot.i18n import FSI, LRI, LRM, PDI, RLM
+from bot.services.delivery.outbox import PRIORITY_BULK, enqueue
 from bot.services.forums.orgs import import_org_rows, parse_org_csv
+from bot.storage.db import Database
 from bot.storage.models import Forum, GroupChat
 from tests.conftest import DEMO_ORG
 
@@ -104,3 +107,24 @@ async def link_console_group(app: App, forum_code: str, chat_id: str, title: str
         now = app.clock.now()
         session.add(GroupChat(channel="console", chat_id=chat_id, title=title, forum_id=forum.id,
                               active=True, linked_at=now, created_at=now))
+
+
+async def queue_broadcast(url: str, chats: list[int], *, text: str, dedup_key: str) -> None:
+    """A bulk message to every chat, queued in one transaction as an announcement would be.
+
+    ``text`` and ``dedup_key`` are templates filled in with each ``{chat}``.
+    """
+    db = Database(url)
+    async with db.unit_of_work() as session:
+        now = SystemClock().now()
+        for chat in chats:
+            await enqueue(
+                session,
+                channel="telegram",
+                chat_id=str(chat),
+                now=now,
+                priority=PRIORITY_BULK,
+                message=Outbound(kind=OutKind.TEXT, text=text.format(chat=chat)),
+                dedup_key=dedup_key.format(chat=chat),
+            )
+    await db.dispose()
