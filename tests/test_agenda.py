@@ -16,10 +16,18 @@ from bot.services.agenda import items as agenda
 from bot.services.errors import Forbidden, Refused
 from bot.services.forums import invites
 from bot.services.meetings import outcomes
-from bot.storage.models import ChannelIdentity, Person
 from bot.storage.models_agenda import AgendaItem, IssueHistory, RaisedIssue
 from scheduler.jobs import run_due
-from tests.helpers import ConsoleUser, console_sender, import_demo, make_invite, plain, register
+from tests.helpers import (
+    ConsoleUser,
+    console_sender,
+    import_demo,
+    make_invite,
+    person_of,
+    plain,
+    principal_and_parent,
+    register,
+)
 
 SCHOOL = "S-DEMO-210101"
 OTHER_SCHOOL = "S-DEMO-400101"
@@ -43,21 +51,9 @@ async def press(user: ConsoleUser, label: str) -> str:
     return await user.text_of(str(labels.index(label) + 1))
 
 
-async def person_of(app: App, name: str) -> Person:
-    async with app.db.sessions() as session:
-        person = await session.scalar(
-            select(Person).join(ChannelIdentity, ChannelIdentity.person_id == Person.id)
-            .where(ChannelIdentity.external_id == name)
-        )
-        assert person is not None
-        return person
-
-
 async def school(app: App) -> tuple[ConsoleUser, ConsoleUser, ConsoleUser]:
     """The principal (Dana, the lead), a parent (Avi) and the counsellor (Rana) of one school forum."""
-    await import_demo(app)
-    dana = await register(app, "dana", await make_invite(app, SCHOOL, "principal"), form="f", display="דנה לוי")
-    avi = await register(app, "avi", await make_invite(app, SCHOOL, "parent"), form="m", display="אבי כהן")
+    dana, avi = await principal_and_parent(app, SCHOOL)
     rana = await register(app, "rana", await make_invite(app, SCHOOL, "counsellor"), form="f", display="רנא חורי")
     return dana, avi, rana
 
