@@ -88,6 +88,16 @@ async def raise_issue(user: ConsoleUser, title: str, *, kind: str = "חסם", sh
     return await press(user, "שליחה")
 
 
+async def record_decision(lead: ConsoleUser, clock: FixedClock, decision: str, owner: str, *, hours: int = 2) -> str:
+    """``hours`` after the meeting began, the lead records ``decision`` on its first subject with ``owner``
+    in charge; returns what the bot says next (when it is due, or the next subject)."""
+    clock.set(MEETING_AT + timedelta(hours=hours))
+    await lead.say("/meeting")
+    await press(lead, "תיעוד החלטה")
+    await lead.say(decision)
+    return await press(lead, owner)
+
+
 async def test_the_whole_lifecycle_in_hebrew(app: App, clock: FixedClock) -> None:
     dana, avi, rana = await school(app)
     empty = await dana.text_of("/agenda")
@@ -191,11 +201,7 @@ async def test_intake_closes_before_the_meeting_and_late_items_wait_for_the_next
     assert own == 'נוסף לסדר היום: "עדכון מהנהלת בית הספר".'
     assert "1. עדכון מהנהלת בית הספר" in await dana.text_of("/agenda")
 
-    clock.set(MEETING_AT + timedelta(hours=3))
-    await dana.say("/meeting")
-    await press(dana, "תיעוד החלטה")
-    await dana.say("עודכן")
-    await press(dana, "אין אחראי מסוים")
+    await record_decision(dana, clock, "עודכן", "אין אחראי מסוים", hours=3)
     await press(dana, "שליחת הסיכום")
     next_set = await set_meeting(dana, "5.1.2027 17:30")
     assert "הפגישה הבאה תתקיים ביום שלישי, 5 בינואר 2027 בשעה 17:30." in next_set
