@@ -128,7 +128,9 @@ async def link_console_group(app: App, forum_code: str, chat_id: str, title: str
                               active=True, linked_at=now, created_at=now))
 
 
-async def queue_broadcast(url: str, chats: list[int], *, text: str, dedup_key: str) -> None:
+async def queue_broadcast(
+    url: str, chats: list[int], *, text: str = "הודעה {chat}", dedup_key: str = "broadcast:{chat}"
+) -> None:
     """A bulk message to every chat, queued in one transaction as an announcement would be.
 
     ``text`` and ``dedup_key`` are templates filled in with each ``{chat}``.

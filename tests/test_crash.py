@@ -89,7 +89,7 @@ async def test_sigkill_mid_broadcast_loses_nothing(tmp_path: Path) -> None:
     async with FakeTelegram(enforce_limits=True, global_per_second=120) as fake:
         for chat in chats:
             fake.user(chat, "x")
-        await queue_broadcast(url, chats, text="הודעה {chat}", dedup_key="crash:{chat}")
+        await queue_broadcast(url, chats)
         first = start_bot(tmp_path, url, fake, "first")
         try:
             await fake.wait_for_count(N // 3, method="sendMessage", timeout=60)
@@ -120,7 +120,7 @@ async def test_ten_percent_faults_still_deliver_everything(tmp_path: Path) -> No
     async with FakeTelegram() as fake:
         for chat in chats:
             fake.user(chat, "x")
-        await queue_broadcast(url, chats, text="הודעה {chat}", dedup_key="crash:{chat}")
+        await queue_broadcast(url, chats)
         timeouts = 0
 
         async def sprinkle() -> None:
