@@ -10,10 +10,13 @@ from sqlalchemy import select
 
 from bot.app import App
 from bot.channels.console import CHANNEL, ConsoleSender, parse_line
-from bot.core.messages import Outbound
+from bot.clock import SystemClock
+from bot.core.messages import Outbound, OutKind
 from bot.i18n import FSI, LRI, LRM, PDI, RLM
+from bot.services.delivery.outbox import PRIORITY_BULK, enqueue
 from bot.services.forums.orgs import import_org_rows, parse_org_csv
-from bot.storage.models import Forum, GroupChat
+from bot.storage.db import Database
+from bot.storage.models import ChannelIdentity, Forum, GroupChat, Person
 from tests.conftest import DEMO_ORG
 
 _counter = itertools.count(1)
@@ -67,6 +70,17 @@ class ConsoleUser:
         return labels.index(label) + 1
 
 
+async def person_of(app: App, external_id: str) -> Person:
+    """The person behind a channel identity (a console user's name, a Telegram user id)."""
+    async with app.db.sessions() as session:
+        person = await session.scalar(
+            select(Person).join(ChannelIdentity, ChannelIdentity.person_id == Person.id)
+            .where(ChannelIdentity.external_id == external_id)
+        )
+        assert person is not None
+        return person
+
+
 async def import_demo(app: App) -> None:
     rows = parse_org_csv(DEMO_ORG.read_text(encoding="utf-8"), str(DEMO_ORG))
     async with app.db.unit_of_work() as session:
@@ -96,6 +110,14 @@ async def register(app: App, name: str, code: str, *, language: str = "he", form
     return user
 
 
+async def principal_and_parent(app: App, school: str) -> tuple[ConsoleUser, ConsoleUser]:
+    """The demo organisation, with a school's principal (Dana, its lead) and a father (Avi) registered."""
+    await import_demo(app)
+    dana = await register(app, "dana", await make_invite(app, school, "principal"))
+    avi = await register(app, "avi", await make_invite(app, school, "parent"), form="m", display="אבי כהן")
+    return dana, avi
+
+
 async def link_console_group(app: App, forum_code: str, chat_id: str, title: str = "הורים ומורים") -> None:
     """A console group chat linked to the forum, as its lead's /linkgroup leaves it."""
     async with app.db.unit_of_work() as session:
@@ -104,3 +126,26 @@ async def link_console_group(app: App, forum_code: str, chat_id: str, title: str
         now = app.clock.now()
         session.add(GroupChat(channel="console", chat_id=chat_id, title=title, forum_id=forum.id,
                               active=True, linked_at=now, created_at=now))
+
+
+async def queue_broadcast(
+    url: str, chats: list[int], *, text: str = "הודעה {chat}", dedup_key: str = "broadcast:{chat}"
+) -> None:
+    """A bulk message to every chat, queued in one transaction as an announcement would be.
+
+    ``text`` and ``dedup_key`` are templates filled in with each ``{chat}``.
+    """
+    db = Database(url)
+    async with db.unit_of_work() as session:
+        now = SystemClock().now()
+        for chat in chats:
+            await enqueue(
+                session,
+                channel="telegram",
+                chat_id=str(chat),
+                now=now,
+                priority=PRIORITY_BULK,
+                message=Outbound(kind=OutKind.TEXT, text=text.format(chat=chat)),
+                dedup_key=dedup_key.format(chat=chat),
+            )
+    await db.dispose()

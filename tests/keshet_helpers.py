@@ -29,6 +29,21 @@ async def partnership(app: App, sectors: tuple[str, ...] = ("public", "business"
     return users
 
 
+ASSESSMENT = "האם השותפות שהקמנו – אכן שותפות?"
+
+
+def assert_not_yet_for_want_of_4_and_5(verdict: str) -> None:
+    """Round 1's verdict when only one partner of three said yes to questions 4 and 5: not yet a partnership."""
+    assert verdict.splitlines()[:4] == [
+        ASSESSMENT,
+        "כל השותפים ענו בסבב 1.",
+        "",
+        "השורה התחתונה: עדיין לא. השאלות שהשותפות לא עומדת בהן:",
+    ]
+    assert "• 4. האם השותפות מרכזת משאבים מכל המגזרים המעורבים? (שותף אחד מתוך 3 אמר כן)" in verdict
+    assert "• 5. האם התנהלותה מלמדת על מעורבות והשפעה של כל השותפים? (שותף אחד מתוך 3 אמר כן)" in verdict
+
+
 def inbox(user: ConsoleUser) -> list[Outbound]:
     """Everything delivered to this user's chat, replies and notices alike."""
     return [m for chat, m in console_sender(user.app).sent if chat == user.name]

@@ -18,7 +18,7 @@ from bot.services.forums.membership import CODE_ATTEMPTS_PER_HOUR
 from bot.storage.db import Database
 from bot.storage.models import AuditLog, Membership
 from tests.conftest import T0, make_settings
-from tests.helpers import ConsoleUser, console_sender, import_demo, make_invite, plain, register
+from tests.helpers import ConsoleUser, console_sender, import_demo, make_invite, plain, principal_and_parent, register
 from tests.test_ratelimit import REDIS_URL, redis_or_skip
 from tests.wa_helpers import free_port
 
@@ -120,9 +120,7 @@ async def test_guessing_invite_codes_is_limited_per_hour(sqlite_app: App) -> Non
 
 async def test_a_lead_revokes_a_membership_and_the_person_is_told(sqlite_app: App) -> None:
     app = sqlite_app
-    await import_demo(app)
-    dana = await register(app, "dana", await make_invite(app, SCHOOL, "principal"), display="דנה לוי")
-    avi = await register(app, "avi", await make_invite(app, SCHOOL, "parent"), form="m", display="אבי כהן")
+    dana, avi = await principal_and_parent(app, SCHOOL)
     assert isinstance(app.clock, FixedClock)
     app.clock.advance(timedelta(minutes=1))
     listing = await dana.text_of("/members")
@@ -153,9 +151,7 @@ async def test_a_lead_revokes_a_membership_and_the_person_is_told(sqlite_app: Ap
 async def test_revoke_is_checked_again_on_the_press(sqlite_app: App) -> None:
     """A button minted for a lead is refused once they no longer lead (the service re-checks)."""
     app = sqlite_app
-    await import_demo(app)
-    dana = await register(app, "dana", await make_invite(app, SCHOOL, "principal"))
-    await register(app, "avi", await make_invite(app, SCHOOL, "parent"), form="m", display="אבי כהן")
+    dana, _avi = await principal_and_parent(app, SCHOOL)
     await dana.text_of("/members")
     await dana.text_of("1")
     async with app.db.unit_of_work() as session:

@@ -16,10 +16,18 @@ from bot.services.agenda import items as agenda
 from bot.services.errors import Forbidden, Refused
 from bot.services.forums import invites
 from bot.services.meetings import outcomes
-from bot.storage.models import ChannelIdentity, Person
 from bot.storage.models_agenda import AgendaItem, IssueHistory, RaisedIssue
 from scheduler.jobs import run_due
-from tests.helpers import ConsoleUser, console_sender, import_demo, make_invite, plain, register
+from tests.helpers import (
+    ConsoleUser,
+    console_sender,
+    import_demo,
+    make_invite,
+    person_of,
+    plain,
+    principal_and_parent,
+    register,
+)
 
 SCHOOL = "S-DEMO-210101"
 OTHER_SCHOOL = "S-DEMO-400101"
@@ -43,21 +51,9 @@ async def press(user: ConsoleUser, label: str) -> str:
     return await user.text_of(str(labels.index(label) + 1))
 
 
-async def person_of(app: App, name: str) -> Person:
-    async with app.db.sessions() as session:
-        person = await session.scalar(
-            select(Person).join(ChannelIdentity, ChannelIdentity.person_id == Person.id)
-            .where(ChannelIdentity.external_id == name)
-        )
-        assert person is not None
-        return person
-
-
 async def school(app: App) -> tuple[ConsoleUser, ConsoleUser, ConsoleUser]:
     """The principal (Dana, the lead), a parent (Avi) and the counsellor (Rana) of one school forum."""
-    await import_demo(app)
-    dana = await register(app, "dana", await make_invite(app, SCHOOL, "principal"), form="f", display="דנה לוי")
-    avi = await register(app, "avi", await make_invite(app, SCHOOL, "parent"), form="m", display="אבי כהן")
+    dana, avi = await principal_and_parent(app, SCHOOL)
     rana = await register(app, "rana", await make_invite(app, SCHOOL, "counsellor"), form="f", display="רנא חורי")
     return dana, avi, rana
 
@@ -90,6 +86,16 @@ async def raise_issue(user: ConsoleUser, title: str, *, kind: str = "חסם", sh
     labels = [plain(b.label) for b in user.last.all_buttons]
     await press(user, labels[0] if show == "name" else labels[1])
     return await press(user, "שליחה")
+
+
+async def record_decision(lead: ConsoleUser, clock: FixedClock, decision: str, owner: str, *, hours: int = 2) -> str:
+    """``hours`` after the meeting began, the lead records ``decision`` on its first subject with ``owner``
+    in charge; returns what the bot says next (when it is due, or the next subject)."""
+    clock.set(MEETING_AT + timedelta(hours=hours))
+    await lead.say("/meeting")
+    await press(lead, "תיעוד החלטה")
+    await lead.say(decision)
+    return await press(lead, owner)
 
 
 async def test_the_whole_lifecycle_in_hebrew(app: App, clock: FixedClock) -> None:
@@ -195,11 +201,7 @@ async def test_intake_closes_before_the_meeting_and_late_items_wait_for_the_next
     assert own == 'נוסף לסדר היום: "עדכון מהנהלת בית הספר".'
     assert "1. עדכון מהנהלת בית הספר" in await dana.text_of("/agenda")
 
-    clock.set(MEETING_AT + timedelta(hours=3))
-    await dana.say("/meeting")
-    await press(dana, "תיעוד החלטה")
-    await dana.say("עודכן")
-    await press(dana, "אין אחראי מסוים")
+    await record_decision(dana, clock, "עודכן", "אין אחראי מסוים", hours=3)
     await press(dana, "שליחת הסיכום")
     next_set = await set_meeting(dana, "5.1.2027 17:30")
     assert "הפגישה הבאה תתקיים ביום שלישי, 5 בינואר 2027 בשעה 17:30." in next_set

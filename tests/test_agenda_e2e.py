@@ -17,7 +17,7 @@ from bot.storage.models_agenda import IssueHistory, RaisedIssue
 from tests.fakes.telegram import FakeTelegram
 from tests.helpers import plain as clean
 from tests.telegram_harness import running_bot
-from tests.test_telegram_e2e import walk_registration
+from tests.test_telegram_e2e import draft_transport_blocker, walk_registration
 
 pytestmark = pytest.mark.slow
 
@@ -33,12 +33,7 @@ async def test_a_parent_raises_a_blocker_and_hears_it_is_in_progress(tmp_path: P
         dana, avi = fake.user(6001, "דנה לוי"), fake.user(6002, "אבי כהן")
 
         # The parent raises a blocker, showing only his role.
-        await bot.says(avi, "/issue", expect="מה תרצה להעלות?")
-        await bot.presses(avi, "חסם", expect="כותרת קצרה")
-        await bot.says(avi, "אין הסעה לשכונה החדשה", expect="תאר אותו")
-        await bot.says(avi, "התלמידים מגיעים באיחור כל בוקר מאז ספטמבר.", expect="באיזה תחום")
-        await bot.presses(avi, "הסעות", expect="וגם קבוצת הצ׳אט של הפורום")
-        await bot.presses(avi, "רק התפקיד שלי (הורה)", expect="לשלוח לפורום?")
+        await draft_transport_blocker(bot, avi)
         before = len(fake.sent_messages(dana.id))
         done = await bot.presses(avi, "שליחה", expect="הפער נרשם")
         assert clean(done.text).startswith("תודה. הפער נרשם, ומספרו #1.")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import csv
 import io
-from datetime import timedelta
 from pathlib import Path
 
 from openpyxl import load_workbook
@@ -17,7 +16,7 @@ from bot.storage.db import Database
 from bot.storage.migrate import upgrade
 from tests.conftest import T0
 from tests.helpers import console_sender
-from tests.test_agenda import MEETING_AT, SCHOOL, press, propose, raise_issue, school, set_meeting
+from tests.test_agenda import SCHOOL, press, propose, raise_issue, record_decision, school, set_meeting
 from tests.test_cli import forumbot
 
 
@@ -32,11 +31,7 @@ async def seed(app: App, clock: FixedClock) -> None:
     await dana.say("כבר נדון")
     await raise_issue(avi, "אין הסעה לשכונה החדשה")
     await raise_issue(rana, "חסרה יועצת", kind="צורך", show="name")
-    clock.set(MEETING_AT + timedelta(hours=2))
-    await dana.say("/meeting")
-    await press(dana, "תיעוד החלטה")
-    await dana.say("נבחר ספק")
-    await press(dana, "רנא חורי (יועצת בית הספר)")
+    await record_decision(dana, clock, "נבחר ספק", "רנא חורי (יועצת בית הספר)")
     await press(dana, "בעוד שבוע")
     await press(dana, "בטיפול")
     await press(dana, "דנה לוי (מנהלת בית הספר)")

@@ -10,6 +10,7 @@ import signal
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -19,34 +20,15 @@ import pytest
 from sqlalchemy import func, insert, select
 
 from bot.clock import SystemClock
-from bot.core.messages import Outbound, OutKind
-from bot.services.delivery.outbox import PRIORITY_BULK, enqueue
 from bot.storage.db import Database
 from bot.storage.migrate import upgrade_async
 from bot.storage.models import OutboxMessage
 from tests.fakes.telegram import FakeTelegram
-from tests.helpers import plain
+from tests.helpers import plain, queue_broadcast
 
 pytestmark = pytest.mark.slow
 
 N = 300
-
-
-async def queue_broadcast(url: str, chats: list[int]) -> None:
-    db = Database(url)
-    async with db.unit_of_work() as session:
-        now = SystemClock().now()
-        for chat in chats:
-            await enqueue(
-                session,
-                channel="telegram",
-                chat_id=str(chat),
-                now=now,
-                priority=PRIORITY_BULK,
-                message=Outbound(kind=OutKind.TEXT, text=f"הודעה {chat}"),
-                dedup_key=f"crash:{chat}",
-            )
-    await db.dispose()
 
 
 def start_bot(tmp_path: Path, url: str, fake: FakeTelegram, tag: str, **extra: str) -> subprocess.Popen[str]:
@@ -81,6 +63,17 @@ async def unsent(url: str) -> int:
     return int(count or 0)
 
 
+async def wait_until_delivered(url: str, *, attempts: int, also: Callable[[], bool] = lambda: True) -> None:
+    """Look every half second, ``attempts`` times at most, until nothing is left to send (and ``also`` holds).
+
+    It gives up quietly: the test's assertions afterwards say what was left.
+    """
+    for _ in range(attempts):
+        if also() and await unsent(url) == 0:
+            return
+        await asyncio.sleep(0.5)
+
+
 def per_chat(fake: FakeTelegram) -> dict[int, int]:
     counts: dict[int, int] = {}
     for message in fake.sent_messages():
@@ -106,10 +99,7 @@ async def test_sigkill_mid_broadcast_loses_nothing(tmp_path: Path) -> None:
         sent_before = len(fake.requests_for("sendMessage", ok_only=True))
         second = start_bot(tmp_path, url, fake, "second")
         try:
-            for _ in range(240):
-                if await unsent(url) == 0:
-                    break
-                await asyncio.sleep(0.5)
+            await wait_until_delivered(url, attempts=240)
         finally:
             second.send_signal(signal.SIGTERM)
             second.wait(timeout=60)
@@ -148,10 +138,7 @@ async def test_ten_percent_faults_still_deliver_everything(tmp_path: Path) -> No
         bot = start_bot(tmp_path, url, fake, "faults", TELEGRAM_REQUEST_TIMEOUT="1")
         faults = asyncio.create_task(sprinkle())
         try:
-            for _ in range(360):
-                if await unsent(url) == 0:
-                    break
-                await asyncio.sleep(0.5)
+            await wait_until_delivered(url, attempts=360)
         finally:
             faults.cancel()
             bot.send_signal(signal.SIGTERM)
@@ -385,10 +372,7 @@ async def test_sigkill_mid_digest_run_builds_each_digest_once(tmp_path: Path) ->
         docs_before = len(fake.requests_for("sendDocument", ok_only=True))
         second = start_bot(tmp_path, url, fake, "digest-second", **extra)
         try:
-            for _ in range(480):
-                if digests_claimed(path) == AUTHORITIES and await unsent(url) == 0:
-                    break
-                await asyncio.sleep(0.5)
+            await wait_until_delivered(url, attempts=480, also=lambda: digests_claimed(path) == AUTHORITIES)
         finally:
             second.send_signal(signal.SIGTERM)
             second.wait(timeout=60)

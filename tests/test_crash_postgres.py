@@ -23,7 +23,8 @@ from bot.storage.db import Database
 from bot.storage.models import OutboxMessage, ProcessedUpdate
 from tests.conftest import _truncate_postgres
 from tests.fakes.telegram import FakeTelegram, FakeUser
-from tests.test_crash import per_chat, queue_broadcast, start_bot, unsent
+from tests.helpers import queue_broadcast
+from tests.test_crash import per_chat, start_bot, unsent
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 

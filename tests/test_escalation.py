@@ -60,6 +60,21 @@ async def raise_(app: App, who: int, forum_code: str, title: str, *, now: dateti
         return raised.issue.id
 
 
+async def escalate(app: App, issue_id: int, *, by: int, now: datetime) -> escalation.Forwarded:
+    """The issue forwarded up a tier by the person ``by`` (one of its forum's leads)."""
+    async with app.db.unit_of_work() as session:
+        lead = await session.get(Person, by)
+        return await escalation.escalate_issue(session, issue_id=issue_id, person=lead, now=now)
+
+
+async def transport_blocker_escalated(
+    app: App, ids: dict[str, int], *, now: datetime
+) -> tuple[int, escalation.Forwarded]:
+    """Avi's blocker (no school bus to the new neighbourhood), forwarded by his principal to the authority."""
+    issue_id = await raise_(app, ids["avi"], SCHOOL, "אין הסעה לשכונה החדשה", now=now, category="transport")
+    return issue_id, await escalate(app, issue_id, by=ids["dana"], now=now)
+
+
 async def texts_to(app: App, person_id: int, contains: str = "") -> list[str]:
     from bot.storage.models import ChannelIdentity
 
@@ -124,12 +139,9 @@ async def test_auto_forwarding_at_the_window_edge_across_a_holiday(app: App) -> 
 async def test_manual_escalation_two_hops_and_the_answer_reaches_the_raiser(app: App) -> None:
     ids = await tree(app)
     now = app.clock.now()
-    issue_id = await raise_(app, ids["avi"], SCHOOL, "אין הסעה לשכונה החדשה", now=now, category="transport")
-    async with app.db.unit_of_work() as session:
-        dana = await session.get(Person, ids["dana"])
-        done = await escalation.escalate_issue(session, issue_id=issue_id, person=dana, now=now)
-        assert done.target.code == AUTHORITY and not done.merged
-        # A parent (not a lead) cannot forward it, and the authority's lead cannot act as the school.
+    issue_id, done = await transport_blocker_escalated(app, ids, now=now)
+    assert done.target.code == AUTHORITY and not done.merged
+    # A parent (not a lead) cannot forward it, and the authority's lead cannot act as the school.
     async with app.db.unit_of_work() as session:
         rina = await session.get(Person, ids["rina"])
         hop = await escalation.forward_gap(session, gap_id=done.gap.id, person=rina, now=now)
@@ -206,9 +218,7 @@ async def test_a_digest_is_built_sent_once_and_not_sent_when_empty(app: App, clo
     assert not await texts_to(app, ids["rina"], "ריכוז")
 
     issue_id = await raise_(app, ids["avi"], SCHOOL, "מחסור ביועצת", now=local(sunday, 10))
-    async with app.db.unit_of_work() as session:
-        dana = await session.get(Person, ids["dana"])
-        await escalation.escalate_issue(session, issue_id=issue_id, person=dana, now=local(sunday, 10))
+    await escalate(app, issue_id, by=ids["dana"], now=local(sunday, 10))
     await run_due(app, local(sunday, 12))  # it arrived after this week's slot: next Sunday's digest
     assert not await texts_to(app, ids["rina"], "ריכוז")
 

@@ -18,7 +18,7 @@ from scheduler.jobs import run_due
 from tests.fakes.telegram import FakeTelegram
 from tests.helpers import plain as clean
 from tests.telegram_harness import running_bot
-from tests.test_telegram_e2e import walk_registration
+from tests.test_telegram_e2e import draft_transport_blocker, walk_registration
 
 pytestmark = pytest.mark.slow
 
@@ -36,12 +36,7 @@ async def test_a_district_manager_answers_a_schools_blocker_from_the_digest(tmp_
         dana, avi, moshe = fake.user(7001, "דנה לוי"), fake.user(7002, "אבי כהן"), fake.user(7003, "משה פרץ")
 
         # The parent raises a blocker, showing only his role.
-        await bot.says(avi, "/issue", expect="מה תרצה להעלות?")
-        await bot.presses(avi, "חסם", expect="כותרת קצרה")
-        await bot.says(avi, "אין הסעה לשכונה החדשה", expect="תאר אותו")
-        await bot.says(avi, "התלמידים מגיעים באיחור כל בוקר מאז ספטמבר.", expect="באיזה תחום")
-        await bot.presses(avi, "הסעות", expect="וגם קבוצת הצ׳אט של הפורום")
-        await bot.presses(avi, "רק התפקיד שלי (הורה)", expect="לשלוח לפורום?")
+        await draft_transport_blocker(bot, avi)
         await bot.presses(avi, "שליחה", expect="הפער נרשם")
 
         # The principal escalates it from the issue's card to the authority.

@@ -18,8 +18,8 @@ from bot.services.escalation import forwarding as escalation
 from bot.services.forums import invites
 from bot.storage.models import OutboxMessage
 from scheduler.jobs import run_due
-from tests.helpers import ConsoleUser, console_sender, import_demo, make_invite, plain, register
-from tests.test_agenda import SCHOOL, inbox, person_of, press, raise_issue
+from tests.helpers import ConsoleUser, console_sender, import_demo, make_invite, person_of, plain, register
+from tests.test_agenda import SCHOOL, inbox, press, raise_issue
 
 TZ = ZoneInfo("Asia/Jerusalem")
 AUTHORITY, DISTRICT = "A2100", "D-HAIFA"

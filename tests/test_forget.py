@@ -27,10 +27,8 @@ from bot.app import App
 from bot.clock import FixedClock
 from bot.core.messages import EventKind, FileSpec, Inbound, Outbound, OutKind, SendResult
 from bot.services.agenda import issues
-from bot.services.agenda import items as agenda
 from bot.services.delivery.outbox import PRIORITY_BULK, enqueue
 from bot.services.forums import invites
-from bot.services.meetings import polls
 from bot.services.meetings import schedule as meetings
 from bot.services.surveys import answers as surveys
 from bot.storage.models import Base, ChannelIdentity, Person
@@ -38,6 +36,7 @@ from bot.storage.models_agenda import RaisedIssue
 from bot.storage.models_whatsapp import WhatsAppInbox
 from tests.fakes.whatsapp import FakeWhatsApp
 from tests.helpers import import_demo, make_invite, plain, register
+from tests.test_mydata import propose_vote_and_open_survey
 from tests.wa_helpers import InProcess, join, quick_whatsapp_delivery, wire  # noqa: F401
 
 SCHOOL = "S-DEMO-210101"
@@ -186,15 +185,8 @@ async def test_forget_leaves_no_trace_of_the_person_anywhere(app: App) -> None:
         await issues.raise_issue(session, forum=forum, person=person, kind="need", category=None,
                                  title=f"מקלט לא נגיש ({NAME})", details=f"אפשר להתקשר אליי: {LOCAL}",
                                  show_name=True, now=now)
-        await agenda.propose_item(session, forum=forum, person=person, title="טיול שנתי", details=None, now=now)
-        draft = await polls.start_draft(session, forum, lead, now=now, tz=app.settings.tz)
-        await polls.publish(session, draft.id, person=lead, now=now, tz=app.settings.tz)
-        option = (await polls.options_of(session, draft.id))[0]
-        await polls.vote(session, draft.id, person, chosen={option.id}, none_works=False, channel="telegram",
-                         now=now, tz=app.settings.tz)
-        survey = await surveys.create_from_template(session, forum=forum, template="school_needs", now=now,
-                                                    request_key="k1", by_person=lead)
-        assert survey is not None
+        _option, survey = await propose_vote_and_open_survey(session, forum, lead=lead, parent=person,
+                                                             channel="telegram", now=now, tz=app.settings.tz)
         question = (await surveys.questions_of(session, survey.id))[1]
         await surveys.answer(session, question_id=question.id, person=person,
                              value={"text": f"{NAME}, טלפון {PHONE}"}, now=now)

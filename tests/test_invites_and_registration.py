@@ -156,23 +156,25 @@ async def test_someone_not_registered_is_told_how_to_join(app: App) -> None:
     assert "לא מכיר את הפקודה" in await user.text_of("/nonsense")
 
 
-async def test_declining_consent_stores_no_person(app: App) -> None:
+async def asked_to_consent(app: App, name: str) -> ConsoleUser:
+    """Someone who opened a parent's invitation to the demo school and chose Hebrew: the bot asks for consent."""
     await import_demo(app)
     code = await make_invite(app, SCHOOL, "parent")
-    user = ConsoleUser(app, "shy")
+    user = ConsoleUser(app, name)
     await user.say(f"/start {code}")
     await user.say("1")
+    return user
+
+
+async def test_declining_consent_stores_no_person(app: App) -> None:
+    user = await asked_to_consent(app, "shy")
     assert "לא נשמר שום מידע" in await user.text_of("2")
     async with app.db.sessions() as session:
         assert await session.scalar(select(func.count()).select_from(Person)) == 0
 
 
 async def test_bad_name_is_explained_and_the_step_repeats(app: App) -> None:
-    await import_demo(app)
-    code = await make_invite(app, SCHOOL, "parent")
-    user = ConsoleUser(app, "n")
-    await user.say(f"/start {code}")
-    await user.say("1")
+    user = await asked_to_consent(app, "n")
     await user.say("1")
     assert "לפחות אות אחת" in await user.text_of("12345")
     assert "ארוך מדי" in await user.text_of("א" * 61)

@@ -61,22 +61,25 @@ def test_dates_that_are_refused(text: str) -> None:
     assert k.parse_when(text, TODAY) is None
 
 
-# Tirat Carmel's chronology (the seed), as a lead would record it: (month, stage, note).
-CHRONOLOGY = [
-    ("05/2007", k.Stage.HARNESS, "מוקם פורום חברות"),
-    ("07/2007", k.Stage.HARNESS, "מפגש עם מנהלי מחלקות"),
-    ("09/2007", k.Stage.HARNESS, "למידה על הקואליציה בנצרת עילית"),
-    ("11/2007", k.Stage.HARNESS, 'בדיקת אפשרות להצטרפות לתכנית קש"ת'),
-    ("01/2008", k.Stage.MECHANISM, 'אישור כלל השותפים על הצטרפות לתכנית קש"ת ועיצוב השותפות.'),
-    ("02/2008", k.Stage.FIELD, 'בחירת התחום יחד עם ראש העיר. מינוי מזכיר העירייה כיו"ר השותפות.'),
-    ("04/2008", k.Stage.MAPPING, "מיפוי מצב קיים"),
-    ("06/2008", k.Stage.MAPPING, "הצגת המיפוי וקבלת אור ירוק להתקדמות מראש העיר"),
-    ("07/2008", k.Stage.GOALS, "הכרות עם מודלים ותכניות רלוונטיות"),
-    ("10/2008", k.Stage.GOALS, '"הפוגה" בשל הבחירות'),
-    ("01/2009", k.Stage.WORKPLAN, "מפגש קבלת החלטות"),
-    ("03/2009", k.Stage.PILOT, "תחילת פיילוט"),
-    ("07/2009", k.Stage.EVALUATION, "הערכה שיטתית של הפיילוט וקבלת החלטות להמשך."),
-]
+# Tirat Carmel's chronology (the seed), as a lead would record it: each stage reached, with what
+# happened in it month by month.
+SEED_STAGES = {
+    k.Stage.HARNESS: [
+        ("05/2007", "מוקם פורום חברות"),
+        ("07/2007", "מפגש עם מנהלי מחלקות"),
+        ("09/2007", "למידה על הקואליציה בנצרת עילית"),
+        ("11/2007", 'בדיקת אפשרות להצטרפות לתכנית קש"ת'),
+    ],
+    k.Stage.MECHANISM: [("01/2008", 'אישור כלל השותפים על הצטרפות לתכנית קש"ת ועיצוב השותפות.')],
+    k.Stage.FIELD: [("02/2008", 'בחירת התחום יחד עם ראש העיר. מינוי מזכיר העירייה כיו"ר השותפות.')],
+    k.Stage.MAPPING: [("04/2008", "מיפוי מצב קיים"), ("06/2008", "הצגת המיפוי וקבלת אור ירוק להתקדמות מראש העיר")],
+    k.Stage.GOALS: [("07/2008", "הכרות עם מודלים ותכניות רלוונטיות"), ("10/2008", '"הפוגה" בשל הבחירות')],
+    k.Stage.WORKPLAN: [("01/2009", "מפגש קבלת החלטות")],
+    k.Stage.PILOT: [("03/2009", "תחילת פיילוט")],
+    k.Stage.EVALUATION: [("07/2009", "הערכה שיטתית של הפיילוט וקבלת החלטות להמשך.")],
+}
+# The same, in the order it is recorded: (month, stage, note).
+CHRONOLOGY = [(month, stage, note) for stage, events in SEED_STAGES.items() for month, note in events]
 
 
 def test_the_seed_chronology_makes_the_right_timeline() -> None:

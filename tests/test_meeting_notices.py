@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 from bot.app import App
 from bot.clock import FixedClock
 from scheduler.jobs import run_due
-from tests.test_agenda import MEETING_AT, last_text, press, raise_issue, school, set_meeting
+from tests.test_agenda import last_text, press, propose, raise_issue, record_decision, school, set_meeting
 
 FORUM = "פורום השותפים של בית ספר יסודי אלונים (הדגמה)"
 
@@ -19,20 +19,12 @@ async def test_the_reply_repeats_what_was_recorded_and_a_late_reminder_says_it_i
 ) -> None:
     dana, avi, rana = await school(app)
     await set_meeting(dana)
-    await avi.say("/agenda")
-    await press(avi, "הצעת נושא")
-    await avi.say("הסעות לטיול השנתי")
-    await press(avi, "בלי פירוט")
-    await press(avi, "שליחה")
+    await propose(avi, "הסעות לטיול השנתי")
     await press(dana, "אישור")
     await raise_issue(avi, "אין הסעה לשכונה החדשה")
     await raise_issue(rana, "חסרה יועצת נוספת", kind="צורך")
 
-    clock.set(MEETING_AT + timedelta(hours=2))
-    await dana.say("/meeting")
-    await press(dana, "תיעוד החלטה")
-    await dana.say("נבחר ספק ההסעות הזול מבין שלוש הצעות")
-    await press(dana, "רנא חורי (יועצת בית הספר)")
+    await record_decision(dana, clock, "נבחר ספק ההסעות הזול מבין שלוש הצעות", "רנא חורי (יועצת בית הספר)")
     recorded = await press(dana, "בעוד שבוע")
     assert recorded.startswith(
         'נרשם:\nההחלטה לגבי "הסעות לטיול השנתי": נבחר ספק ההסעות הזול מבין שלוש הצעות\n'

@@ -9,9 +9,11 @@ rows where the person is the subject.
 from __future__ import annotations
 
 import json
+from datetime import datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.app import App
 from bot.services.agenda import issues
@@ -21,8 +23,10 @@ from bot.services.forums.membership import revoke
 from bot.services.meetings import polls
 from bot.services.meetings import schedule as meetings
 from bot.services.surveys import answers as surveys
-from bot.storage.models import ChannelIdentity, Membership, Person
-from tests.helpers import console_sender, import_demo, make_invite, plain, register
+from bot.storage.models import ChannelIdentity, Forum, Membership, Person
+from bot.storage.models_keshet import Survey
+from bot.storage.models_polls import DatePollOption
+from tests.helpers import console_sender, import_demo, make_invite, plain, principal_and_parent, register
 
 SCHOOL = "S-DEMO-210101"
 ISRAEL = ZoneInfo("Asia/Jerusalem")
@@ -36,6 +40,22 @@ async def person_of(session: object, external_id: str) -> Person:
     return person  # type: ignore[no-any-return]
 
 
+async def propose_vote_and_open_survey(
+    session: AsyncSession, forum: Forum, *, lead: Person, parent: Person, channel: str, now: datetime, tz: ZoneInfo
+) -> tuple[DatePollOption, Survey]:
+    """The parent proposes an annual trip and votes for the first date of the lead's date poll; the lead
+    opens the school-needs survey (returned, with the date voted for, for the parent to answer)."""
+    await agenda.propose_item(session, forum=forum, person=parent, title="טיול שנתי", details=None, now=now)
+    draft = await polls.start_draft(session, forum, lead, now=now, tz=tz)
+    await polls.publish(session, draft.id, person=lead, now=now, tz=tz)
+    option = (await polls.options_of(session, draft.id))[0]
+    await polls.vote(session, draft.id, parent, chosen={option.id}, none_works=False, channel=channel, now=now, tz=tz)
+    survey = await surveys.create_from_template(session, forum=forum, template="school_needs", now=now,
+                                                request_key="k1", by_person=lead)
+    assert survey is not None
+    return option, survey
+
+
 async def test_mydata_says_in_hebrew_what_is_kept(sqlite_app: App) -> None:
     app = sqlite_app
     await import_demo(app)
@@ -47,15 +67,8 @@ async def test_mydata_says_in_hebrew_what_is_kept(sqlite_app: App) -> None:
         now = app.clock.now()
         await issues.raise_issue(session, forum=forum, person=parent, kind="need", category=None,
                                  title="מקלט לא נגיש", details="הדלת נעולה בהפסקות", show_name=False, now=now)
-        await agenda.propose_item(session, forum=forum, person=parent, title="טיול שנתי", details=None, now=now)
-        draft = await polls.start_draft(session, forum, lead, now=now, tz=app.settings.tz)
-        await polls.publish(session, draft.id, person=lead, now=now, tz=app.settings.tz)
-        option = (await polls.options_of(session, draft.id))[0]
-        await polls.vote(session, draft.id, parent, chosen={option.id}, none_works=False, channel="console",
-                         now=now, tz=app.settings.tz)
-        survey = await surveys.create_from_template(session, forum=forum, template="school_needs", now=now,
-                                                    request_key="k1", by_person=lead)
-        assert survey is not None
+        option, survey = await propose_vote_and_open_survey(session, forum, lead=lead, parent=parent,
+                                                            channel="console", now=now, tz=app.settings.tz)
         subjects, _needs, often = (await surveys.questions_of(session, survey.id))[:3]
         await surveys.answer(session, question_id=subjects.id, person=parent, value={"choices": [0, 2]}, now=now)
         await surveys.answer(session, question_id=often.id, person=parent, value={"choice": 0}, now=now)
@@ -91,9 +104,7 @@ async def test_mydata_says_in_hebrew_what_is_kept(sqlite_app: App) -> None:
 
 async def test_mydata_includes_audit_rows_about_the_person(sqlite_app: App) -> None:
     app = sqlite_app
-    await import_demo(app)
-    await register(app, "dana", await make_invite(app, SCHOOL, "principal"))
-    avi = await register(app, "avi", await make_invite(app, SCHOOL, "parent"), form="m", display="אבי כהן")
+    _dana, avi = await principal_and_parent(app, SCHOOL)
     async with app.db.unit_of_work() as session:
         lead, parent = await person_of(session, "dana"), await person_of(session, "avi")
         seat = await session.scalar(select(Membership).where(Membership.person_id == parent.id))

@@ -114,14 +114,7 @@ async def _vote(p: Probe) -> None:
 
 
 async def _propose(p: Probe) -> None:
-    await agenda.propose_item(
-        p.session,
-        forum=p.forum,
-        person=p.person,
-        title="נושא",
-        details=None,
-        now=p.now,  # type: ignore[arg-type]
-    )
+    await agenda.propose_item(p.session, forum=p.forum, person=p.person, title="נושא", details=None, now=p.now)  # type: ignore[arg-type]
 
 
 async def _manage_agenda(p: Probe) -> None:
@@ -129,17 +122,8 @@ async def _manage_agenda(p: Probe) -> None:
 
 
 async def _raise_issue(p: Probe) -> None:
-    await issues.raise_issue(
-        p.session,
-        forum=p.forum,
-        person=p.person,
-        kind="need",
-        title="חסר",
-        details="פרטים",  # type: ignore[arg-type]
-        category=None,
-        show_name=False,
-        now=p.now,
-    )
+    await issues.raise_issue(p.session, forum=p.forum, person=p.person, kind="need", title="חסר",  # type: ignore[arg-type]
+                             details="פרטים", category=None, show_name=False, now=p.now)
 
 
 async def _view_issues(p: Probe) -> None:

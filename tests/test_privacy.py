@@ -22,35 +22,23 @@ from bot.services.privacy.erasure import FORGOTTEN_NAME
 from bot.storage.models import AuditLog, ChannelIdentity, OutboxMessage, Person
 from scheduler.jobs import run_due
 from tests.conftest import T0
-from tests.helpers import console_sender, import_demo, make_invite, register
+from tests.helpers import console_sender, import_demo, make_invite, person_of, principal_and_parent, register
 
 SCHOOL = "S-DEMO-210101"
-
-
-async def person_named(app: App, external_id: str) -> Person:
-    async with app.db.sessions() as session:
-        person = await session.scalar(
-            select(Person).join(ChannelIdentity, ChannelIdentity.person_id == Person.id)
-            .where(ChannelIdentity.external_id == external_id)
-        )
-        assert person is not None
-        return person
 
 
 async def test_consent_is_recorded_with_its_version_and_time(sqlite_app: App) -> None:
     await import_demo(sqlite_app)
     await register(sqlite_app, "dana", await make_invite(sqlite_app, SCHOOL, "principal"))
-    person = await person_named(sqlite_app, "dana")
+    person = await person_of(sqlite_app, "dana")
     assert person.consent_version == CONSENT_VERSION
     assert person.consent_at == T0
 
 
 async def test_mydata_has_what_every_feature_keeps(sqlite_app: App) -> None:
     app = sqlite_app
-    await import_demo(app)
-    dana = await register(app, "dana", await make_invite(app, SCHOOL, "principal"))
-    avi = await register(app, "avi", await make_invite(app, SCHOOL, "parent"), form="m", display="אבי כהן")
-    lead, member = await person_named(app, "dana"), await person_named(app, "avi")
+    dana, avi = await principal_and_parent(app, SCHOOL)
+    lead, member = await person_of(app, "dana"), await person_of(app, "avi")
     async with app.db.unit_of_work() as session:
         forum = await meetings.load_forum(session, (await invites.forum_by_code(session, SCHOOL)).id)
         draft = await polls.start_draft(session, forum, lead, now=app.clock.now(), tz=app.settings.tz)
@@ -86,7 +74,7 @@ async def test_retention_forgets_the_inactive_and_purges_old_personal_rows(sqlit
     await register(app, "recent", await make_invite(app, SCHOOL, "parent"), display="פעילה")
     clock.advance(timedelta(days=app.settings.retention_days - 130))  # day 700: nobody is due yet
     await run_due(app, clock.now())
-    assert (await person_named(app, "recent")).forgotten_at is None
+    assert (await person_of(app, "recent")).forgotten_at is None
     async with app.db.sessions() as session:
         old = await session.scalar(select(Person).where(Person.display_name == FORGOTTEN_NAME))
         assert old is None
@@ -111,9 +99,7 @@ async def test_retention_forgets_the_inactive_and_purges_old_personal_rows(sqlit
 
 async def test_every_lead_action_is_audited(sqlite_app: App) -> None:
     app = sqlite_app
-    await import_demo(app)
-    dana = await register(app, "dana", await make_invite(app, SCHOOL, "principal"))
-    await register(app, "avi", await make_invite(app, SCHOOL, "parent"), form="m", display="אבי כהן")
+    dana, _avi = await principal_and_parent(app, SCHOOL)
     await dana.say("/invite")
     await dana.say("4")  # the parent role (the 5th is parent; 1-based: principal, counsellor, teachers, committee)
     await dana.say("1")

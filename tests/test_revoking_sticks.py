@@ -13,8 +13,8 @@ from bot.clock import FixedClock
 from bot.services.errors import Forbidden, Refused
 from bot.services.forums import membership, people
 from bot.storage.models import ChannelIdentity, Membership, Person
-from tests.helpers import ConsoleUser, import_demo, make_invite, plain, register
-from tests.test_agenda import SCHOOL, inbox, last_text, person_of, press
+from tests.helpers import ConsoleUser, import_demo, make_invite, person_of, plain, register
+from tests.test_agenda import SCHOOL, inbox, last_text, press
 
 REFUSED_HE = (
     "החברות שלך בפורום הזה הסתיימה על ידי מוביל/ת הפורום, ולכן הזמנה לא תחזיר אותך אליו. אם נראה לך שזו טעות, "

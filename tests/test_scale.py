@@ -17,12 +17,11 @@ import aiohttp
 import pytest
 from sqlalchemy import func, select
 
-from bot.clock import SystemClock
-from bot.core.messages import Outbound, OutKind
-from bot.services.delivery.outbox import PRIORITY_BULK, enqueue
 from bot.storage.db import Database
 from bot.storage.models import OutboxMessage, ProcessedUpdate
 from tests.fakes.telegram import FakeTelegram
+from tests.helpers import queue_broadcast
+from tests.test_ratelimit import REDIS_URL, redis_or_skip
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
 
@@ -53,17 +52,7 @@ def update_for(user_id: int, update_id: int) -> dict[str, object]:
 
 
 async def test_two_processes_share_delivery_and_updates(postgres_url: str, tmp_path: Path) -> None:
-    import redis.asyncio as aioredis
-
-    try:
-        probe = aioredis.Redis.from_url("redis://127.0.0.1:6379/0")
-        await probe.ping()
-        await probe.aclose()
-    except Exception:
-        if os.environ.get("CI"):
-            pytest.fail("Redis is not reachable on 127.0.0.1:6379 (required under CI)")
-        pytest.skip("Redis is not reachable")
-
+    await redis_or_skip()
     async with FakeTelegram(enforce_limits=True, global_per_second=300, per_chat_per_second=1) as fake:
         db = Database(postgres_url)
         from tests.conftest import _truncate_postgres
@@ -83,7 +72,7 @@ async def test_two_processes_share_delivery_and_updates(postgres_url: str, tmp_p
             env.update(
                 {
                     "DATABASE_URL": postgres_url,
-                    "REDIS_URL": "redis://127.0.0.1:6379/0",
+                    "REDIS_URL": REDIS_URL,
                     "FORUMBOT_REDIS_NAMESPACE": namespace,
                     "FORUMBOT_DATA_DIR": str(tmp_path),
                     "TELEGRAM_BOT_TOKEN": fake.token,
@@ -107,19 +96,8 @@ async def test_two_processes_share_delivery_and_updates(postgres_url: str, tmp_p
             )
         try:
             await fake.wait_for_count(2, method="setWebhook", timeout=60)
-            # The broadcast, queued as one transaction like an announcement would be.
-            async with db.unit_of_work() as session:
-                now = SystemClock().now()
-                for chat in broadcast_chats:
-                    await enqueue(
-                        session,
-                        channel="telegram",
-                        chat_id=str(chat),
-                        now=now,
-                        priority=PRIORITY_BULK,
-                        message=Outbound(kind=OutKind.TEXT, text=f"announcement #{chat}"),
-                        dedup_key=f"broadcast:test:{chat}",
-                    )
+            await queue_broadcast(postgres_url, broadcast_chats, text="announcement #{chat}",
+                                  dedup_key="broadcast:test:{chat}")
             # Updates from many users, spread over both processes; one in ten delivered to both.
             rng = random.Random(7)
             async with aiohttp.ClientSession() as http:

@@ -156,15 +156,21 @@ async def send_mapping_quick(app: App, lead: ConsoleUser) -> int:
         return survey.id
 
 
+async def mapping_answered_by_business(app: App, text: str, *, importance: str = "3") -> dict[str, ConsoleUser]:
+    """A partnership of the public and business sectors: the lead sent the mapping survey and the
+    business partner answered it, ``text`` in its free-text question."""
+    users = await partnership(app, ("public", "business"))
+    await send_mapping_quick(app, users["public"])
+    await app.delivery.drain()
+    await answer_mapping(users["business"], importance=importance, text=text)
+    return users
+
+
 async def test_a_free_text_answer_becomes_an_agenda_item_or_an_issue_with_one_action(app: App) -> None:
     from bot.storage.models_agenda import AgendaItem, RaisedIssue
 
-    users = await partnership(app, ("public", "business"))
-    lead, business = users["public"], users["business"]
-    await send_mapping_quick(app, lead)
-    await app.delivery.drain()
     answer = "הכשרת מדריכים מקומיים לתכניות ההעשרה\nכדאי להתחיל כבר בפיילוט, עם שני מדריכים מהשכונה"
-    await answer_mapping(business, importance="3", text=answer)
+    lead = (await mapping_answered_by_business(app, answer))["public"]
     await lead.text_of("/surveys")
     await press(lead, "תוצאות: מיפוי עירוני")
     await press(lead, "תשובות לסדר היום או כפערים")
@@ -195,10 +201,7 @@ async def test_a_promotion_waits_while_the_feature_is_missing_and_is_handed_over
 ) -> None:
     from bot.storage.models_agenda import AgendaItem
 
-    users = await partnership(app, ("public", "business"))
-    await send_mapping_quick(app, users["public"])
-    await app.delivery.drain()
-    await answer_mapping(users["business"], importance="3", text="שיתוף סטודנטים מלגאים ופר״ח")
+    await mapping_answered_by_business(app, "שיתוף סטודנטים מלגאים ופר״ח")
     monkeypatch.setitem(sys.modules, "bot.services.agenda.items", None)  # a build without the agenda feature
     async with app.db.unit_of_work() as session:
         answer_id = max(a.id for a in (await session.scalars(select(SurveyAnswer))).all())  # the written one
@@ -214,10 +217,7 @@ async def test_a_promotion_waits_while_the_feature_is_missing_and_is_handed_over
 
 
 async def test_a_refusal_reaches_the_lead_and_keeps_nothing(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
-    users = await partnership(app, ("public", "business"))
-    await send_mapping_quick(app, users["public"])
-    await app.delivery.drain()
-    await answer_mapping(users["business"], importance="3", text="ברור הממשק בין בלתי פורמלי לפורמלי")
+    users = await mapping_answered_by_business(app, "ברור הממשק בין בלתי פורמלי לפורמלי")
 
     async def refuses(session: Any, **kwargs: Any) -> Any:
         raise Refused("Only the forum's lead can do that.")
@@ -231,10 +231,7 @@ async def test_a_refusal_reaches_the_lead_and_keeps_nothing(app: App, monkeypatc
 
 
 async def test_a_failing_agenda_service_loses_nothing(app: App, monkeypatch: pytest.MonkeyPatch) -> None:
-    users = await partnership(app, ("public", "business"))
-    await send_mapping_quick(app, users["public"])
-    await app.delivery.drain()
-    await answer_mapping(users["business"], importance="3", text="ברור הממשק בין בלתי פורמלי לפורמלי")
+    await mapping_answered_by_business(app, "ברור הממשק בין בלתי פורמלי לפורמלי")
 
     async def broken(session: Any, **kwargs: Any) -> Any:
         session.add(Survey(forum_id=1, title="half-written", request_key="x", created_at=datetime.now(UTC)))
@@ -285,10 +282,7 @@ async def test_the_school_forums_needs_survey_goes_out_every_late_august(app: Ap
 async def test_export_survey_from_the_command_line(sqlite_app: App, sqlite_url: str, tmp_path: Path) -> None:
     from tests.test_cli import forumbot
 
-    users = await partnership(sqlite_app, ("public", "business"))
-    await send_mapping_quick(sqlite_app, users["public"])
-    await sqlite_app.delivery.drain()
-    await answer_mapping(users["business"], importance="5", text="כתיבת תכנית תלת שנתית")
+    await mapping_answered_by_business(sqlite_app, "כתיבת תכנית תלת שנתית", importance="5")
     env = {"DATABASE_URL": sqlite_url}
     done = forumbot(tmp_path, "export", "survey", "--id", "1", "--format", "xlsx", "--out", "mapping.xlsx", env=env)
     assert done.returncode == 0, done.stderr

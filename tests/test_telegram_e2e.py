@@ -15,7 +15,7 @@ from sqlalchemy import select
 
 from bot.storage.models import GroupChat, OutboxMessage
 from tests.conftest import DEMO_ORG
-from tests.fakes.telegram import FakeTelegram
+from tests.fakes.telegram import FakeTelegram, FakeUser
 from tests.telegram_harness import RunningBot, running_bot
 
 pytestmark = pytest.mark.slow
@@ -35,6 +35,16 @@ async def walk_registration(bot: RunningBot, user_id: int, name: str, code: str,
     welcome = await bot.presses(user, form, expect="!")
     assert welcome.text is not None
     return welcome.text
+
+
+async def draft_transport_blocker(bot: RunningBot, parent: FakeUser) -> None:
+    """A father's /issue walked up to "send it to the forum?": a transport blocker, showing only his role."""
+    await bot.says(parent, "/issue", expect="מה תרצה להעלות?")
+    await bot.presses(parent, "חסם", expect="כותרת קצרה")
+    await bot.says(parent, "אין הסעה לשכונה החדשה", expect="תאר אותו")
+    await bot.says(parent, "התלמידים מגיעים באיחור כל בוקר מאז ספטמבר.", expect="באיזה תחום")
+    await bot.presses(parent, "הסעות", expect="וגם קבוצת הצ׳אט של הפורום")
+    await bot.presses(parent, "רק התפקיד שלי (הורה)", expect="לשלוח לפורום?")
 
 
 async def test_registration_walk_in_hebrew_and_arabic(tmp_path: Path) -> None:

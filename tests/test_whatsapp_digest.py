@@ -40,8 +40,9 @@ async def fake() -> AsyncIterator[FakeWhatsApp]:
 
 
 async def forward_gaps(app: App, n: int) -> list[int]:
-    """``n`` gaps forwarded from two schools to the authority the day before its digest slot (two units
-    below: the digest has a chart to compare them)."""
+    """The demo organisation, with ``n`` gaps forwarded from two schools to the authority the day before
+    its digest slot (two units below: the digest has a chart to compare them)."""
+    await import_demo(app)
     now = app.clock.now() - timedelta(days=1)
     ids = []
     async with app.db.unit_of_work() as session:
@@ -73,6 +74,16 @@ async def coordinator(app: App, fake: FakeWhatsApp) -> FakeUser:
     return user
 
 
+async def digest_after_a_day_of_silence(app: App, fake: FakeWhatsApp, clock: FixedClock, user: FakeUser) -> Sent:
+    """Thirty hours on, the user's 24-hour window is closed; the digest job runs once and the template
+    the digest is held behind (returned) is what reaches them."""
+    clock.advance(timedelta(hours=30))
+    fake.clock.advance(30 * 3600)
+    assert await escalation_digests(app, clock.now()) == 1
+    app.notify_outbox()
+    return await fake.wait_for(lambda m: m.to is user and m.type == "template")
+
+
 async def open_gap(fake: FakeWhatsApp, user: FakeUser, title: str, gap_id: int) -> Sent:
     seen = len(fake.messages_to(user))
     assert await fake.press(user, title) == 200
@@ -90,7 +101,6 @@ async def more(fake: FakeWhatsApp, user: FakeUser) -> Sent:
 async def test_a_digest_with_more_gaps_than_a_list_holds_pages_and_every_gap_opens(
     app: App, fake: FakeWhatsApp
 ) -> None:
-    await import_demo(app)
     ids = await forward_gaps(app, GAPS)
     async with serving(app, fake):
         dana = await coordinator(app, fake)
@@ -122,16 +132,11 @@ async def test_a_digest_with_more_gaps_than_a_list_holds_pages_and_every_gap_ope
 async def test_a_digest_outside_the_window_goes_as_its_template_and_the_quick_reply_releases_all_of_it(
     app: App, fake: FakeWhatsApp, clock: FixedClock
 ) -> None:
-    await import_demo(app)
     ids = await forward_gaps(app, GAPS)
     async with serving(app, fake):
         dana = await coordinator(app, fake)
-        clock.advance(timedelta(hours=30))  # she has not written for more than a day
-        fake.clock.advance(30 * 3600)
         seen = len(fake.messages_to(dana))
-        assert await escalation_digests(app, clock.now()) == 1
-        app.notify_outbox()
-        template = await fake.wait_for(lambda m: m.to is dana and m.type == "template")
+        template = await digest_after_a_day_of_silence(app, fake, clock, dana)
         await settled(app)
         assert fake.messages_to(dana)[seen:] == [template]  # nothing else got through: the rest is held
         assert template.template["name"] == DIGEST_TEMPLATE and template.template["language"]["code"] == "he"
@@ -174,17 +179,12 @@ async def test_a_digest_outside_the_window_goes_as_its_template_and_the_quick_re
 async def test_an_unapproved_digest_template_falls_back_to_the_generic_one(
     app: App, fake: FakeWhatsApp, clock: FixedClock
 ) -> None:
-    await import_demo(app)
     await forward_gaps(app, 2)
     async with serving(app, fake):
         for language in ("he", "ar", "en"):
             del fake.templates[(DIGEST_TEMPLATE, language)]  # submitted later than the generic one, not approved yet
         dana = await coordinator(app, fake)
-        clock.advance(timedelta(hours=30))
-        fake.clock.advance(30 * 3600)
-        assert await escalation_digests(app, clock.now()) == 1
-        app.notify_outbox()
-        template = await fake.wait_for(lambda m: m.to is dana and m.type == "template")
+        template = await digest_after_a_day_of_silence(app, fake, clock, dana)
         assert template.template["name"] == "forumbot_update"
         assert template.text.startswith("שלום דנה לוי, יש עדכון חדש מפורום השותפים: ריכוז הפערים שהועברו")
         seen = len(fake.messages_to(dana))
@@ -198,15 +198,10 @@ async def test_an_unapproved_digest_template_falls_back_to_the_generic_one(
 async def test_a_coordinator_who_does_not_tap_for_weeks_gets_one_digest_with_everything(
     app: App, fake: FakeWhatsApp, clock: FixedClock
 ) -> None:
-    await import_demo(app)
     await forward_gaps(app, 2)
     async with serving(app, fake):
         dana = await coordinator(app, fake)
-        clock.advance(timedelta(hours=30))  # her window is closed: the digest is held behind its template
-        fake.clock.advance(30 * 3600)
-        assert await escalation_digests(app, clock.now()) == 1
-        app.notify_outbox()
-        await fake.wait_for(lambda m: m.to is dana and m.type == "template")
+        await digest_after_a_day_of_silence(app, fake, clock, dana)
         await settled(app)
         clock.advance(timedelta(days=7))  # a week on she still has not tapped: the next digest replaces it
         fake.clock.advance(7 * 86400)

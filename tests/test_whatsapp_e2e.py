@@ -59,10 +59,15 @@ async def register_on_whatsapp(app: App, fake: FakeWhatsApp, user: FakeUser, cod
     await reply_to(fake, user, seen + 4, "ברוכה הבאה, דנה לוי!")
 
 
-async def test_registration_by_invite_on_whatsapp_in_hebrew(app: App, fake: FakeWhatsApp) -> None:
+async def invited_principal(app: App, fake: FakeWhatsApp) -> tuple[FakeUser, str]:
+    """Dana on WhatsApp, and an invitation (its code) to be the demo school's principal that she has not used yet."""
     await import_demo(app)
     code = await make_invite(app, SCHOOL, "principal")
-    dana = fake.user("Dana")
+    return fake.user("Dana"), code
+
+
+async def test_registration_by_invite_on_whatsapp_in_hebrew(app: App, fake: FakeWhatsApp) -> None:
+    dana, code = await invited_principal(app, fake)
     async with serving(app, fake):
         await register_on_whatsapp(app, fake, dana, code)
         assert await fake.send_text(dana, "/forums") == 200
@@ -80,9 +85,7 @@ async def test_registration_by_invite_on_whatsapp_in_hebrew(app: App, fake: Fake
 async def test_a_notice_outside_the_window_goes_as_a_template_and_opens_by_its_quick_reply(
     app: App, fake: FakeWhatsApp, clock: FixedClock
 ) -> None:
-    await import_demo(app)
-    code = await make_invite(app, SCHOOL, "principal")
-    dana = fake.user("Dana")
+    dana, code = await invited_principal(app, fake)
     async with serving(app, fake):
         await register_on_whatsapp(app, fake, dana, code)
         await settled(app)
@@ -110,9 +113,7 @@ async def test_a_notice_outside_the_window_goes_as_a_template_and_opens_by_its_q
 
 
 async def test_a_forged_signature_is_rejected_and_nothing_is_processed(app: App, fake: FakeWhatsApp) -> None:
-    await import_demo(app)
-    code = await make_invite(app, SCHOOL, "principal")
-    dana = fake.user("Dana")
+    dana, code = await invited_principal(app, fake)
     async with serving(app, fake):
         payload = fake.text(dana, code)
         forged = fake.sign(b'{"object":"whatsapp_business_account"}')  # a real signature of another body
@@ -128,9 +129,7 @@ async def test_a_forged_signature_is_rejected_and_nothing_is_processed(app: App,
 
 
 async def test_a_redelivered_message_is_processed_once(app: App, fake: FakeWhatsApp) -> None:
-    await import_demo(app)
-    code = await make_invite(app, SCHOOL, "principal")
-    dana = fake.user("Dana")
+    dana, code = await invited_principal(app, fake)
     async with serving(app, fake):
         payload = fake.text(dana, code)
         statuses = await asyncio.gather(*(fake.post(payload) for _ in range(3)))  # Meta retries, even in parallel

@@ -12,12 +12,11 @@ from pydantic import SecretStr
 from sqlalchemy import select
 
 from bot.app import App
-from bot.services.escalation import forwarding as escalation
 from bot.storage.models import ChannelIdentity, Person
 from bot.web import build_web
 from bot.webapp.initdata import sign
 from tests.helpers import ConsoleUser, plain
-from tests.test_escalation import AUTHORITY, SCHOOL, raise_, tree
+from tests.test_escalation import AUTHORITY, transport_blocker_escalated, tree
 
 BOT_TOKEN = "123456:TEST-web-token"
 TG_RINA = "7001"
@@ -35,11 +34,9 @@ async def world(app: App) -> World:
     app.settings.telegram_bot_token = SecretStr(BOT_TOKEN)
     ids = await tree(app)
     now = app.clock.now()
-    issue_id = await raise_(app, ids["avi"], SCHOOL, "אין הסעה לשכונה החדשה", now=now, category="transport")
+    issue_id, done = await transport_blocker_escalated(app, ids, now=now)
+    assert done.target.code == AUTHORITY
     async with app.db.unit_of_work() as session:
-        dana = await session.get(Person, ids["dana"])
-        done = await escalation.escalate_issue(session, issue_id=issue_id, person=dana, now=now)
-        assert done.target.code == AUTHORITY
         # Rina also uses Telegram (the Mini App signs her in through this identity).
         session.add(ChannelIdentity(channel="telegram", external_id=TG_RINA, chat_id=TG_RINA, person_id=ids["rina"],
                                     status="active", created_at=now))

@@ -32,11 +32,11 @@ import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from html.parser import HTMLParser
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Literal, TypeVar
 
 from aiohttp import ClientError, ClientResponse, ClientSession, ClientTimeout, MultipartReader, web
 
-from tests.fakes.loopback import serve
+from tests.fakes.loopback import LoopbackServer
 
 if TYPE_CHECKING:
     from aiogram import Bot
@@ -146,6 +146,17 @@ class RecordedRequest:
         return f"{self.method} -> {self.status} {params[:200]}"
 
 
+class _MessageField(Generic[T]):
+    """One field of a :class:`SentMessage`'s live Message dict, read as an attribute (None while absent)."""
+
+    def __set_name__(self, owner: type, name: str) -> None:
+        self.name = name
+
+    def __get__(self, sent: SentMessage, owner: type | None = None) -> T | None:
+        value: T | None = sent.message.get(self.name)
+        return value
+
+
 @dataclass
 class SentMessage:
     """A message the bot sent. ``message`` is the live Bot API Message dict (edits are applied to it)."""
@@ -160,21 +171,10 @@ class SentMessage:
     deleted: bool = False
     edits: list[RecordedRequest] = field(default_factory=list)
 
-    @property
-    def text(self) -> str | None:
-        return self.message.get("text")
-
-    @property
-    def caption(self) -> str | None:
-        return self.message.get("caption")
-
-    @property
-    def reply_markup(self) -> JSONDict | None:
-        return self.message.get("reply_markup")
-
-    @property
-    def poll(self) -> JSONDict | None:
-        return self.message.get("poll")
+    text = _MessageField[str]()
+    caption = _MessageField[str]()
+    reply_markup = _MessageField[JSONDict]()
+    poll = _MessageField[JSONDict]()
 
     @property
     def buttons(self) -> list[JSONDict]:
@@ -450,7 +450,7 @@ def _int_param(params: JSONDict, key: str, default: int | None = None) -> int:
 # --------------------------------------------------------------------------------------------- server
 
 
-class FakeTelegram:
+class FakeTelegram(LoopbackServer):
     """Fake Bot API server. See the module docstring; every public method is documented inline."""
 
     def __init__(
@@ -518,34 +518,19 @@ class FakeTelegram:
         self._webhook_error: tuple[int, str] | None = None
         self._changed = asyncio.Event()
         self._closing = asyncio.Event()
-        self._runner: web.AppRunner | None = None
-        self.port = 0
 
     # ------------------------------------------------------------------------------ lifecycle
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
+    def application(self) -> web.Application:
         app = web.Application(client_max_size=60 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._handle)
-        self._runner, self.port = await serve(app)
+        return app
 
     async def stop(self) -> None:
         self._closing.set()
         self._notify()
         await self._stop_webhook()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeTelegram:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        await super().stop()
 
     def make_bot(self, *, session_timeout: float = 60.0, **bot_kwargs: Any) -> Bot:
         """An aiogram Bot (token ``self.token``) whose session targets this server.

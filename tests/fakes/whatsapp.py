@@ -38,7 +38,7 @@ from typing import Any
 
 from aiohttp import ClientSession, ClientTimeout, web
 
-from tests.fakes.loopback import serve
+from tests.fakes.loopback import LoopbackServer
 
 JSONDict = dict[str, Any]
 
@@ -223,8 +223,13 @@ class _Bucket:
         return False
 
 
-class FakeWhatsApp:
-    """Fake Cloud API server. See the module docstring."""
+class FakeWhatsApp(LoopbackServer):
+    """Fake Cloud API server. See the module docstring.
+
+    ``per_second`` is the number's throughput, ``pair_burst`` and ``pair_interval`` the pace to one
+    person; ``enforce_window=False`` lets free-form messages through outside the 24-hour window, and
+    ``auto_approve=False`` leaves templates created through the API pending.
+    """
 
     def __init__(
         self,
@@ -259,32 +264,14 @@ class FakeWhatsApp:
         self._throughput = _Bucket(per_second, per_second, self.clock())
         self._pairs: dict[str, _Bucket] = {}
         self._ids = itertools.count(1)
-        self._runner: web.AppRunner | None = None
         self._changed = asyncio.Event()
-        self.port = 0
 
     # -- lifecycle ------------------------------------------------------------------------------------
 
-    @property
-    def base_url(self) -> str:
-        return f"http://127.0.0.1:{self.port}"
-
-    async def start(self) -> None:
+    def application(self) -> web.Application:
         app = web.Application(client_max_size=100 * 1024 * 1024)
         app.router.add_route("*", "/{version}/{node}/{edge}", self._handle)
-        self._runner, self.port = await serve(app)
-
-    async def stop(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> FakeWhatsApp:
-        await self.start()
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.stop()
+        return app
 
     def settings(self) -> dict[str, str]:
         """The bot's settings for this fake (pass to ``Settings(**...)``)."""
@@ -405,18 +392,7 @@ class FakeWhatsApp:
         if user is None:
             raise GraphError(131026, f"Unknown recipient {address!r}")
         kind = body.get("type")
-        rendered, quick = "", []
-        media = None
-        if kind == "text":
-            self._check_text(body.get("text") or {})
-        elif kind == "interactive":
-            self._check_interactive(body.get("interactive") or {})
-        elif kind == "document":
-            media = self._check_document(body.get("document") or {})
-        elif kind == "template":
-            rendered, quick = self._check_template(body.get("template") or {})
-        else:
-            raise GraphError(100, f"Unsupported message type {kind!r}")
+        content = self._check_content(kind, body)
         outside = user.last_inbound is None or now - user.last_inbound > WINDOW_SECONDS
         if kind != "template" and self.enforce_window and outside:
             raise GraphError(131047, "Message failed to send because more than 24 hours have passed")
@@ -424,17 +400,7 @@ class FakeWhatsApp:
         if not pair.take(now):
             raise GraphError(131056)
         wamid = f"wamid.{uuid.uuid4().hex.upper()}"
-        sent = Sent(
-            to=user,
-            type=str(kind),
-            payload=body,
-            wamid=wamid,
-            at=now,
-            media=media,
-            rendered=rendered,
-            quick_replies=quick,
-        )
-        self.sent.append(sent)
+        self.sent.append(Sent(to=user, type=str(kind), payload=body, wamid=wamid, at=now, **content))
         message: JSONDict = {"id": wamid}
         if kind == "template":
             message["message_status"] = "accepted"
@@ -442,6 +408,21 @@ class FakeWhatsApp:
         if user.wa_id:
             contact["wa_id"] = user.wa_id
         return {"messaging_product": "whatsapp", "contacts": [contact], "messages": [message]}
+
+    def _check_content(self, kind: object, body: JSONDict) -> JSONDict:
+        """Refuse a message the real API would refuse; else what its :class:`Sent` keeps beyond the payload."""
+        if kind == "text":
+            self._check_text(body.get("text") or {})
+            return {}
+        if kind == "interactive":
+            self._check_interactive(body.get("interactive") or {})
+            return {}
+        if kind == "document":
+            return {"media": self._check_document(body.get("document") or {})}
+        if kind == "template":
+            rendered, quick = self._check_template(body.get("template") or {})
+            return {"rendered": rendered, "quick_replies": quick}
+        raise GraphError(100, f"Unsupported message type {kind!r}")
 
     @staticmethod
     def _check_text(text: JSONDict) -> None:
