@@ -36,15 +36,13 @@ from bot.services.forums import people
 from bot.services.meetings import schedule as meetings
 from bot.services.texts import from_tier_label, quoted, short, when, who
 from bot.storage.models import Forum
-from handlers.common import confirm_buttons, confirmed, not_typed, on_actions, on_steps
+from handlers.common import ForumDraft, confirm_buttons, confirmed, not_typed, on_actions, on_steps
 from handlers.forum_pick import with_forum
 
 # -- what the conversations carry --------------------------------------------------------------
 
 
-class ProposalDraft(FlowState, flow="agenda", steps=("title", "details", "confirm")):
-    forum_id: int
-    key: str  # one proposal however often "Send" is pressed
+class ProposalDraft(ForumDraft, flow="agenda", steps=("title", "details", "confirm")):
     title: str = ""
     details: str | None = None
 
@@ -110,14 +108,14 @@ async def details_step(ctx: Context) -> None:
 
 
 async def confirm_step(ctx: Context) -> None:
+    await confirmed(ctx, ProposalDraft, then=submit_proposal)
+
+
+async def submit_proposal(ctx: Context, draft: ProposalDraft, forum: Forum) -> None:
     assert ctx.person is not None
-    draft = await confirmed(ctx, ProposalDraft)
-    if draft is None:
-        return
-    forum = await agenda.load_forum(ctx.session, draft.forum_id)
     result = await agenda.propose_item(
         ctx.session, forum=forum, person=ctx.person, title=draft.title, details=draft.details,
-        now=ctx.now, submit_key=f"{ctx.identity.id}:{draft.key}",
+        now=ctx.now, submit_key=draft.submit_key(ctx.identity.id),
     )
     await ctx.reply(await proposal_reply(ctx, forum, result), edit=True)
 

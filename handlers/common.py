@@ -12,9 +12,8 @@ from bot.core.messages import Button
 from bot.core.states import FlowState
 from bot.i18n import Translator
 from bot.services import texts
+from bot.services.forums import access
 from bot.storage.models import Forum, OrgUnit
-
-S = TypeVar("S", bound=FlowState)
 
 # One definition of a unit's, a forum's and a role's name, shared with the services' notices.
 FORUM_TITLES = texts.FORUM_TITLES
@@ -63,15 +62,29 @@ async def not_typed(ctx: Context, nudge: str) -> bool:
     return False
 
 
-async def confirmed(ctx: Context, kind: type[S]) -> S | None:
-    """A "confirm" step's answer: the flow's value after yes (the flow ends), None after no (it ends,
-    "Cancelled.") or anything unclear (it stays, the person is asked to choose)."""
+class ForumDraft(FlowState, abstract=True):
+    """What a draft sent to a forum carries (a proposal, a raised issue): the forum, and a key that
+    keeps it one submission however often "Send" is pressed."""
+
+    forum_id: int
+    key: str
+
+    def submit_key(self, identity_id: int) -> str:
+        return f"{identity_id}:{self.key}"
+
+
+D = TypeVar("D", bound=ForumDraft)
+
+
+async def confirmed(ctx: Context, kind: type[D], then: Callable[[Context, D, Forum], Awaitable[None]]) -> None:
+    """A "confirm" step: after yes the flow ends and ``then`` gets the draft and its forum; after no
+    it ends ("Cancelled."); anything unclear keeps it, and the person is asked to choose."""
     if ctx.value not in ("yes", "no"):
         await ctx.reply(ctx.t._("Please choose one of the options."))
-        return None
+        return
     draft = ctx.flow(kind)
     await ctx.clear_state()
     if ctx.value == "no":
         await ctx.reply(ctx.t._("Cancelled."), edit=True)
-        return None
-    return draft
+        return
+    await then(ctx, draft, await access.load_forum(ctx.session, draft.forum_id))

@@ -6,7 +6,6 @@ import secrets
 
 from bot.conversation import Context, Router
 from bot.core.actions import Action as ButtonAction
-from bot.core.states import FlowState
 from bot.domain import agenda as rules
 from bot.domain.agenda import HistoryKind, IssueCategory, IssueKind
 from bot.domain.permissions import Action
@@ -33,7 +32,7 @@ from bot.services.texts import (
     who,
 )
 from bot.storage.models import Forum
-from handlers.common import confirm_buttons, confirmed, not_typed, on_actions, on_steps
+from handlers.common import ForumDraft, confirm_buttons, confirmed, not_typed, on_actions, on_steps
 from handlers.escalation import escalate_label
 from handlers.forum_pick import pick, with_forum
 
@@ -56,9 +55,7 @@ class ShowIssue(ButtonAction, name="issues.show", was=("isv",)):
     issue_id: int
 
 
-class IssueDraft(FlowState, flow="issue", steps=("kind", "title", "details", "category", "privacy", "confirm")):
-    forum_id: int
-    key: str  # one issue however often "Send" is pressed
+class IssueDraft(ForumDraft, flow="issue", steps=("kind", "title", "details", "category", "privacy", "confirm")):
     kind: str = ""
     title: str = ""
     details: str = ""
@@ -127,15 +124,15 @@ async def privacy_step(ctx: Context) -> None:
 
 
 async def confirm_step(ctx: Context) -> None:
+    await confirmed(ctx, IssueDraft, then=submit_issue)
+
+
+async def submit_issue(ctx: Context, draft: IssueDraft, forum: Forum) -> None:
     assert ctx.person is not None
-    draft = await confirmed(ctx, IssueDraft)
-    if draft is None:
-        return
-    forum = await agenda.load_forum(ctx.session, draft.forum_id)
     result = await issues.raise_issue(
         ctx.session, forum=forum, person=ctx.person, kind=draft.kind, title=draft.title,
         details=draft.details, category=draft.category, show_name=draft.show_name,
-        show_name_to_group=draft.show_name_to_group, now=ctx.now, submit_key=f"{ctx.identity.id}:{draft.key}",
+        show_name_to_group=draft.show_name_to_group, now=ctx.now, submit_key=draft.submit_key(ctx.identity.id),
     )
     if not result.created:
         await ctx.reply(ctx.t._("This issue was already sent."), edit=True)

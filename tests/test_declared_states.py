@@ -30,6 +30,20 @@ def test_a_state_fits_its_declaration_or_is_stale() -> None:
             x: int
 
 
+def test_an_abstract_base_shares_fields_and_is_no_flow() -> None:
+    class Shared(FlowState, abstract=True):
+        forum_id: int
+
+    class Child(Shared, flow="test.child", steps=("one",)):
+        note: str = ""
+
+    assert load(Child, "one", {"forum_id": 4}) == Child(forum_id=4)
+    assert not fits("test.child", "one", {"note": "x"})  # the base's field is required
+    with pytest.raises(TypeError, match="declares no flow"):
+        class Forgotten(Shared):  # a real flow that forgot its declaration is still refused
+            x: int
+
+
 async def test_a_proposal_saved_by_an_older_version_starts_again(app: App) -> None:
     await import_demo(app)
     miri = await register(app, "miri", await make_invite(app, "S-DEMO-210101", "parent"), display="מירי כהן")

@@ -31,8 +31,14 @@ class FlowState(BaseModel):
     flow: ClassVar[str]
     steps: ClassVar[tuple[str, ...]]
 
-    def __init_subclass__(cls, *, flow: str = "", steps: tuple[str, ...] = (), **kwargs: Any) -> None:
+    def __init_subclass__(
+        cls, *, flow: str = "", steps: tuple[str, ...] = (), abstract: bool = False, **kwargs: Any
+    ) -> None:
+        """Declare the flow ``flow`` with ``steps``; ``abstract=True`` makes a base that several flows
+        share fields through (it is no flow of its own and is never stored)."""
         super().__init_subclass__(**kwargs)
+        if abstract:
+            return
         if not flow or not steps:
             raise TypeError(f"{cls.__name__} declares no flow name or steps")
         if flow in _FLOWS and _FLOWS[flow].__qualname__ != cls.__qualname__:
