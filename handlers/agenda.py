@@ -36,7 +36,7 @@ from bot.services.forums import people
 from bot.services.meetings import schedule as meetings
 from bot.services.texts import from_tier_label, quoted, short, when, who
 from bot.storage.models import Forum
-from handlers.common import ForumDraft, confirm_buttons, confirmed, not_typed, on_actions, on_steps
+from handlers.common import ForumDraft, confirm_buttons, confirm_step, not_typed, on_actions, on_steps
 from handlers.forum_pick import with_forum
 
 # -- what the conversations carry --------------------------------------------------------------
@@ -105,10 +105,6 @@ async def details_step(ctx: Context) -> None:
         "\n".join(preview),
         confirm_buttons(ctx, flow, ctx.t._("Add to the agenda") if own else ctx.t._("Send")),
     )
-
-
-async def confirm_step(ctx: Context) -> None:
-    await confirmed(ctx, ProposalDraft, then=submit_proposal)
 
 
 async def submit_proposal(ctx: Context, draft: ProposalDraft, forum: Forum) -> None:
@@ -240,7 +236,8 @@ def build() -> Router:
     )
     on_actions(router, agenda_picked, propose, pending, accept, decline, reorder, move, ask_meeting_date,
                ask_intake, set_intake)
-    on_steps(router, ProposalDraft, title=title_step, details=details_step, confirm=confirm_step)
+    on_steps(router, ProposalDraft, title=title_step, details=details_step,
+             confirm=confirm_step(ProposalDraft, submit_proposal))
     on_steps(router, DeclineReason, reason=reason_step)
     on_steps(router, MeetingDate, date=date_step)
     return router

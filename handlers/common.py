@@ -76,15 +76,19 @@ class ForumDraft(FlowState, abstract=True):
 D = TypeVar("D", bound=ForumDraft)
 
 
-async def confirmed(ctx: Context, kind: type[D], then: Callable[[Context, D, Forum], Awaitable[None]]) -> None:
-    """A "confirm" step: after yes the flow ends and ``then`` gets the draft and its forum; after no
-    it ends ("Cancelled."); anything unclear keeps it, and the person is asked to choose."""
-    if ctx.value not in ("yes", "no"):
-        await ctx.reply(ctx.t._("Please choose one of the options."))
-        return
-    draft = ctx.flow(kind)
-    await ctx.clear_state()
-    if ctx.value == "no":
-        await ctx.reply(ctx.t._("Cancelled."), edit=True)
-        return
-    await then(ctx, draft, await access.load_forum(ctx.session, draft.forum_id))
+def confirm_step(kind: type[D], then: Callable[[Context, D, Forum], Awaitable[None]]) -> Handler:
+    """A flow's "confirm" step: after yes the flow ends and ``then`` gets the draft and its forum;
+    after no it ends ("Cancelled."); anything unclear keeps it, and the person is asked to choose."""
+
+    async def step(ctx: Context) -> None:
+        if ctx.value not in ("yes", "no"):
+            await ctx.reply(ctx.t._("Please choose one of the options."))
+            return
+        draft = ctx.flow(kind)
+        await ctx.clear_state()
+        if ctx.value == "no":
+            await ctx.reply(ctx.t._("Cancelled."), edit=True)
+            return
+        await then(ctx, draft, await access.load_forum(ctx.session, draft.forum_id))
+
+    return step

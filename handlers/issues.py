@@ -32,7 +32,7 @@ from bot.services.texts import (
     who,
 )
 from bot.storage.models import Forum
-from handlers.common import ForumDraft, confirm_buttons, confirmed, not_typed, on_actions, on_steps
+from handlers.common import ForumDraft, confirm_buttons, confirm_step, not_typed, on_actions, on_steps
 from handlers.escalation import escalate_label
 from handlers.forum_pick import pick, with_forum
 
@@ -121,10 +121,6 @@ async def privacy_step(ctx: Context) -> None:
     update = {"show_name": ctx.value in ("name", "group"), "show_name_to_group": ctx.value == "group"}
     await ctx.enter(ctx.flow(IssueDraft).model_copy(update=update), "confirm")
     await preview(ctx)
-
-
-async def confirm_step(ctx: Context) -> None:
-    await confirmed(ctx, IssueDraft, then=submit_issue)
 
 
 async def submit_issue(ctx: Context, draft: IssueDraft, forum: Forum) -> None:
@@ -270,7 +266,7 @@ def build() -> Router:
     router = Router("issues")
     router.command("issue", N_("Raise a need, a difficulty or a blocker"), audience="registered")(issue_command)
     on_steps(router, IssueDraft, kind=kind_step, title=title_step, details=details_step, category=category_step,
-             privacy=privacy_step, confirm=confirm_step)
+             privacy=privacy_step, confirm=confirm_step(IssueDraft, submit_issue))
     router.command("issues", N_("The open issues of my forum"), audience="registered")(issues_command)
     on_actions(router, issue_picked, issues_picked, view)
     return router
