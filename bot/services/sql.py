@@ -10,6 +10,8 @@ from sqlalchemy import ColumnElement, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from bot.services.errors import NotFound
+
 
 async def insert_ignore(session: AsyncSession, table: Table, values: dict[str, Any], *, conflict: list[str]) -> bool:
     """INSERT … ON CONFLICT DO NOTHING; True when a row was written.
@@ -28,6 +30,22 @@ async def insert_ignore(session: AsyncSession, table: Table, values: dict[str, A
 
 
 _IGNORING: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+
+
+M = TypeVar("M")
+
+
+async def get_or_refuse(
+    session: AsyncSession, model: type[M], key: int, missing: str, *, lock: bool = False, fresh: bool = False
+) -> M:
+    """The ``model`` row with primary key ``key``, or :class:`NotFound` with the msgid ``missing``.
+
+    ``lock`` reads it ``FOR UPDATE``; ``fresh`` reads it again even when the session holds it already.
+    """
+    row = await session.get(model, key, with_for_update=lock, populate_existing=fresh)
+    if row is None:
+        raise NotFound(missing)
+    return row
 
 
 def dialect_of(session: AsyncSession) -> str:

@@ -23,11 +23,11 @@ from bot.i18n import N_, Raw
 from bot.services import audit
 from bot.services.agenda.actions import AcceptItem, DeclineItem
 from bot.services.delivery import notify
-from bot.services.errors import Forbidden, NotFound, Refused
+from bot.services.errors import Forbidden, Refused
 from bot.services.forums import people
 from bot.services.forums.access import load_forum as load_forum  # one definition, used from here too
 from bot.services.forums.access import require as require
-from bot.services.sql import insert_ignore
+from bot.services.sql import get_or_refuse, insert_ignore
 from bot.services.texts import agenda_text, forum_title, from_tier_label, quoted, short, who
 from bot.storage.models import Forum, Membership, OrgUnit, Person
 from bot.storage.models_agenda import AgendaItem, RaisedIssue
@@ -283,10 +283,7 @@ async def _next_position(session: AsyncSession, forum_id: int) -> int:
 
 
 async def get_item(session: AsyncSession, item_id: int) -> AgendaItem:
-    item = await session.get(AgendaItem, item_id)
-    if item is None:
-        raise NotFound(N_("That item no longer exists."))
-    return item
+    return await get_or_refuse(session, AgendaItem, item_id, N_("That item no longer exists."))
 
 
 async def _lead_item(session: AsyncSession, item_id: int, person: Person) -> tuple[AgendaItem, Forum]:

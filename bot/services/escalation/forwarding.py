@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import InstrumentedAttribute, selectinload
 
 from bot.domain import escalation as rules
 from bot.domain.agenda import HistoryKind, IssueKind, IssueStatus
@@ -30,10 +30,10 @@ from bot.services import audit
 from bot.services.agenda import issues
 from bot.services.agenda.items import ONLY_LEAD, clean_note, load_forum, require, role_in
 from bot.services.delivery import notify
-from bot.services.errors import Forbidden, NotFound, Refused
+from bot.services.errors import Forbidden, Refused
 from bot.services.escalation import notices as escalation_notices
 from bot.services.escalation.actions import ShowGap
-from bot.services.sql import insert_ignore
+from bot.services.sql import get_or_refuse, insert_ignore
 from bot.services.texts import forum_title, quoted
 from bot.storage.models import Forum, JobRun, OrgUnit, Person
 from bot.storage.models_agenda import IssueHistory, RaisedIssue
@@ -59,10 +59,7 @@ async def parent_forum(session: AsyncSession, forum: Forum) -> Forum | None:
 
 
 async def get_gap(session: AsyncSession, gap_id: int) -> EscalatedGap:
-    gap = await session.get(EscalatedGap, gap_id)
-    if gap is None:
-        raise NotFound(N_("That item no longer exists."))
-    return gap
+    return await get_or_refuse(session, EscalatedGap, gap_id, N_("That item no longer exists."))
 
 
 async def _gap_for(
@@ -357,27 +354,40 @@ async def due_for_forwarding(
     if not windows:
         return [], []
     latest = max(w.cutoff for w in windows.values())
-    due_issues: list[int] = []
-    stream = await session.stream(
-        select(RaisedIssue.id, RaisedIssue.forum_id, RaisedIssue.created_at)
-        .where(RaisedIssue.status.in_([s.value for s in ESCALATABLE]), RaisedIssue.created_at < latest)
-        .order_by(RaisedIssue.id)
+    issues_due = await _past_window(
+        session, windows, RaisedIssue.id, RaisedIssue.forum_id, RaisedIssue.created_at,
+        RaisedIssue.status.in_([s.value for s in ESCALATABLE]), latest=latest,
     )
-    async for issue_id, forum_id, created_at in stream:
-        w = windows.get(forum_id)
-        if w is not None and created_at < w.cutoff:
-            due_issues.append(issue_id)
-    due_gaps: list[int] = []
-    stream = await session.stream(
-        select(EscalatedGap.id, EscalatedGap.forum_id, EscalatedGap.arrived_at)
-        .where(EscalatedGap.status.in_([s.value for s in OPEN_GAP]), EscalatedGap.arrived_at < latest)
-        .order_by(EscalatedGap.id)
+    gaps_due = await _past_window(
+        session, windows, EscalatedGap.id, EscalatedGap.forum_id, EscalatedGap.arrived_at,
+        EscalatedGap.status.in_([s.value for s in OPEN_GAP]), latest=latest,
     )
-    async for gap_id, forum_id, arrived_at in stream:
+    return issues_due, gaps_due
+
+
+async def _past_window(
+    session: AsyncSession,
+    windows: dict[int, ForumWindow],
+    id_col: InstrumentedAttribute[int],
+    forum_col: InstrumentedAttribute[int],
+    since_col: InstrumentedAttribute[datetime],
+    unresolved: ColumnElement[bool],
+    *,
+    latest: datetime,
+) -> list[int]:
+    """Ids of the unresolved rows older than their forum's cutoff, streamed in id order.
+
+    ``latest`` (the latest cutoff of any forum) bounds the read in SQL; each row's own forum decides.
+    """
+    due: list[int] = []
+    stream = await session.stream(
+        select(id_col, forum_col, since_col).where(unresolved, since_col < latest).order_by(id_col)
+    )
+    async for row_id, forum_id, since in stream:
         w = windows.get(forum_id)
-        if w is not None and arrived_at < w.cutoff:
-            due_gaps.append(gap_id)
-    return due_issues, due_gaps
+        if w is not None and since < w.cutoff:
+            due.append(row_id)
+    return due
 
 
 async def claim_step(session: AsyncSession, key: str, now: datetime) -> bool:

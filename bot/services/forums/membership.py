@@ -20,6 +20,7 @@ from bot.services.forums import invites, membership_notices
 from bot.services.forums.access import load_forum as load_forum  # one definition, used from here too
 from bot.services.forums.access import require as require
 from bot.services.forums.membership_notices import Change
+from bot.services.sql import get_or_refuse
 from bot.services.texts import forum_title
 from bot.storage.models import ChannelIdentity, Forum, Invite, Membership, Person
 
@@ -85,9 +86,9 @@ async def _seat_for_lead(
     session: AsyncSession, person: Person | None, membership_id: int
 ) -> tuple[Membership, Forum, Person]:
     """The seat (locked) and its forum, once ``person`` may end or give back seats there."""
-    membership = await session.get(Membership, membership_id, with_for_update=True)
-    if membership is None:
-        raise NotFound(N_("That membership no longer exists."))
+    membership = await get_or_refuse(
+        session, Membership, membership_id, N_("That membership no longer exists."), lock=True
+    )
     forum = await session.get(Forum, membership.forum_id)
     assert forum is not None
     await session.refresh(forum, ["org_unit"])

@@ -28,7 +28,7 @@ from bot.services.forums.access import load_forum as load_forum  # one definitio
 from bot.services.forums.access import require as require
 from bot.services.keshet.actions import AnswerQuestion, ScoreFields, ShowAssessment, ShowTimeline
 from bot.services.meetings.poll_texts import forum_name
-from bot.services.sql import insert_ignore
+from bot.services.sql import get_or_refuse, insert_ignore
 from bot.services.upsert import upsert
 from bot.storage.models import Forum, Membership, Person
 from bot.storage.models_keshet import (
@@ -685,9 +685,9 @@ async def answer_question(
     """Record a partner's answer (a later answer replaces it); returns the round and the next question to ask."""
     if question not in k.ASKED_QUESTIONS:
         raise Refused(N_("Please choose one of the options."))
-    assessment = await session.get(KeshetAssessmentRound, round_id)
-    if assessment is None:
-        raise NotFound(N_("This self-assessment round has closed."))
+    assessment = await get_or_refuse(
+        session, KeshetAssessmentRound, round_id, N_("This self-assessment round has closed.")
+    )
     partnership = await session.get(KeshetPartnership, assessment.partnership_id)
     assert partnership is not None
     forum = await partnership_forum(session, partnership.forum_id)

@@ -49,7 +49,7 @@ from bot.services.meetings.ballots import (
 )
 from bot.services.meetings.poll_actions import ChooseOtherDate, ClosePoll, ConfirmDate, SetNoMeeting, ShowResults
 from bot.services.meetings.poll_texts import forum_name, option_label, role_list, short_label, when
-from bot.services.sql import insert_ignore
+from bot.services.sql import get_or_refuse, insert_ignore
 from bot.storage.models import ExternalRef, Forum, JobRun, Person
 from bot.storage.models_polls import DatePoll, DatePollBallot, DatePollOption, Meeting
 
@@ -82,13 +82,8 @@ def refuse_input(error: DateInputError) -> Refused:
 
 
 async def load_poll(session: AsyncSession, poll_id: int, *, lock: bool = False) -> DatePoll:
-    stmt = select(DatePoll).where(DatePoll.id == poll_id).execution_options(populate_existing=True)
-    if lock:
-        stmt = stmt.with_for_update()
-    poll = await session.scalar(stmt)
-    if poll is None:
-        raise NotFound(N_("That poll no longer exists. Send /poll to start a new one."))
-    return poll
+    gone = N_("That poll no longer exists. Send /poll to start a new one.")
+    return await get_or_refuse(session, DatePoll, poll_id, gone, lock=lock, fresh=True)
 
 
 async def options_of(session: AsyncSession, poll_id: int) -> list[DatePollOption]:

@@ -33,13 +33,13 @@ from bot.services.agenda import items as agenda
 from bot.services.agenda.items import Agenda
 from bot.services.delivery.notify import Recipient, forum_groups, lead_ids, member_ids, recipients
 from bot.services.delivery.outbox import CHAT_GROUP, PRIORITY_NOTICE, enqueue
-from bot.services.errors import Forbidden, NotFound, Refused
+from bot.services.errors import Forbidden, Refused
 from bot.services.forums import people
 from bot.services.forums.access import load_forum as load_forum  # one definition, used from here too
 from bot.services.forums.access import require as require
 from bot.services.meetings.poll_actions import OpenPoll
 from bot.services.meetings.poll_texts import DayReasons, forum_name, option_label
-from bot.services.sql import insert_ignore
+from bot.services.sql import get_or_refuse, insert_ignore
 from bot.storage.models import Forum, JobRun, Membership, OrgUnit, Person
 from bot.storage.models_polls import DatePoll, Meeting
 
@@ -201,13 +201,8 @@ async def meeting_of_poll(session: AsyncSession, poll_id: int) -> Meeting | None
 
 
 async def load_meeting(session: AsyncSession, meeting_id: int, *, lock: bool = False) -> Meeting:
-    stmt = select(Meeting).where(Meeting.id == meeting_id).execution_options(populate_existing=True)
-    if lock:
-        stmt = stmt.with_for_update()
-    meeting = await session.scalar(stmt)
-    if meeting is None:
-        raise NotFound(N_("That meeting no longer exists."))
-    return meeting
+    gone = N_("That meeting no longer exists.")
+    return await get_or_refuse(session, Meeting, meeting_id, gone, lock=lock, fresh=True)
 
 
 async def confirm(

@@ -29,9 +29,9 @@ from bot.domain.tiers import ForumKind
 from bot.i18n import N_, Translator, ascii_filename
 from bot.services import audit, sheets
 from bot.services.delivery import notify
-from bot.services.errors import Forbidden, NotFound, Refused
+from bot.services.errors import Forbidden, Refused
 from bot.services.forums import people
-from bot.services.sql import insert_ignore
+from bot.services.sql import get_or_refuse, insert_ignore
 from bot.services.surveys import actions as survey_actions
 from bot.services.upsert import upsert
 from bot.storage.models import Forum, Membership, OrgUnit, Person
@@ -154,9 +154,7 @@ async def send_survey(session: AsyncSession, survey: Survey, *, now: datetime, t
 
 
 async def get_survey(session: AsyncSession, survey_id: int) -> tuple[Survey, Forum]:
-    survey = await session.get(Survey, survey_id)
-    if survey is None:
-        raise NotFound(N_("There is no such survey."))
+    survey = await get_or_refuse(session, Survey, survey_id, N_("There is no such survey."))
     forum = await session.get(Forum, survey.forum_id)
     assert forum is not None
     await session.refresh(forum, ["org_unit"])
@@ -269,9 +267,7 @@ class Answering:
 
 async def question_for(session: AsyncSession, question_id: int, person: Person | None) -> Answering:
     """A question the person may answer now (an open survey of a forum they sit in)."""
-    question = await session.get(SurveyQuestion, question_id)
-    if question is None:
-        raise NotFound(N_("There is no such survey."))
+    question = await get_or_refuse(session, SurveyQuestion, question_id, N_("There is no such survey."))
     survey, forum = await get_survey(session, question.survey_id)
     membership = await respondent_seat(session, person, forum)
     if survey.status != "open":
@@ -605,9 +601,7 @@ async def promote_answer(
     """
     if target not in TARGETS:
         raise Refused(N_("Please choose one of the options."))
-    row = await session.get(SurveyAnswer, answer_id)
-    if row is None:
-        raise NotFound(N_("That answer is no longer there."))
+    row = await get_or_refuse(session, SurveyAnswer, answer_id, N_("That answer is no longer there."))
     question = await session.get(SurveyQuestion, row.question_id)
     assert question is not None
     _survey, forum = await get_survey(session, question.survey_id)
