@@ -11,6 +11,7 @@ from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.errors import NotFound
+from bot.storage.models import JobRun
 
 
 async def insert_ignore(session: AsyncSession, table: Table, values: dict[str, Any], *, conflict: list[str]) -> bool:
@@ -30,6 +31,19 @@ async def insert_ignore(session: AsyncSession, table: Table, values: dict[str, A
 
 
 _IGNORING: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+
+
+async def claim_step(session: AsyncSession, key: str, now: datetime, *, owner: str | None = None) -> bool:
+    """Claim a step in the caller's transaction: it runs once, and a failure leaves it due.
+
+    True for the one caller that wrote the ``done`` row for ``key``; a rollback takes the claim back.
+    """
+    return await insert_ignore(
+        session,
+        JobRun.__table__,  # type: ignore[arg-type]
+        {"key": key, "status": "done", "claimed_at": now, "finished_at": now, "owner": owner},
+        conflict=["key"],
+    )
 
 
 M = TypeVar("M")

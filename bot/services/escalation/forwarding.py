@@ -33,9 +33,10 @@ from bot.services.delivery import notify
 from bot.services.errors import Forbidden, Refused
 from bot.services.escalation import notices as escalation_notices
 from bot.services.escalation.actions import ShowGap
+from bot.services.sql import claim_step as claim_step  # re-exported: the scheduler claims escalation steps here
 from bot.services.sql import get_or_refuse, insert_ignore
 from bot.services.texts import forum_title, quoted
-from bot.storage.models import Forum, JobRun, OrgUnit, Person
+from bot.storage.models import Forum, OrgUnit, Person
 from bot.storage.models_agenda import IssueHistory, RaisedIssue
 from bot.storage.models_escalation import EscalatedGap, EscalationLink
 
@@ -388,16 +389,6 @@ async def _past_window(
         if w is not None and since < w.cutoff:
             due.append(row_id)
     return due
-
-
-async def claim_step(session: AsyncSession, key: str, now: datetime) -> bool:
-    """Claim a step in the caller's transaction: it runs once, and a failure leaves it due."""
-    return await insert_ignore(
-        session,
-        JobRun.__table__,  # type: ignore[arg-type]
-        {"key": key, "status": "done", "claimed_at": now, "finished_at": now},
-        conflict=["key"],
-    )
 
 
 async def auto_forward_issue(session: AsyncSession, issue_id: int, now: datetime) -> bool:

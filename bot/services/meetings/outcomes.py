@@ -22,7 +22,7 @@ from bot.services.agenda.items import ONLY_LEAD, clean_note, load_forum, people_
 from bot.services.delivery import notify
 from bot.services.delivery.outbox import PRIORITY_BULK
 from bot.services.errors import Refused
-from bot.services.sql import get_or_refuse, insert_ignore
+from bot.services.sql import claim_step, get_or_refuse
 from bot.services.texts import day, decision_line, fit, forum_title, when
 from bot.storage.models import Forum, JobRun, Person
 from bot.storage.models_agenda import AgendaItem, IssueHistory, MeetingDecision, RaisedIssue
@@ -216,13 +216,7 @@ async def close_meeting(
 ) -> Closed:
     """Carry what is left to the next agenda and send the members a summary — once per meeting."""
     await require(session, person, forum, Action.RECORD_OUTCOMES, ONLY_LEAD)
-    won = await insert_ignore(
-        session,
-        JobRun.__table__,  # type: ignore[arg-type]
-        {"key": _closed_key(forum.id, meeting_at), "status": "done", "claimed_at": now, "finished_at": now},
-        conflict=["key"],
-    )
-    if not won:
+    if not await claim_step(session, _closed_key(forum.id, meeting_at), now):
         raise Refused(N_("The outcomes of the last meeting were already recorded and sent to the members."))
     carried_items = 0
     for item in await agenda.items_for(session, forum, meeting_at):

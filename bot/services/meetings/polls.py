@@ -49,8 +49,8 @@ from bot.services.meetings.ballots import (
 )
 from bot.services.meetings.poll_actions import ChooseOtherDate, ClosePoll, ConfirmDate, SetNoMeeting, ShowResults
 from bot.services.meetings.poll_texts import forum_name, option_label, role_list, short_label, when
-from bot.services.sql import get_or_refuse, insert_ignore
-from bot.storage.models import ExternalRef, Forum, JobRun, Person
+from bot.services.sql import claim_step, get_or_refuse
+from bot.storage.models import ExternalRef, Forum, Person
 from bot.storage.models_polls import DatePoll, DatePollBallot, DatePollOption, Meeting
 
 log = logging.getLogger(__name__)
@@ -648,13 +648,7 @@ async def roles_complete_sweep(session: AsyncSession, *, now: datetime, tz: Zone
 
     A vote already sends the notice; this safety net runs once an hour (claimed here).
     """
-    if not await insert_ignore(
-        session,
-        JobRun.__table__,  # type: ignore[arg-type]
-        {"key": f"required_roles_sweep:{now.strftime('%Y-%m-%dT%H')}", "status": "done", "claimed_at": now,
-         "finished_at": now, "owner": "local"},
-        conflict=["key"],
-    ):
+    if not await claim_step(session, f"required_roles_sweep:{now.strftime('%Y-%m-%dT%H')}", now, owner="local"):
         return 0
     polls = (
         await session.scalars(

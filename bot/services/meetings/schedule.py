@@ -39,8 +39,8 @@ from bot.services.forums.access import load_forum as load_forum  # one definitio
 from bot.services.forums.access import require as require
 from bot.services.meetings.poll_actions import OpenPoll
 from bot.services.meetings.poll_texts import DayReasons, forum_name, option_label
-from bot.services.sql import get_or_refuse, insert_ignore
-from bot.storage.models import Forum, JobRun, Membership, OrgUnit, Person
+from bot.services.sql import claim_step, get_or_refuse
+from bot.storage.models import Forum, Membership, OrgUnit, Person
 from bot.storage.models_polls import DatePoll, Meeting
 
 log = logging.getLogger(__name__)
@@ -205,6 +205,22 @@ async def load_meeting(session: AsyncSession, meeting_id: int, *, lock: bool = F
     return await get_or_refuse(session, Meeting, meeting_id, gone, lock=lock, fresh=True)
 
 
+def _record(
+    session: AsyncSession,
+    meeting: Meeting,
+    action: str,
+    *,
+    person: Person | None,
+    now: datetime,
+    details: dict[str, Any] | None = None,
+) -> None:
+    """Audit a change to a meeting by ``person`` (None: the system)."""
+    audit.record(
+        session, now=now, action=action, actor_person_id=person.id if person else None,
+        subject=f"meeting:{meeting.id}", details=details,
+    )
+
+
 async def confirm(
     session: AsyncSession, meeting: Meeting, forum: Forum, *, starts_at: datetime, person: Person | None, now: datetime,
     tz: ZoneInfo,
@@ -215,14 +231,8 @@ async def confirm(
     meeting.confirmed_at = now
     meeting.updated_at = now
     meeting.reminded_at = None
-    audit.record(
-        session,
-        now=now,
-        action="meeting.confirm",
-        actor_person_id=person.id if person else None,
-        subject=f"meeting:{meeting.id}",
-        details={"forum": forum.id, "starts_at": starts_at.isoformat()},
-    )
+    details = {"forum": forum.id, "starts_at": starts_at.isoformat()}
+    _record(session, meeting, "meeting.confirm", person=person, now=now, details=details)
     return await announce(session, meeting, forum, now=now, tz=tz)
 
 
@@ -287,14 +297,8 @@ async def move(
     meeting.ics_sequence += 1
     meeting.updated_at = now
     meeting.reminded_at = None
-    audit.record(
-        session,
-        now=now,
-        action="meeting.move",
-        actor_person_id=person.id if person else None,
-        subject=f"meeting:{meeting.id}",
-        details={"from": old.isoformat(), "to": starts_at.isoformat(), "sequence": meeting.ics_sequence},
-    )
+    details = {"from": old.isoformat(), "to": starts_at.isoformat(), "sequence": meeting.ics_sequence}
+    _record(session, meeting, "meeting.move", person=person, now=now, details=details)
     told = await announce(session, meeting, forum, now=now, tz=tz, old_start=old)
     return Moved(meeting, forum, old, told)
 
@@ -310,13 +314,7 @@ async def cancel(session: AsyncSession, meeting_id: int, *, person: Person | Non
     meeting.status = "cancelled"
     meeting.ics_sequence += 1
     meeting.updated_at = now
-    audit.record(
-        session,
-        now=now,
-        action="meeting.cancel",
-        actor_person_id=person.id if person else None,
-        subject=f"meeting:{meeting.id}",
-    )
+    _record(session, meeting, "meeting.cancel", person=person, now=now)
     return await announce(session, meeting, forum, now=now, tz=tz)
 
 
@@ -349,14 +347,8 @@ async def set_location(
     else:
         settings["meeting_location"] = value
     forum.settings = settings
-    audit.record(
-        session,
-        now=now,
-        action="meeting.location",
-        actor_person_id=person.id if person else None,
-        subject=f"meeting:{meeting.id}",
-        details={"set": value is not None, "sequence": meeting.ics_sequence},
-    )
+    details = {"set": value is not None, "sequence": meeting.ics_sequence}
+    _record(session, meeting, "meeting.location", person=person, now=now, details=details)
     return await announce(session, meeting, forum, now=now, tz=tz, place_changed=True)
 
 
@@ -598,13 +590,7 @@ async def cadence_nudges(session: AsyncSession, *, now: datetime, tz: ZoneInfo) 
     local_now = now.astimezone(tz)
     if local_now.hour < rules.NUDGE_HOUR:
         return 0
-    if not await insert_ignore(
-        session,
-        JobRun.__table__,  # type: ignore[arg-type]
-        {"key": f"cadence_nudges:{local_now.date().isoformat()}", "status": "done", "claimed_at": now,
-         "finished_at": now, "owner": "local"},
-        conflict=["key"],
-    ):
+    if not await claim_step(session, f"cadence_nudges:{local_now.date().isoformat()}", now, owner="local"):
         return 0
     busy = set(
         (
