@@ -392,23 +392,32 @@ async def _past_window(
 
 
 async def auto_forward_issue(session: AsyncSession, issue_id: int, now: datetime) -> bool:
-    if not await claim_step(session, f"esc:auto:i{issue_id}", now):
-        return False
-    issue = await session.get(RaisedIssue, issue_id)
-    if issue is None or issue.status not in ESCALATABLE:
+    if not await _still_due(session, f"esc:auto:i{issue_id}", RaisedIssue, issue_id, ESCALATABLE, now):
         return False
     await escalate_issue(session, issue_id=issue_id, person=None, now=now, via=Via.AUTO)
     return True
 
 
 async def auto_forward_gap(session: AsyncSession, gap_id: int, now: datetime) -> bool:
-    if not await claim_step(session, f"esc:auto:g{gap_id}", now):
-        return False
-    gap = await session.get(EscalatedGap, gap_id)
-    if gap is None or gap.status not in OPEN_GAP:
+    if not await _still_due(session, f"esc:auto:g{gap_id}", EscalatedGap, gap_id, OPEN_GAP, now):
         return False
     await forward_gap(session, gap_id=gap_id, person=None, now=now, via=Via.AUTO)
     return True
+
+
+async def _still_due(
+    session: AsyncSession,
+    key: str,
+    model: type[RaisedIssue] | type[EscalatedGap],
+    row_id: int,
+    unresolved: Iterable[str],
+    now: datetime,
+) -> bool:
+    """Whether this run forwards the row: it claimed the step ``key`` and the row is still unresolved."""
+    if not await claim_step(session, key, now):
+        return False
+    row: RaisedIssue | EscalatedGap | None = await session.get(model, row_id)
+    return row is not None and row.status in unresolved
 
 
 async def mark_seen(session: AsyncSession, gap_ids: Iterable[int], now: datetime) -> None:
