@@ -1,4 +1,5 @@
-"""Small dialect helpers shared by the services."""
+"""Small SQL helpers shared by the services: dialect-aware inserts, once-only claims and work batches,
+and reading a row or refusing."""
 
 from __future__ import annotations
 
@@ -12,6 +13,8 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.services.errors import NotFound
 from bot.storage.models import JobRun
+
+M = TypeVar("M")
 
 
 async def insert_ignore(session: AsyncSession, table: Table, values: dict[str, Any], *, conflict: list[str]) -> bool:
@@ -33,6 +36,25 @@ async def insert_ignore(session: AsyncSession, table: Table, values: dict[str, A
 _IGNORING: dict[tuple[str, str, tuple[str, ...]], Any] = {}
 
 
+async def insert_or_find(
+    session: AsyncSession, model: type[M], values: dict[str, Any], *, conflict: list[str]
+) -> tuple[M, bool]:
+    """:func:`insert_ignore` a ``model`` row, then read the row that holds those ``conflict`` values.
+
+    Returns it (read afresh from the database) and True when this call wrote it; a second call with
+    the same ``conflict`` values (a repeated request) gets the first one's row and False.
+    """
+    mapped: Any = model
+    created = await insert_ignore(session, mapped.__table__, values, conflict=conflict)
+    row = await session.scalar(
+        select(model)
+        .where(*(getattr(mapped, column) == values[column] for column in conflict))
+        .execution_options(populate_existing=True)
+    )
+    assert row is not None
+    return row, created
+
+
 async def claim_step(session: AsyncSession, key: str, now: datetime, *, owner: str | None = None) -> bool:
     """Claim a step in the caller's transaction: it runs once, and a failure leaves it due.
 
@@ -44,9 +66,6 @@ async def claim_step(session: AsyncSession, key: str, now: datetime, *, owner: s
         {"key": key, "status": "done", "claimed_at": now, "finished_at": now, "owner": owner},
         conflict=["key"],
     )
-
-
-M = TypeVar("M")
 
 
 async def get_or_refuse(

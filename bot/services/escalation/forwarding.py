@@ -135,8 +135,8 @@ async def escalate_issue(
         session, issue, IssueStatus.ESCALATED, now=now, actor_person_id=person.id if person else None,
         actor_role=actor_role, note=unit_name_he(target), meeting_at=meeting_at, tell=False,
     )
-    audit.record(session, now=now, action="escalation.forward", actor_person_id=person.id if person else None,
-                 subject=f"issue:{issue.id}", details={"gap": gap.id, "to": target.code, "via": via.value})
+    audit.record_by(session, person, "escalation.forward", now=now, subject=f"issue:{issue.id}",
+                    details={"gap": gap.id, "to": target.code, "via": via.value})
     await escalation_notices.forwarded(session, issues=[issue], left=forum, target=target, gap=None, actor=person,
                                        now=now)
     return Forwarded(gap=gap, target=target, merged=not created)
@@ -195,8 +195,8 @@ async def forward_gap(
     gap.forwarded_to_gap_id = up.id
     gap.updated_at = now
     await session.flush()
-    audit.record(session, now=now, action="escalation.forward_gap", actor_person_id=person.id if person else None,
-                 subject=f"gap:{gap.id}", details={"gap": up.id, "to": target.code, "via": via.value})
+    audit.record_by(session, person, "escalation.forward_gap", now=now, subject=f"gap:{gap.id}",
+                    details={"gap": up.id, "to": target.code, "via": via.value})
     await escalation_notices.forwarded(session, issues=await origin_issues(session, gap.id), left=forum,
                                        target=target, gap=gap, actor=person, now=now)
     return Forwarded(gap=up, target=target, merged=not created)

@@ -18,6 +18,7 @@ are claimed with an ``UPDATE … WHERE`` in the same transaction as the messages
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -315,14 +316,8 @@ async def publish(
     remind = rules.reminder_at(now, poll.deadline, calendar, tz)
     poll.remind_at = remind.astimezone(UTC) if remind else None
     await session.flush()
-    audit.record(
-        session,
-        now=now,
-        action="datepoll.open",
-        actor_person_id=person.id if person else None,
-        subject=f"datepoll:{poll.id}",
-        details={"forum": forum.id, "options": len(options), "deadline": poll.deadline.isoformat()},
-    )
+    details = {"forum": forum.id, "options": len(options), "deadline": poll.deadline.isoformat()}
+    audit.record_by(session, person, "datepoll.open", now=now, subject=f"datepoll:{poll.id}", details=details)
     reached, groups = await send_ballots(session, poll, forum, options, now=now, tz=tz)
     return Published(poll, forum, reached, groups)
 
@@ -531,27 +526,34 @@ def results_lines(t: Translator, result: Tally, *, best: int | None = None) -> l
     return lines
 
 
+def _turnout(t: Translator, result: Tally) -> dict[str, object]:
+    """The parameters of a tally's headline: the forum's name, and how many of its members answered."""
+    forum = result.forum
+    return {
+        "forum": Raw(forum_name(t, forum, forum.org_unit)),
+        "answered": len(result.answered),
+        "members": len(result.members),
+    }
+
+
+async def _names(session: AsyncSession, t: Translator, person_ids: Iterable[int]) -> str:
+    """The people's names in alphabetical order, joined as a list in ``t``'s language."""
+    names = (await session.scalars(select(Person.display_name).where(Person.id.in_(person_ids)))).all()
+    return t.join(sorted(names))
+
+
 async def results_text(session: AsyncSession, t: Translator, result: Tally) -> str:
-    unit = result.forum.org_unit
-    title = Raw(forum_name(t, result.forum, unit))
     parts = [
-        t._(
-            "Answers so far for {forum}: {answered} of {members} members.",
-            forum=title,
-            answered=len(result.answered),
-            members=len(result.members),
-        ),
+        t._("Answers so far for {forum}: {answered} of {members} members.", **_turnout(t, result)),
         "\n".join(results_lines(t, result)),
     ]
     waiting = result.not_answered
     if waiting:
-        names = (await session.scalars(select(Person.display_name).where(Person.id.in_(waiting)))).all()
-        parts.append(t._("Not answered yet: {names}", names=t.join(sorted(names))))
+        parts.append(t._("Not answered yet: {names}", names=await _names(session, t, waiting)))
     lost = [p for p in await undelivered.not_reached(session, f"{correlation_of(result.poll.id)}:ballot")
             if p in result.members]
     if lost:
-        names = (await session.scalars(select(Person.display_name).where(Person.id.in_(lost)))).all()
-        parts.append(t._("The poll could not be delivered to: {names}", names=t.join(sorted(names))))
+        parts.append(t._("The poll could not be delivered to: {names}", names=await _names(session, t, lost)))
     parts.append(roles_line(t, result))
     parts.append(t._("Voting closes on {deadline}.", deadline=Raw(when(t, result.poll.deadline))))
     return "\n\n".join(p for p in parts if p)
@@ -791,14 +793,8 @@ async def close(
     await withdraw_queued(
         session, key_prefix=f"{correlation_of(poll.id)}:ballot:", reason="the poll closed before it was sent"
     )
-    audit.record(
-        session,
-        now=now,
-        action="datepoll.close",
-        actor_person_id=early_by.id if early_by else None,
-        subject=f"datepoll:{poll.id}",
-        details={"answered": len(result.answered), "proposed": best.option_id if best else None},
-    )
+    details = {"answered": len(result.answered), "proposed": best.option_id if best else None}
+    audit.record_by(session, early_by, "datepoll.close", now=now, subject=f"datepoll:{poll.id}", details=details)
     await tell_leads_closed(session, result, now=now, tz=tz)
     return True
 
@@ -818,16 +814,9 @@ def decision_buttons(mint: Mint, t: Translator, result: Tally) -> list[list[Butt
 
 def closed_text(t: Translator, result: Tally) -> str:
     forum = result.forum
-    title = Raw(forum_name(t, forum, forum.org_unit))
     best = result.proposal
-    parts = [
-        t._(
-            "Voting on the date for {forum} has closed: {answered} of {members} members answered.",
-            forum=title,
-            answered=len(result.answered),
-            members=len(result.members),
-        )
-    ]
+    parts = [t._("Voting on the date for {forum} has closed: {answered} of {members} members answered.",
+                 **_turnout(t, result))]
     if best is None:
         parts.append(t._("No date was on offer."))
     else:
@@ -922,10 +911,7 @@ async def drop(session: AsyncSession, poll_id: int, *, person: Person | None, no
     if meeting is not None and meeting.status == "proposed":
         meeting.status = "cancelled"
         meeting.updated_at = now
-    audit.record(
-        session, now=now, action="datepoll.drop", actor_person_id=person.id if person else None,
-        subject=f"datepoll:{poll.id}",
-    )
+    audit.record_by(session, person, "datepoll.drop", now=now, subject=f"datepoll:{poll.id}")
 
 
 async def decision_choices(session: AsyncSession, poll_id: int, *, person: Person | None) -> Tally:

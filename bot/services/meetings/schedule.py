@@ -27,7 +27,7 @@ from bot.domain.permissions import Action, allowed
 from bot.domain.roles import lead_roles
 from bot.domain.text import InputError, clean_text
 from bot.domain.tiers import Tier
-from bot.i18n import FSI, LRI, N_, PDI, RLM, Ltr, Raw, Translator, ascii_filename
+from bot.i18n import FSI, LOCALES, LRI, N_, PDI, RLM, Ltr, Raw, Translator, ascii_filename
 from bot.services import audit
 from bot.services.agenda import items as agenda
 from bot.services.agenda.items import Agenda
@@ -93,7 +93,7 @@ def usual_minutes(forum: Forum) -> int:
 def group_locale(forum: Forum) -> str:
     """The language of what is posted in a forum's group (``settings["locale"]``, default Hebrew)."""
     value = forum.settings.get("locale")
-    return value if value in ("he", "ar", "en") else "he"
+    return value if value in LOCALES else "he"
 
 
 def cadence_of(forum: Forum) -> Cadence:
@@ -205,22 +205,6 @@ async def load_meeting(session: AsyncSession, meeting_id: int, *, lock: bool = F
     return await get_or_refuse(session, Meeting, meeting_id, gone, lock=lock, fresh=True)
 
 
-def _record(
-    session: AsyncSession,
-    meeting: Meeting,
-    action: str,
-    *,
-    person: Person | None,
-    now: datetime,
-    details: dict[str, Any] | None = None,
-) -> None:
-    """Audit a change to a meeting by ``person`` (None: the system)."""
-    audit.record(
-        session, now=now, action=action, actor_person_id=person.id if person else None,
-        subject=f"meeting:{meeting.id}", details=details,
-    )
-
-
 async def confirm(
     session: AsyncSession, meeting: Meeting, forum: Forum, *, starts_at: datetime, person: Person | None, now: datetime,
     tz: ZoneInfo,
@@ -232,7 +216,7 @@ async def confirm(
     meeting.updated_at = now
     meeting.reminded_at = None
     details = {"forum": forum.id, "starts_at": starts_at.isoformat()}
-    _record(session, meeting, "meeting.confirm", person=person, now=now, details=details)
+    audit.record_by(session, person, "meeting.confirm", now=now, subject=f"meeting:{meeting.id}", details=details)
     return await announce(session, meeting, forum, now=now, tz=tz)
 
 
@@ -298,7 +282,7 @@ async def move(
     meeting.updated_at = now
     meeting.reminded_at = None
     details = {"from": old.isoformat(), "to": starts_at.isoformat(), "sequence": meeting.ics_sequence}
-    _record(session, meeting, "meeting.move", person=person, now=now, details=details)
+    audit.record_by(session, person, "meeting.move", now=now, subject=f"meeting:{meeting.id}", details=details)
     told = await announce(session, meeting, forum, now=now, tz=tz, old_start=old)
     return Moved(meeting, forum, old, told)
 
@@ -314,7 +298,7 @@ async def cancel(session: AsyncSession, meeting_id: int, *, person: Person | Non
     meeting.status = "cancelled"
     meeting.ics_sequence += 1
     meeting.updated_at = now
-    _record(session, meeting, "meeting.cancel", person=person, now=now)
+    audit.record_by(session, person, "meeting.cancel", now=now, subject=f"meeting:{meeting.id}")
     return await announce(session, meeting, forum, now=now, tz=tz)
 
 
@@ -348,7 +332,7 @@ async def set_location(
         settings["meeting_location"] = value
     forum.settings = settings
     details = {"set": value is not None, "sequence": meeting.ics_sequence}
-    _record(session, meeting, "meeting.location", person=person, now=now, details=details)
+    audit.record_by(session, person, "meeting.location", now=now, subject=f"meeting:{meeting.id}", details=details)
     return await announce(session, meeting, forum, now=now, tz=tz, place_changed=True)
 
 
