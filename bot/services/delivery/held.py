@@ -31,8 +31,8 @@ def digest(message: Outbound) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
-def _still_held(identity_id: int, kind: str) -> tuple[ColumnElement[bool], ...]:
-    """The conditions of this person's ``kind`` of held messages not yet released."""
+def unreleased(identity_id: int, kind: str) -> tuple[ColumnElement[bool], ...]:
+    """The conditions that pick this person's messages of ``kind`` held and not yet released."""
     return HeldMessage.identity_id == identity_id, HeldMessage.kind == kind, HeldMessage.released_at.is_(None)
 
 
@@ -42,7 +42,7 @@ async def hold(
     """Keep ``message``; holding the same message again (a retried send) returns the first row."""
     key = digest(message)
     existing = await session.scalar(
-        select(HeldMessage).where(*_still_held(identity_id, kind), HeldMessage.digest == key)
+        select(HeldMessage).where(*unreleased(identity_id, kind), HeldMessage.digest == key)
     )
     if existing is not None:
         return existing
@@ -57,7 +57,7 @@ async def release_window(session: AsyncSession, identity_id: int, *, now: dateti
     rows = (
         await session.scalars(
             select(HeldMessage)
-            .where(*_still_held(identity_id, WINDOW))
+            .where(*unreleased(identity_id, WINDOW))
             .order_by(HeldMessage.id)
             .with_for_update()
         )
@@ -83,7 +83,7 @@ async def replace_numbered(session: AsyncSession, identity_id: int, message: Out
 
 async def forget_numbered(session: AsyncSession, identity_id: int, *, now: datetime) -> None:
     await session.execute(
-        update(HeldMessage).where(*_still_held(identity_id, NUMBERED)).values(released_at=now)
+        update(HeldMessage).where(*unreleased(identity_id, NUMBERED)).values(released_at=now)
     )
 
 
@@ -91,7 +91,7 @@ async def numbered_choice(session: AsyncSession, identity_id: int, number: int, 
     """The token behind option ``number`` of the latest numbered menu sent to this person."""
     row = await session.scalar(
         select(HeldMessage)
-        .where(*_still_held(identity_id, NUMBERED), HeldMessage.created_at > now - NUMBERED_VALID)
+        .where(*unreleased(identity_id, NUMBERED), HeldMessage.created_at > now - NUMBERED_VALID)
         .order_by(HeldMessage.id.desc())
         .limit(1)
     )

@@ -113,9 +113,7 @@ async def hold(session: AsyncSession, person: Who, message: Outbound, *, now: da
     waiting = await session.scalar(
         select(
             exists().where(
-                HeldMessage.identity_id == person.identity_id,
-                HeldMessage.kind == held.WINDOW,
-                HeldMessage.released_at.is_(None),
+                *held.unreleased(person.identity_id, held.WINDOW),
                 HeldMessage.template_sent_at > now - TEMPLATE_EVERY,
                 HeldMessage.id != row.id,
             )
