@@ -1,4 +1,5 @@
-"""Small dialect helpers shared by the services."""
+"""Small SQL helpers shared by the services: dialect-aware inserts, once-only claims and work batches,
+and reading a row or refusing."""
 
 from __future__ import annotations
 
@@ -9,6 +10,11 @@ from typing import Any, Protocol, TypeVar
 from sqlalchemy import ColumnElement, Table, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
+
+from bot.services.errors import NotFound
+from bot.storage.models import JobRun
+
+M = TypeVar("M")
 
 
 async def insert_ignore(session: AsyncSession, table: Table, values: dict[str, Any], *, conflict: list[str]) -> bool:
@@ -28,6 +34,51 @@ async def insert_ignore(session: AsyncSession, table: Table, values: dict[str, A
 
 
 _IGNORING: dict[tuple[str, str, tuple[str, ...]], Any] = {}
+
+
+async def insert_or_find(
+    session: AsyncSession, model: type[M], values: dict[str, Any], *, conflict: list[str]
+) -> tuple[M, bool]:
+    """:func:`insert_ignore` a ``model`` row, then read the row that holds those ``conflict`` values.
+
+    Returns it (read afresh from the database) and True when this call wrote it; a second call with
+    the same ``conflict`` values (a repeated request) gets the first one's row and False.
+    """
+    mapped: Any = model
+    created = await insert_ignore(session, mapped.__table__, values, conflict=conflict)
+    row = await session.scalar(
+        select(model)
+        .where(*(getattr(mapped, column) == values[column] for column in conflict))
+        .execution_options(populate_existing=True)
+    )
+    assert row is not None
+    return row, created
+
+
+async def claim_step(session: AsyncSession, key: str, now: datetime, *, owner: str | None = None) -> bool:
+    """Claim a step in the caller's transaction: it runs once, and a failure leaves it due.
+
+    True for the one caller that wrote the ``done`` row for ``key``; a rollback takes the claim back.
+    """
+    return await insert_ignore(
+        session,
+        JobRun.__table__,  # type: ignore[arg-type]
+        {"key": key, "status": "done", "claimed_at": now, "finished_at": now, "owner": owner},
+        conflict=["key"],
+    )
+
+
+async def get_or_refuse(
+    session: AsyncSession, model: type[M], key: int, missing: str, *, lock: bool = False, fresh: bool = False
+) -> M:
+    """The ``model`` row with primary key ``key``, or :class:`NotFound` with the msgid ``missing``.
+
+    ``lock`` reads it ``FOR UPDATE``; ``fresh`` reads it again even when the session holds it already.
+    """
+    row = await session.get(model, key, with_for_update=lock, populate_existing=fresh)
+    if row is None:
+        raise NotFound(missing)
+    return row
 
 
 def dialect_of(session: AsyncSession) -> str:

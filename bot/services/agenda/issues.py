@@ -32,7 +32,8 @@ from bot.services.agenda.items import (
     unresolved_issues,
 )
 from bot.services.delivery import notify
-from bot.services.errors import NotFound, Refused
+from bot.services.errors import Refused
+from bot.services.sql import get_or_refuse
 from bot.services.texts import day, forum_title, kind_label, quoted, short, status_label, who
 from bot.storage.models import Forum, Person
 from bot.storage.models_agenda import IssueHistory, RaisedIssue
@@ -137,10 +138,7 @@ async def _tell_leads(session: AsyncSession, forum: Forum, issue: RaisedIssue, r
 
 
 async def get_issue(session: AsyncSession, issue_id: int) -> RaisedIssue:
-    issue = await session.get(RaisedIssue, issue_id)
-    if issue is None:
-        raise NotFound(N_("That issue no longer exists."))
-    return issue
+    return await get_or_refuse(session, RaisedIssue, issue_id, N_("That issue no longer exists."))
 
 
 async def change_status(

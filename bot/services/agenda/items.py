@@ -23,11 +23,11 @@ from bot.i18n import N_, Raw
 from bot.services import audit
 from bot.services.agenda.actions import AcceptItem, DeclineItem
 from bot.services.delivery import notify
-from bot.services.errors import Forbidden, NotFound, Refused
+from bot.services.errors import Forbidden, Refused
 from bot.services.forums import people
 from bot.services.forums.access import load_forum as load_forum  # one definition, used from here too
 from bot.services.forums.access import require as require
-from bot.services.sql import insert_ignore
+from bot.services.sql import get_or_refuse, insert_or_find
 from bot.services.texts import agenda_text, forum_title, from_tier_label, quoted, short, who
 from bot.storage.models import Forum, Membership, OrgUnit, Person
 from bot.storage.models_agenda import AgendaItem, RaisedIssue
@@ -149,12 +149,7 @@ async def insert_once(
         session.add(row)
         await session.flush()
         return row, True
-    created = await insert_ignore(
-        session, model.__table__, {**values, "submit_key": submit_key}, conflict=["submit_key"]
-    )
-    row = await session.scalar(select(model).where(model.submit_key == submit_key))
-    assert row is not None
-    return row, created
+    return await insert_or_find(session, model, {**values, "submit_key": submit_key}, conflict=["submit_key"])
 
 
 async def propose_item(
@@ -222,9 +217,8 @@ async def suggest_from_above(
         await require(session, by, origin, Action.ANNOUNCE_DOWN, ONLY_LEAD)
         if not await _is_above(session, origin.org_unit_id, forum.org_unit_id):
             raise Refused(N_("A forum can only send topics to the forums below it."))
-        audit.record(
-            session, now=now, action="agenda.suggest_down", actor_person_id=by.id if by else None,
-            subject=f"forum:{forum.id}", details={"from_forum": origin.id},
+        audit.record_by(
+            session, by, "agenda.suggest_down", now=now, subject=f"forum:{forum.id}", details={"from_forum": origin.id}
         )
     item = AgendaItem(
         forum_id=forum.id,
@@ -283,10 +277,7 @@ async def _next_position(session: AsyncSession, forum_id: int) -> int:
 
 
 async def get_item(session: AsyncSession, item_id: int) -> AgendaItem:
-    item = await session.get(AgendaItem, item_id)
-    if item is None:
-        raise NotFound(N_("That item no longer exists."))
-    return item
+    return await get_or_refuse(session, AgendaItem, item_id, N_("That item no longer exists."))
 
 
 async def _lead_item(session: AsyncSession, item_id: int, person: Person) -> tuple[AgendaItem, Forum]:

@@ -13,7 +13,7 @@ import hashlib
 import json
 from datetime import datetime, timedelta
 
-from sqlalchemy import delete, or_, select, update
+from sqlalchemy import ColumnElement, delete, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.messages import Outbound
@@ -31,18 +31,18 @@ def digest(message: Outbound) -> str:
     return hashlib.sha256(body.encode("utf-8")).hexdigest()
 
 
+def unreleased(identity_id: int, kind: str) -> tuple[ColumnElement[bool], ...]:
+    """The conditions that pick this person's messages of ``kind`` held and not yet released."""
+    return HeldMessage.identity_id == identity_id, HeldMessage.kind == kind, HeldMessage.released_at.is_(None)
+
+
 async def hold(
     session: AsyncSession, *, identity_id: int, message: Outbound, now: datetime, kind: str = WINDOW
 ) -> HeldMessage:
     """Keep ``message``; holding the same message again (a retried send) returns the first row."""
     key = digest(message)
     existing = await session.scalar(
-        select(HeldMessage).where(
-            HeldMessage.identity_id == identity_id,
-            HeldMessage.kind == kind,
-            HeldMessage.digest == key,
-            HeldMessage.released_at.is_(None),
-        )
+        select(HeldMessage).where(*unreleased(identity_id, kind), HeldMessage.digest == key)
     )
     if existing is not None:
         return existing
@@ -57,11 +57,7 @@ async def release_window(session: AsyncSession, identity_id: int, *, now: dateti
     rows = (
         await session.scalars(
             select(HeldMessage)
-            .where(
-                HeldMessage.identity_id == identity_id,
-                HeldMessage.kind == WINDOW,
-                HeldMessage.released_at.is_(None),
-            )
+            .where(*unreleased(identity_id, WINDOW))
             .order_by(HeldMessage.id)
             .with_for_update()
         )
@@ -87,13 +83,7 @@ async def replace_numbered(session: AsyncSession, identity_id: int, message: Out
 
 async def forget_numbered(session: AsyncSession, identity_id: int, *, now: datetime) -> None:
     await session.execute(
-        update(HeldMessage)
-        .where(
-            HeldMessage.identity_id == identity_id,
-            HeldMessage.kind == NUMBERED,
-            HeldMessage.released_at.is_(None),
-        )
-        .values(released_at=now)
+        update(HeldMessage).where(*unreleased(identity_id, NUMBERED)).values(released_at=now)
     )
 
 
@@ -101,12 +91,7 @@ async def numbered_choice(session: AsyncSession, identity_id: int, number: int, 
     """The token behind option ``number`` of the latest numbered menu sent to this person."""
     row = await session.scalar(
         select(HeldMessage)
-        .where(
-            HeldMessage.identity_id == identity_id,
-            HeldMessage.kind == NUMBERED,
-            HeldMessage.released_at.is_(None),
-            HeldMessage.created_at > now - NUMBERED_VALID,
-        )
+        .where(*unreleased(identity_id, NUMBERED), HeldMessage.created_at > now - NUMBERED_VALID)
         .order_by(HeldMessage.id.desc())
         .limit(1)
     )

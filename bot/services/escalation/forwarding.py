@@ -15,9 +15,9 @@ from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import selectinload
+from sqlalchemy.orm import InstrumentedAttribute, selectinload
 
 from bot.domain import escalation as rules
 from bot.domain.agenda import HistoryKind, IssueKind, IssueStatus
@@ -30,12 +30,13 @@ from bot.services import audit
 from bot.services.agenda import issues
 from bot.services.agenda.items import ONLY_LEAD, clean_note, load_forum, require, role_in
 from bot.services.delivery import notify
-from bot.services.errors import Forbidden, NotFound, Refused
+from bot.services.errors import Forbidden, Refused
 from bot.services.escalation import notices as escalation_notices
 from bot.services.escalation.actions import ShowGap
-from bot.services.sql import insert_ignore
+from bot.services.sql import claim_step as claim_step  # re-exported: the scheduler claims escalation steps here
+from bot.services.sql import get_or_refuse, insert_ignore
 from bot.services.texts import forum_title, quoted
-from bot.storage.models import Forum, JobRun, OrgUnit, Person
+from bot.storage.models import Forum, OrgUnit, Person
 from bot.storage.models_agenda import IssueHistory, RaisedIssue
 from bot.storage.models_escalation import EscalatedGap, EscalationLink
 
@@ -59,10 +60,7 @@ async def parent_forum(session: AsyncSession, forum: Forum) -> Forum | None:
 
 
 async def get_gap(session: AsyncSession, gap_id: int) -> EscalatedGap:
-    gap = await session.get(EscalatedGap, gap_id)
-    if gap is None:
-        raise NotFound(N_("That item no longer exists."))
-    return gap
+    return await get_or_refuse(session, EscalatedGap, gap_id, N_("That item no longer exists."))
 
 
 async def _gap_for(
@@ -137,8 +135,8 @@ async def escalate_issue(
         session, issue, IssueStatus.ESCALATED, now=now, actor_person_id=person.id if person else None,
         actor_role=actor_role, note=unit_name_he(target), meeting_at=meeting_at, tell=False,
     )
-    audit.record(session, now=now, action="escalation.forward", actor_person_id=person.id if person else None,
-                 subject=f"issue:{issue.id}", details={"gap": gap.id, "to": target.code, "via": via.value})
+    audit.record_by(session, person, "escalation.forward", now=now, subject=f"issue:{issue.id}",
+                    details={"gap": gap.id, "to": target.code, "via": via.value})
     await escalation_notices.forwarded(session, issues=[issue], left=forum, target=target, gap=None, actor=person,
                                        now=now)
     return Forwarded(gap=gap, target=target, merged=not created)
@@ -197,8 +195,8 @@ async def forward_gap(
     gap.forwarded_to_gap_id = up.id
     gap.updated_at = now
     await session.flush()
-    audit.record(session, now=now, action="escalation.forward_gap", actor_person_id=person.id if person else None,
-                 subject=f"gap:{gap.id}", details={"gap": up.id, "to": target.code, "via": via.value})
+    audit.record_by(session, person, "escalation.forward_gap", now=now, subject=f"gap:{gap.id}",
+                    details={"gap": up.id, "to": target.code, "via": via.value})
     await escalation_notices.forwarded(session, issues=await origin_issues(session, gap.id), left=forum,
                                        target=target, gap=gap, actor=person, now=now)
     return Forwarded(gap=up, target=target, merged=not created)
@@ -357,57 +355,69 @@ async def due_for_forwarding(
     if not windows:
         return [], []
     latest = max(w.cutoff for w in windows.values())
-    due_issues: list[int] = []
-    stream = await session.stream(
-        select(RaisedIssue.id, RaisedIssue.forum_id, RaisedIssue.created_at)
-        .where(RaisedIssue.status.in_([s.value for s in ESCALATABLE]), RaisedIssue.created_at < latest)
-        .order_by(RaisedIssue.id)
+    issues_due = await _past_window(
+        session, windows, RaisedIssue.id, RaisedIssue.forum_id, RaisedIssue.created_at,
+        RaisedIssue.status.in_([s.value for s in ESCALATABLE]), latest=latest,
     )
-    async for issue_id, forum_id, created_at in stream:
-        w = windows.get(forum_id)
-        if w is not None and created_at < w.cutoff:
-            due_issues.append(issue_id)
-    due_gaps: list[int] = []
-    stream = await session.stream(
-        select(EscalatedGap.id, EscalatedGap.forum_id, EscalatedGap.arrived_at)
-        .where(EscalatedGap.status.in_([s.value for s in OPEN_GAP]), EscalatedGap.arrived_at < latest)
-        .order_by(EscalatedGap.id)
+    gaps_due = await _past_window(
+        session, windows, EscalatedGap.id, EscalatedGap.forum_id, EscalatedGap.arrived_at,
+        EscalatedGap.status.in_([s.value for s in OPEN_GAP]), latest=latest,
     )
-    async for gap_id, forum_id, arrived_at in stream:
-        w = windows.get(forum_id)
-        if w is not None and arrived_at < w.cutoff:
-            due_gaps.append(gap_id)
-    return due_issues, due_gaps
+    return issues_due, gaps_due
 
 
-async def claim_step(session: AsyncSession, key: str, now: datetime) -> bool:
-    """Claim a step in the caller's transaction: it runs once, and a failure leaves it due."""
-    return await insert_ignore(
-        session,
-        JobRun.__table__,  # type: ignore[arg-type]
-        {"key": key, "status": "done", "claimed_at": now, "finished_at": now},
-        conflict=["key"],
+async def _past_window(
+    session: AsyncSession,
+    windows: dict[int, ForumWindow],
+    id_col: InstrumentedAttribute[int],
+    forum_col: InstrumentedAttribute[int],
+    since_col: InstrumentedAttribute[datetime],
+    unresolved: ColumnElement[bool],
+    *,
+    latest: datetime,
+) -> list[int]:
+    """Ids of the unresolved rows older than their forum's cutoff, streamed in id order.
+
+    ``latest`` (the latest cutoff of any forum) bounds the read in SQL; each row's own forum decides.
+    """
+    due: list[int] = []
+    stream = await session.stream(
+        select(id_col, forum_col, since_col).where(unresolved, since_col < latest).order_by(id_col)
     )
+    async for row_id, forum_id, since in stream:
+        w = windows.get(forum_id)
+        if w is not None and since < w.cutoff:
+            due.append(row_id)
+    return due
 
 
 async def auto_forward_issue(session: AsyncSession, issue_id: int, now: datetime) -> bool:
-    if not await claim_step(session, f"esc:auto:i{issue_id}", now):
-        return False
-    issue = await session.get(RaisedIssue, issue_id)
-    if issue is None or issue.status not in ESCALATABLE:
+    if not await _still_due(session, f"esc:auto:i{issue_id}", RaisedIssue, issue_id, ESCALATABLE, now):
         return False
     await escalate_issue(session, issue_id=issue_id, person=None, now=now, via=Via.AUTO)
     return True
 
 
 async def auto_forward_gap(session: AsyncSession, gap_id: int, now: datetime) -> bool:
-    if not await claim_step(session, f"esc:auto:g{gap_id}", now):
-        return False
-    gap = await session.get(EscalatedGap, gap_id)
-    if gap is None or gap.status not in OPEN_GAP:
+    if not await _still_due(session, f"esc:auto:g{gap_id}", EscalatedGap, gap_id, OPEN_GAP, now):
         return False
     await forward_gap(session, gap_id=gap_id, person=None, now=now, via=Via.AUTO)
     return True
+
+
+async def _still_due(
+    session: AsyncSession,
+    key: str,
+    model: type[RaisedIssue] | type[EscalatedGap],
+    row_id: int,
+    unresolved: Iterable[str],
+    now: datetime,
+) -> bool:
+    """Whether this run forwards the row: it claimed the step ``key`` and the row is still unresolved."""
+    if not await claim_step(session, key, now):
+        return False
+    row: RaisedIssue | EscalatedGap | None = await session.get(model, row_id)
+    return row is not None and row.status in unresolved
 
 
 async def mark_seen(session: AsyncSession, gap_ids: Iterable[int], now: datetime) -> None:

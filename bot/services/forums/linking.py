@@ -79,12 +79,6 @@ async def redeem(session: AsyncSession, identity: ChannelIdentity, code: str, *,
     row.used_at = now
     row.used_by_identity_id = identity.id
     await session.flush()
-    audit.record(
-        session,
-        now=now,
-        action="identity.link",
-        actor_person_id=person.id,
-        subject=f"identity:{identity.id}",
-        details={"channel": identity.channel},
-    )
+    audit.record_by(session, person, "identity.link", now=now, subject=f"identity:{identity.id}",
+                    details={"channel": identity.channel})
     return person

@@ -5,10 +5,12 @@ Also the limit on guessing invite codes (the mechanism is ``bot.services.guesses
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.domain.permissions import Action
@@ -20,6 +22,7 @@ from bot.services.forums import invites, membership_notices
 from bot.services.forums.access import load_forum as load_forum  # one definition, used from here too
 from bot.services.forums.access import require as require
 from bot.services.forums.membership_notices import Change
+from bot.services.sql import get_or_refuse
 from bot.services.texts import forum_title
 from bot.storage.models import ChannelIdentity, Forum, Invite, Membership, Person
 
@@ -71,12 +74,26 @@ class Member:
 
 
 async def members(session: AsyncSession, *, person: Person | None, forum: Forum) -> list[Member]:
+    """The forum's current members, by name, for its lead."""
+    by_name = (Person.display_name, Membership.id)
+    return await _seats_shown_to_lead(session, person, forum, Membership.revoked_at.is_(None), order_by=by_name)
+
+
+async def _seats_shown_to_lead(
+    session: AsyncSession,
+    person: Person | None,
+    forum: Forum,
+    which: ColumnElement[bool],
+    *,
+    order_by: Sequence[Any],
+) -> list[Member]:
+    """The forum's seats ``which`` the lead asks for, of people still registered, in ``order_by``."""
     await require(session, person, forum, Action.VIEW_MEMBERS, ONLY_LEAD)
     rows = await session.execute(
         select(Membership, Person)
         .join(Person, Person.id == Membership.person_id)
-        .where(Membership.forum_id == forum.id, Membership.revoked_at.is_(None), Person.forgotten_at.is_(None))
-        .order_by(Person.display_name, Membership.id)
+        .where(Membership.forum_id == forum.id, which, Person.forgotten_at.is_(None))
+        .order_by(*order_by)
     )
     return [Member(m, p) for m, p in rows.all()]
 
@@ -85,9 +102,9 @@ async def _seat_for_lead(
     session: AsyncSession, person: Person | None, membership_id: int
 ) -> tuple[Membership, Forum, Person]:
     """The seat (locked) and its forum, once ``person`` may end or give back seats there."""
-    membership = await session.get(Membership, membership_id, with_for_update=True)
-    if membership is None:
-        raise NotFound(N_("That membership no longer exists."))
+    membership = await get_or_refuse(
+        session, Membership, membership_id, N_("That membership no longer exists."), lock=True
+    )
     forum = await session.get(Forum, membership.forum_id)
     assert forum is not None
     await session.refresh(forum, ["org_unit"])
@@ -123,14 +140,8 @@ async def revoke(
 
 async def ended(session: AsyncSession, *, person: Person | None, forum: Forum) -> list[Member]:
     """Seats a lead ended in this forum, of people still registered: the lead may re-admit them."""
-    await require(session, person, forum, Action.VIEW_MEMBERS, ONLY_LEAD)
-    rows = await session.execute(
-        select(Membership, Person)
-        .join(Person, Person.id == Membership.person_id)
-        .where(Membership.forum_id == forum.id, Membership.revoked_at.is_not(None), Person.forgotten_at.is_(None))
-        .order_by(Membership.revoked_at.desc(), Membership.id)
-    )
-    return [Member(m, p) for m, p in rows.all()]
+    latest_first = (Membership.revoked_at.desc(), Membership.id)
+    return await _seats_shown_to_lead(session, person, forum, Membership.revoked_at.is_not(None), order_by=latest_first)
 
 
 async def readmit(

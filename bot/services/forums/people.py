@@ -13,7 +13,7 @@ from sqlalchemy.orm import joinedload
 from bot.domain.permissions import Standing
 from bot.domain.roles import CATALOGUE, lead_roles
 from bot.domain.text import clean_name
-from bot.i18n import N_
+from bot.i18n import LOCALES, N_
 from bot.services import audit
 from bot.services.errors import Refused
 from bot.services.forums.invites import usable_invite
@@ -30,7 +30,6 @@ from bot.storage.models import (
 
 CONSENT_VERSION = "2026-11"
 ADDRESS_FORMS = ("m", "f", "p")
-LANGUAGES = ("he", "ar", "en")
 
 
 @dataclass(frozen=True)
@@ -184,7 +183,7 @@ async def join_with_invite(
     if person is None:
         if name is None or consent_version is None:
             raise Refused(N_("Registration needs your consent and your name."))
-        if address_form not in ADDRESS_FORMS or locale not in LANGUAGES:
+        if address_form not in ADDRESS_FORMS or locale not in LOCALES:
             raise Refused(N_("Please choose one of the options."))
         person = Person(
             display_name=clean_name(name),
@@ -219,14 +218,8 @@ async def join_with_invite(
     invite.uses += 1
     await session.flush()
     await tell_leads(session, forum=forum, membership=seat, change=Change.JOINED, now=now, person=person)
-    audit.record(
-        session,
-        now=now,
-        action="membership.join",
-        actor_person_id=person.id,
-        subject=f"forum:{forum.id}",
-        details={"role": invite.role, "invite": invite.id},
-    )
+    audit.record_by(session, person, "membership.join", now=now, subject=f"forum:{forum.id}",
+                    details={"role": invite.role, "invite": invite.id})
     return JoinResult(person, forum, invite.role, created_membership=True, created_person=created_person)
 
 
@@ -281,7 +274,7 @@ async def standings(session: AsyncSession, person: Person | None, forum: Forum) 
 
 
 async def set_locale(session: AsyncSession, person: Person, locale: str) -> None:
-    if locale not in LANGUAGES:
+    if locale not in LOCALES:
         raise Refused(N_("Please choose one of the options."))
     person.locale = locale
 

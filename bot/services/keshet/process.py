@@ -28,7 +28,7 @@ from bot.services.forums.access import load_forum as load_forum  # one definitio
 from bot.services.forums.access import require as require
 from bot.services.keshet.actions import AnswerQuestion, ScoreFields, ShowAssessment, ShowTimeline
 from bot.services.meetings.poll_texts import forum_name
-from bot.services.sql import insert_ignore
+from bot.services.sql import get_or_refuse, insert_or_find
 from bot.services.upsert import upsert
 from bot.storage.models import Forum, Membership, Person
 from bot.storage.models_keshet import (
@@ -74,9 +74,9 @@ async def partnership_of(session: AsyncSession, forum: Forum, *, now: datetime) 
     found = await session.scalar(select(KeshetPartnership).where(KeshetPartnership.forum_id == forum.id))
     if found is not None:
         return found
-    await insert_ignore(
+    partnership, _created = await insert_or_find(
         session,
-        KeshetPartnership.__table__,  # type: ignore[arg-type]
+        KeshetPartnership,
         {
             "forum_id": forum.id,
             "weights": {},
@@ -86,9 +86,7 @@ async def partnership_of(session: AsyncSession, forum: Forum, *, now: datetime) 
         },
         conflict=["forum_id"],
     )
-    created = await session.scalar(select(KeshetPartnership).where(KeshetPartnership.forum_id == forum.id))
-    assert created is not None
-    return created
+    return partnership
 
 
 async def seats(session: AsyncSession, forum_id: int) -> list[Seat]:
@@ -241,14 +239,8 @@ async def record_stage(
     )
     session.add(row)
     await session.flush()
-    audit.record(
-        session,
-        now=now,
-        action="keshet.stage",
-        actor_person_id=person.id if person else None,
-        subject=f"forum:{forum.id}",
-        details={"stage": stage.value, "on": when.day.isoformat(), "precision": when.precision.value},
-    )
+    details = {"stage": stage.value, "on": when.day.isoformat(), "precision": when.precision.value}
+    audit.record_by(session, person, "keshet.stage", now=now, subject=f"forum:{forum.id}", details=details)
     await _tell_partners_of_stage(session, forum, row, by=person, now=now)
     return row
 
@@ -312,8 +304,8 @@ async def announce_fields(session: AsyncSession, *, forum: Forum, person: Person
         )
         buttons = [[r.button(t._("Score the fields"), ScoreFields(forum.id))]]
         told += int(await r.send(r.message(text, buttons), dedup_key=key[:140]))
-    audit.record(session, now=now, action="keshet.fields_ready", actor_person_id=person.id if person else None,
-                 subject=f"forum:{forum.id}", details={"fields": len(listed), "told": told})
+    audit.record_by(session, person, "keshet.fields_ready", now=now, subject=f"forum:{forum.id}",
+                    details={"fields": len(listed), "told": told})
     return told
 
 
@@ -354,9 +346,9 @@ async def add_candidate(
     else:
         title = clean_text(title or "", max_length=k.FIELD_TITLE_MAX, min_length=2)
     key = candidate_key(suggested, title)
-    created = await insert_ignore(
+    row, created = await insert_or_find(
         session,
-        KeshetCandidate.__table__,  # type: ignore[arg-type]
+        KeshetCandidate,
         {
             "partnership_id": partnership.id,
             "key": key,
@@ -367,12 +359,6 @@ async def add_candidate(
         },
         conflict=["partnership_id", "key"],
     )
-    row = await session.scalar(
-        select(KeshetCandidate)
-        .where(KeshetCandidate.partnership_id == partnership.id, KeshetCandidate.key == key)
-        .execution_options(populate_existing=True)
-    )
-    assert row is not None
     if row.removed_at is not None:
         row.removed_at = None
         created = True
@@ -598,9 +584,9 @@ async def open_round(
     if after_number is not None and number != after_number + 1:
         return None
     seat_list = await seats(session, forum.id)
-    created = await insert_ignore(
+    row, created = await insert_or_find(
         session,
-        KeshetAssessmentRound.__table__,  # type: ignore[arg-type]
+        KeshetAssessmentRound,
         {
             "partnership_id": partnership.id,
             "number": number,
@@ -614,20 +600,8 @@ async def open_round(
     if not created:
         return None
     partnership.next_assessment_at = k.add_months(now, partnership.assessment_every_months)
-    row = await session.scalar(
-        select(KeshetAssessmentRound).where(
-            KeshetAssessmentRound.partnership_id == partnership.id, KeshetAssessmentRound.number == number
-        )
-    )
-    assert row is not None
-    audit.record(
-        session,
-        now=now,
-        action="keshet.assessment.open",
-        actor_person_id=by_person.id if by_person else None,
-        subject=f"forum:{forum.id}",
-        details={"round": number, "trigger": trigger},
-    )
+    audit.record_by(session, by_person, "keshet.assessment.open", now=now, subject=f"forum:{forum.id}",
+                    details={"round": number, "trigger": trigger})
     return row
 
 
@@ -685,9 +659,9 @@ async def answer_question(
     """Record a partner's answer (a later answer replaces it); returns the round and the next question to ask."""
     if question not in k.ASKED_QUESTIONS:
         raise Refused(N_("Please choose one of the options."))
-    assessment = await session.get(KeshetAssessmentRound, round_id)
-    if assessment is None:
-        raise NotFound(N_("This self-assessment round has closed."))
+    assessment = await get_or_refuse(
+        session, KeshetAssessmentRound, round_id, N_("This self-assessment round has closed.")
+    )
     partnership = await session.get(KeshetPartnership, assessment.partnership_id)
     assert partnership is not None
     forum = await partnership_forum(session, partnership.forum_id)

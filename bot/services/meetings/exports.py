@@ -5,9 +5,11 @@ intact (UTF-8 with a BOM) and XLSX with a right-to-left sheet for Hebrew and Ara
 from __future__ import annotations
 
 import io
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from enum import StrEnum
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 from openpyxl import Workbook
@@ -92,13 +94,18 @@ def _local(at: datetime | None, tz: ZoneInfo) -> datetime | None:
     return at.astimezone(tz).replace(tzinfo=None, second=0, microsecond=0) if at is not None else None
 
 
+Listed = TypeVar("Listed", RaisedIssue, AgendaItem)
+
+
+async def _oldest_first(session: AsyncSession, model: type[Listed], forum: Forum) -> Sequence[Listed]:
+    """The forum's issues or agenda items, in the order they were raised or proposed."""
+    stmt = select(model).where(model.forum_id == forum.id).order_by(model.created_at, model.id)
+    return (await session.scalars(stmt)).all()
+
+
 async def issues_table(session: AsyncSession, forum: Forum, t: Translator) -> Table:
     unit: OrgUnit = forum.org_unit
-    rows = (
-        await session.scalars(
-            select(RaisedIssue).where(RaisedIssue.forum_id == forum.id).order_by(RaisedIssue.created_at, RaisedIssue.id)
-        )
-    ).all()
+    rows = await _oldest_first(session, RaisedIssue, forum)
     people = await people_by_id(session, [i.raiser_person_id for i in rows] + [i.owner_person_id for i in rows])
     headers = [
         t._("Number"), t._("Raised on"), t._("Kind"), t._("Category"), t._("Title"), t._("Details"),
@@ -127,11 +134,7 @@ async def issues_table(session: AsyncSession, forum: Forum, t: Translator) -> Ta
 
 async def agenda_table(session: AsyncSession, forum: Forum, t: Translator) -> Table:
     unit: OrgUnit = forum.org_unit
-    items = (
-        await session.scalars(
-            select(AgendaItem).where(AgendaItem.forum_id == forum.id).order_by(AgendaItem.created_at, AgendaItem.id)
-        )
-    ).all()
+    items = await _oldest_first(session, AgendaItem, forum)
     people = await people_by_id(session, [i.proposer_person_id for i in items])
     origin_ids = {i.origin_forum_id for i in items if i.origin_forum_id}
     tiers: dict[int, str] = {}

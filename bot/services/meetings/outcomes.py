@@ -21,8 +21,8 @@ from bot.services.agenda import items as agenda
 from bot.services.agenda.items import ONLY_LEAD, clean_note, load_forum, people_by_id, require, role_in
 from bot.services.delivery import notify
 from bot.services.delivery.outbox import PRIORITY_BULK
-from bot.services.errors import NotFound, Refused
-from bot.services.sql import insert_ignore
+from bot.services.errors import Refused
+from bot.services.sql import claim_step, get_or_refuse
 from bot.services.texts import day, decision_line, fit, forum_title, when
 from bot.storage.models import Forum, JobRun, Person
 from bot.storage.models_agenda import AgendaItem, IssueHistory, MeetingDecision, RaisedIssue
@@ -142,9 +142,7 @@ async def record_item_decision(
     due_date: date | None = None,
     tz: ZoneInfo = DEFAULT_TZ,
 ) -> MeetingDecision:
-    item = await session.get(AgendaItem, item_id)
-    if item is None:
-        raise NotFound(N_("That item no longer exists."))
+    item = await get_or_refuse(session, AgendaItem, item_id, N_("That item no longer exists."))
     forum = await load_forum(session, item.forum_id)
     await require(session, person, forum, Action.RECORD_OUTCOMES, ONLY_LEAD)
     decided = clean_note(text)
@@ -218,13 +216,7 @@ async def close_meeting(
 ) -> Closed:
     """Carry what is left to the next agenda and send the members a summary — once per meeting."""
     await require(session, person, forum, Action.RECORD_OUTCOMES, ONLY_LEAD)
-    won = await insert_ignore(
-        session,
-        JobRun.__table__,  # type: ignore[arg-type]
-        {"key": _closed_key(forum.id, meeting_at), "status": "done", "claimed_at": now, "finished_at": now},
-        conflict=["key"],
-    )
-    if not won:
+    if not await claim_step(session, _closed_key(forum.id, meeting_at), now):
         raise Refused(N_("The outcomes of the last meeting were already recorded and sent to the members."))
     carried_items = 0
     for item in await agenda.items_for(session, forum, meeting_at):

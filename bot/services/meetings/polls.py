@@ -18,6 +18,7 @@ are claimed with an ``UPDATE … WHERE`` in the same transaction as the messages
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -49,8 +50,8 @@ from bot.services.meetings.ballots import (
 )
 from bot.services.meetings.poll_actions import ChooseOtherDate, ClosePoll, ConfirmDate, SetNoMeeting, ShowResults
 from bot.services.meetings.poll_texts import forum_name, option_label, role_list, short_label, when
-from bot.services.sql import insert_ignore
-from bot.storage.models import ExternalRef, Forum, JobRun, Person
+from bot.services.sql import claim_step, get_or_refuse
+from bot.storage.models import ExternalRef, Forum, Person
 from bot.storage.models_polls import DatePoll, DatePollBallot, DatePollOption, Meeting
 
 log = logging.getLogger(__name__)
@@ -82,13 +83,8 @@ def refuse_input(error: DateInputError) -> Refused:
 
 
 async def load_poll(session: AsyncSession, poll_id: int, *, lock: bool = False) -> DatePoll:
-    stmt = select(DatePoll).where(DatePoll.id == poll_id).execution_options(populate_existing=True)
-    if lock:
-        stmt = stmt.with_for_update()
-    poll = await session.scalar(stmt)
-    if poll is None:
-        raise NotFound(N_("That poll no longer exists. Send /poll to start a new one."))
-    return poll
+    gone = N_("That poll no longer exists. Send /poll to start a new one.")
+    return await get_or_refuse(session, DatePoll, poll_id, gone, lock=lock, fresh=True)
 
 
 async def options_of(session: AsyncSession, poll_id: int) -> list[DatePollOption]:
@@ -320,14 +316,8 @@ async def publish(
     remind = rules.reminder_at(now, poll.deadline, calendar, tz)
     poll.remind_at = remind.astimezone(UTC) if remind else None
     await session.flush()
-    audit.record(
-        session,
-        now=now,
-        action="datepoll.open",
-        actor_person_id=person.id if person else None,
-        subject=f"datepoll:{poll.id}",
-        details={"forum": forum.id, "options": len(options), "deadline": poll.deadline.isoformat()},
-    )
+    details = {"forum": forum.id, "options": len(options), "deadline": poll.deadline.isoformat()}
+    audit.record_by(session, person, "datepoll.open", now=now, subject=f"datepoll:{poll.id}", details=details)
     reached, groups = await send_ballots(session, poll, forum, options, now=now, tz=tz)
     return Published(poll, forum, reached, groups)
 
@@ -536,27 +526,34 @@ def results_lines(t: Translator, result: Tally, *, best: int | None = None) -> l
     return lines
 
 
+def _turnout(t: Translator, result: Tally) -> dict[str, object]:
+    """The parameters of a tally's headline: the forum's name, and how many of its members answered."""
+    forum = result.forum
+    return {
+        "forum": Raw(forum_name(t, forum, forum.org_unit)),
+        "answered": len(result.answered),
+        "members": len(result.members),
+    }
+
+
+async def _names(session: AsyncSession, t: Translator, person_ids: Iterable[int]) -> str:
+    """The people's names in alphabetical order, joined as a list in ``t``'s language."""
+    names = (await session.scalars(select(Person.display_name).where(Person.id.in_(person_ids)))).all()
+    return t.join(sorted(names))
+
+
 async def results_text(session: AsyncSession, t: Translator, result: Tally) -> str:
-    unit = result.forum.org_unit
-    title = Raw(forum_name(t, result.forum, unit))
     parts = [
-        t._(
-            "Answers so far for {forum}: {answered} of {members} members.",
-            forum=title,
-            answered=len(result.answered),
-            members=len(result.members),
-        ),
+        t._("Answers so far for {forum}: {answered} of {members} members.", **_turnout(t, result)),
         "\n".join(results_lines(t, result)),
     ]
     waiting = result.not_answered
     if waiting:
-        names = (await session.scalars(select(Person.display_name).where(Person.id.in_(waiting)))).all()
-        parts.append(t._("Not answered yet: {names}", names=t.join(sorted(names))))
+        parts.append(t._("Not answered yet: {names}", names=await _names(session, t, waiting)))
     lost = [p for p in await undelivered.not_reached(session, f"{correlation_of(result.poll.id)}:ballot")
             if p in result.members]
     if lost:
-        names = (await session.scalars(select(Person.display_name).where(Person.id.in_(lost)))).all()
-        parts.append(t._("The poll could not be delivered to: {names}", names=t.join(sorted(names))))
+        parts.append(t._("The poll could not be delivered to: {names}", names=await _names(session, t, lost)))
     parts.append(roles_line(t, result))
     parts.append(t._("Voting closes on {deadline}.", deadline=Raw(when(t, result.poll.deadline))))
     return "\n\n".join(p for p in parts if p)
@@ -653,13 +650,7 @@ async def roles_complete_sweep(session: AsyncSession, *, now: datetime, tz: Zone
 
     A vote already sends the notice; this safety net runs once an hour (claimed here).
     """
-    if not await insert_ignore(
-        session,
-        JobRun.__table__,  # type: ignore[arg-type]
-        {"key": f"required_roles_sweep:{now.strftime('%Y-%m-%dT%H')}", "status": "done", "claimed_at": now,
-         "finished_at": now, "owner": "local"},
-        conflict=["key"],
-    ):
+    if not await claim_step(session, f"required_roles_sweep:{now.strftime('%Y-%m-%dT%H')}", now, owner="local"):
         return 0
     polls = (
         await session.scalars(
@@ -802,14 +793,8 @@ async def close(
     await withdraw_queued(
         session, key_prefix=f"{correlation_of(poll.id)}:ballot:", reason="the poll closed before it was sent"
     )
-    audit.record(
-        session,
-        now=now,
-        action="datepoll.close",
-        actor_person_id=early_by.id if early_by else None,
-        subject=f"datepoll:{poll.id}",
-        details={"answered": len(result.answered), "proposed": best.option_id if best else None},
-    )
+    details = {"answered": len(result.answered), "proposed": best.option_id if best else None}
+    audit.record_by(session, early_by, "datepoll.close", now=now, subject=f"datepoll:{poll.id}", details=details)
     await tell_leads_closed(session, result, now=now, tz=tz)
     return True
 
@@ -829,16 +814,9 @@ def decision_buttons(mint: Mint, t: Translator, result: Tally) -> list[list[Butt
 
 def closed_text(t: Translator, result: Tally) -> str:
     forum = result.forum
-    title = Raw(forum_name(t, forum, forum.org_unit))
     best = result.proposal
-    parts = [
-        t._(
-            "Voting on the date for {forum} has closed: {answered} of {members} members answered.",
-            forum=title,
-            answered=len(result.answered),
-            members=len(result.members),
-        )
-    ]
+    parts = [t._("Voting on the date for {forum} has closed: {answered} of {members} members answered.",
+                 **_turnout(t, result))]
     if best is None:
         parts.append(t._("No date was on offer."))
     else:
@@ -933,10 +911,7 @@ async def drop(session: AsyncSession, poll_id: int, *, person: Person | None, no
     if meeting is not None and meeting.status == "proposed":
         meeting.status = "cancelled"
         meeting.updated_at = now
-    audit.record(
-        session, now=now, action="datepoll.drop", actor_person_id=person.id if person else None,
-        subject=f"datepoll:{poll.id}",
-    )
+    audit.record_by(session, person, "datepoll.drop", now=now, subject=f"datepoll:{poll.id}")
 
 
 async def decision_choices(session: AsyncSession, poll_id: int, *, person: Person | None) -> Tally:

@@ -27,20 +27,20 @@ from bot.domain.permissions import Action, allowed
 from bot.domain.roles import lead_roles
 from bot.domain.text import InputError, clean_text
 from bot.domain.tiers import Tier
-from bot.i18n import FSI, LRI, N_, PDI, RLM, Ltr, Raw, Translator, ascii_filename
+from bot.i18n import FSI, LOCALES, LRI, N_, PDI, RLM, Ltr, Raw, Translator, ascii_filename
 from bot.services import audit
 from bot.services.agenda import items as agenda
 from bot.services.agenda.items import Agenda
 from bot.services.delivery.notify import Recipient, forum_groups, lead_ids, member_ids, recipients
 from bot.services.delivery.outbox import CHAT_GROUP, PRIORITY_NOTICE, enqueue
-from bot.services.errors import Forbidden, NotFound, Refused
+from bot.services.errors import Forbidden, Refused
 from bot.services.forums import people
 from bot.services.forums.access import load_forum as load_forum  # one definition, used from here too
 from bot.services.forums.access import require as require
 from bot.services.meetings.poll_actions import OpenPoll
 from bot.services.meetings.poll_texts import DayReasons, forum_name, option_label
-from bot.services.sql import insert_ignore
-from bot.storage.models import Forum, JobRun, Membership, OrgUnit, Person
+from bot.services.sql import claim_step, get_or_refuse
+from bot.storage.models import Forum, Membership, OrgUnit, Person
 from bot.storage.models_polls import DatePoll, Meeting
 
 log = logging.getLogger(__name__)
@@ -93,7 +93,7 @@ def usual_minutes(forum: Forum) -> int:
 def group_locale(forum: Forum) -> str:
     """The language of what is posted in a forum's group (``settings["locale"]``, default Hebrew)."""
     value = forum.settings.get("locale")
-    return value if value in ("he", "ar", "en") else "he"
+    return value if value in LOCALES else "he"
 
 
 def cadence_of(forum: Forum) -> Cadence:
@@ -201,13 +201,8 @@ async def meeting_of_poll(session: AsyncSession, poll_id: int) -> Meeting | None
 
 
 async def load_meeting(session: AsyncSession, meeting_id: int, *, lock: bool = False) -> Meeting:
-    stmt = select(Meeting).where(Meeting.id == meeting_id).execution_options(populate_existing=True)
-    if lock:
-        stmt = stmt.with_for_update()
-    meeting = await session.scalar(stmt)
-    if meeting is None:
-        raise NotFound(N_("That meeting no longer exists."))
-    return meeting
+    gone = N_("That meeting no longer exists.")
+    return await get_or_refuse(session, Meeting, meeting_id, gone, lock=lock, fresh=True)
 
 
 async def confirm(
@@ -220,14 +215,8 @@ async def confirm(
     meeting.confirmed_at = now
     meeting.updated_at = now
     meeting.reminded_at = None
-    audit.record(
-        session,
-        now=now,
-        action="meeting.confirm",
-        actor_person_id=person.id if person else None,
-        subject=f"meeting:{meeting.id}",
-        details={"forum": forum.id, "starts_at": starts_at.isoformat()},
-    )
+    details = {"forum": forum.id, "starts_at": starts_at.isoformat()}
+    audit.record_by(session, person, "meeting.confirm", now=now, subject=f"meeting:{meeting.id}", details=details)
     return await announce(session, meeting, forum, now=now, tz=tz)
 
 
@@ -292,14 +281,8 @@ async def move(
     meeting.ics_sequence += 1
     meeting.updated_at = now
     meeting.reminded_at = None
-    audit.record(
-        session,
-        now=now,
-        action="meeting.move",
-        actor_person_id=person.id if person else None,
-        subject=f"meeting:{meeting.id}",
-        details={"from": old.isoformat(), "to": starts_at.isoformat(), "sequence": meeting.ics_sequence},
-    )
+    details = {"from": old.isoformat(), "to": starts_at.isoformat(), "sequence": meeting.ics_sequence}
+    audit.record_by(session, person, "meeting.move", now=now, subject=f"meeting:{meeting.id}", details=details)
     told = await announce(session, meeting, forum, now=now, tz=tz, old_start=old)
     return Moved(meeting, forum, old, told)
 
@@ -315,13 +298,7 @@ async def cancel(session: AsyncSession, meeting_id: int, *, person: Person | Non
     meeting.status = "cancelled"
     meeting.ics_sequence += 1
     meeting.updated_at = now
-    audit.record(
-        session,
-        now=now,
-        action="meeting.cancel",
-        actor_person_id=person.id if person else None,
-        subject=f"meeting:{meeting.id}",
-    )
+    audit.record_by(session, person, "meeting.cancel", now=now, subject=f"meeting:{meeting.id}")
     return await announce(session, meeting, forum, now=now, tz=tz)
 
 
@@ -354,14 +331,8 @@ async def set_location(
     else:
         settings["meeting_location"] = value
     forum.settings = settings
-    audit.record(
-        session,
-        now=now,
-        action="meeting.location",
-        actor_person_id=person.id if person else None,
-        subject=f"meeting:{meeting.id}",
-        details={"set": value is not None, "sequence": meeting.ics_sequence},
-    )
+    details = {"set": value is not None, "sequence": meeting.ics_sequence}
+    audit.record_by(session, person, "meeting.location", now=now, subject=f"meeting:{meeting.id}", details=details)
     return await announce(session, meeting, forum, now=now, tz=tz, place_changed=True)
 
 
@@ -603,13 +574,7 @@ async def cadence_nudges(session: AsyncSession, *, now: datetime, tz: ZoneInfo) 
     local_now = now.astimezone(tz)
     if local_now.hour < rules.NUDGE_HOUR:
         return 0
-    if not await insert_ignore(
-        session,
-        JobRun.__table__,  # type: ignore[arg-type]
-        {"key": f"cadence_nudges:{local_now.date().isoformat()}", "status": "done", "claimed_at": now,
-         "finished_at": now, "owner": "local"},
-        conflict=["key"],
-    ):
+    if not await claim_step(session, f"cadence_nudges:{local_now.date().isoformat()}", now, owner="local"):
         return 0
     busy = set(
         (

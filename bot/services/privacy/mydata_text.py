@@ -9,10 +9,12 @@ same thing about a survey answer.
 
 from __future__ import annotations
 
-from typing import Any
+from collections.abc import Sequence
+from typing import Any, TypeVar
 
 from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import InstrumentedAttribute
 
 from bot.domain import surveys as d
 from bot.i18n import Raw, Translator
@@ -87,33 +89,17 @@ async def summary(session: AsyncSession, person: Person, t: Translator) -> str:
     if seat_lines:
         sections.append(_section(t, t._("Your forums and roles:"), seat_lines))
 
-    raised = (
-        await session.execute(
-            select(RaisedIssue, Forum, OrgUnit)
-            .join(Forum, Forum.id == RaisedIssue.forum_id)
-            .join(OrgUnit, OrgUnit.id == Forum.org_unit_id)
-            .where(RaisedIssue.raiser_person_id == person.id)
-            .order_by(RaisedIssue.created_at.desc(), RaisedIssue.id.desc())
-        )
-    ).all()
+    raised = await _newest_first(session, RaisedIssue, RaisedIssue.raiser_person_id, person)
     if raised:
         sections.append(_section(t, t._("What you raised:"), [
-            t._("{title} · {status} · raised on {date}", title=Raw(quoted(t, short(issue.title))),
-                status=status_label(t, issue.status), date=t.date(issue.created_at, "medium"))
-            for issue, _forum, _unit in raised
+            t._("{title} · {status} · raised on {date}", **_titled(t, issue, status_label(t, issue.status)))
+            for issue in raised
         ]))
 
-    proposed = (
-        await session.scalars(
-            select(AgendaItem)
-            .where(AgendaItem.proposer_person_id == person.id)
-            .order_by(AgendaItem.created_at.desc(), AgendaItem.id.desc())
-        )
-    ).all()
+    proposed = await _newest_first(session, AgendaItem, AgendaItem.proposer_person_id, person)
     if proposed:
         sections.append(_section(t, t._("What you proposed for the agenda:"), [
-            t._("{title} · {status} · proposed on {date}", title=Raw(quoted(t, short(item.title))),
-                status=item_status_label(t, item.status), date=t.date(item.created_at, "medium"))
+            t._("{title} · {status} · proposed on {date}", **_titled(t, item, item_status_label(t, item.status)))
             for item in proposed
         ]))
 
@@ -140,6 +126,22 @@ async def summary(session: AsyncSession, person: Person, t: Translator) -> str:
                    "proposed or answered anything. Everything is in the file.")
     head = t._("In short, what the bot keeps about you (everything, with every date, is in the file):")
     return fit(head + "\n\n" + "\n\n".join(sections))
+
+
+Authored = TypeVar("Authored", RaisedIssue, AgendaItem)
+
+
+async def _newest_first(
+    session: AsyncSession, model: type[Authored], author: InstrumentedAttribute[int | None], person: Person
+) -> Sequence[Authored]:
+    """The issues the person raised or the agenda items they proposed, the newest first."""
+    stmt = select(model).where(author == person.id).order_by(model.created_at.desc(), model.id.desc())
+    return (await session.scalars(stmt)).all()
+
+
+def _titled(t: Translator, row: Authored, status: str) -> dict[str, object]:
+    """The parameters of a line about one of them: its title quoted, its ``status`` and the day it was made."""
+    return {"title": Raw(quoted(t, short(row.title))), "status": status, "date": t.date(row.created_at, "medium")}
 
 
 async def _answers(session: AsyncSession, person: Person, t: Translator) -> list[str]:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, Select, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.i18n import Translator
@@ -27,6 +27,18 @@ from bot.storage.models_keshet import (
 )
 
 
+def _given_through(
+    seats: Select[int],
+    given: type[KeshetScore] | type[KeshetAssessmentAnswer],
+    about: type[KeshetCandidate] | type[KeshetAssessmentRound],
+    on: ColumnElement[bool],
+    *columns: Any,
+) -> Select[*tuple[Any, ...]]:
+    """``columns`` of what the ``seats`` gave (a ``given`` row each, joined ``on`` to what it is ``about``),
+    in the order they gave it."""
+    return select(*columns).join(about, on).where(given.membership_id.in_(seats)).order_by(given.id)
+
+
 async def keshet_data_of(session: AsyncSession, person_id: int, t: Translator | None = None) -> dict[str, Any]:
     """``t``: the person's language, for the survey titles, questions and options written out beside each answer."""
     t = t or Translator("he")
@@ -40,19 +52,12 @@ async def keshet_data_of(session: AsyncSession, person_id: int, t: Translator | 
         .where(SurveyResponse.membership_id.in_(seats))
         .order_by(SurveyResponse.survey_id, SurveyQuestion.position)
     )
-    scores = await session.execute(
-        select(
-            KeshetCandidate.id,
-            KeshetCandidate.suggested,
-            KeshetCandidate.title,
-            KeshetScore.criterion,
-            KeshetScore.score,
-            KeshetScore.scored_at,
-        )
-        .join(KeshetCandidate, KeshetCandidate.id == KeshetScore.candidate_id)
-        .where(KeshetScore.membership_id.in_(seats))
-        .order_by(KeshetScore.id)
-    )
+    scores = await session.execute(_given_through(
+        seats, KeshetScore,
+        KeshetCandidate, KeshetCandidate.id == KeshetScore.candidate_id,
+        KeshetCandidate.id, KeshetCandidate.suggested, KeshetCandidate.title,
+        KeshetScore.criterion, KeshetScore.score, KeshetScore.scored_at,
+    ))
     inputs = await session.execute(
         select(KeshetInput, Forum.code)
         .join(Membership, Membership.id == KeshetInput.membership_id)
@@ -60,17 +65,12 @@ async def keshet_data_of(session: AsyncSession, person_id: int, t: Translator | 
         .where(KeshetInput.membership_id.in_(seats), KeshetInput.removed_at.is_(None))
         .order_by(KeshetInput.id)
     )
-    assessment = await session.execute(
-        select(
-            KeshetAssessmentRound.number,
-            KeshetAssessmentAnswer.question,
-            KeshetAssessmentAnswer.yes,
-            KeshetAssessmentAnswer.answered_at,
-        )
-        .join(KeshetAssessmentRound, KeshetAssessmentRound.id == KeshetAssessmentAnswer.round_id)
-        .where(KeshetAssessmentAnswer.membership_id.in_(seats))
-        .order_by(KeshetAssessmentAnswer.id)
-    )
+    assessment = await session.execute(_given_through(
+        seats, KeshetAssessmentAnswer,
+        KeshetAssessmentRound, KeshetAssessmentRound.id == KeshetAssessmentAnswer.round_id,
+        KeshetAssessmentRound.number, KeshetAssessmentAnswer.question, KeshetAssessmentAnswer.yes,
+        KeshetAssessmentAnswer.answered_at,
+    ))
     return {
         "survey_answers": [
             {

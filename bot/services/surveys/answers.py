@@ -29,9 +29,9 @@ from bot.domain.tiers import ForumKind
 from bot.i18n import N_, Translator, ascii_filename
 from bot.services import audit, sheets
 from bot.services.delivery import notify
-from bot.services.errors import Forbidden, NotFound, Refused
+from bot.services.errors import Forbidden, Refused
 from bot.services.forums import people
-from bot.services.sql import insert_ignore
+from bot.services.sql import get_or_refuse, insert_ignore, insert_or_find
 from bot.services.surveys import actions as survey_actions
 from bot.services.upsert import upsert
 from bot.storage.models import Forum, Membership, OrgUnit, Person
@@ -85,9 +85,9 @@ async def create_from_template(
     spec = d.TEMPLATES.get(template)
     if spec is None or (not system and spec not in await templates_for(session, forum)):
         raise Refused(N_("Please choose one of the options."))
-    created = await insert_ignore(
+    survey, created = await insert_or_find(
         session,
-        Survey.__table__,  # type: ignore[arg-type]
+        Survey,
         {
             "forum_id": forum.id,
             "template": spec.key,
@@ -103,8 +103,6 @@ async def create_from_template(
     )
     if not created:
         return None
-    survey = await session.scalar(select(Survey).where(Survey.forum_id == forum.id, Survey.request_key == request_key))
-    assert survey is not None
     for position, question in enumerate(spec.questions, 1):
         session.add(
             SurveyQuestion(
@@ -116,14 +114,8 @@ async def create_from_template(
             )
         )
     await session.flush()
-    audit.record(
-        session,
-        now=now,
-        action="survey.create",
-        actor_person_id=by_person.id if by_person else None,
-        subject=f"forum:{forum.id}",
-        details={"survey": survey.id, "template": spec.key},
-    )
+    audit.record_by(session, by_person, "survey.create", now=now, subject=f"forum:{forum.id}",
+                    details={"survey": survey.id, "template": spec.key})
     return survey
 
 
@@ -154,9 +146,7 @@ async def send_survey(session: AsyncSession, survey: Survey, *, now: datetime, t
 
 
 async def get_survey(session: AsyncSession, survey_id: int) -> tuple[Survey, Forum]:
-    survey = await session.get(Survey, survey_id)
-    if survey is None:
-        raise NotFound(N_("There is no such survey."))
+    survey = await get_or_refuse(session, Survey, survey_id, N_("There is no such survey."))
     forum = await session.get(Forum, survey.forum_id)
     assert forum is not None
     await session.refresh(forum, ["org_unit"])
@@ -269,9 +259,7 @@ class Answering:
 
 async def question_for(session: AsyncSession, question_id: int, person: Person | None) -> Answering:
     """A question the person may answer now (an open survey of a forum they sit in)."""
-    question = await session.get(SurveyQuestion, question_id)
-    if question is None:
-        raise NotFound(N_("There is no such survey."))
+    question = await get_or_refuse(session, SurveyQuestion, question_id, N_("There is no such survey."))
     survey, forum = await get_survey(session, question.survey_id)
     membership = await respondent_seat(session, person, forum)
     if survey.status != "open":
@@ -605,9 +593,7 @@ async def promote_answer(
     """
     if target not in TARGETS:
         raise Refused(N_("Please choose one of the options."))
-    row = await session.get(SurveyAnswer, answer_id)
-    if row is None:
-        raise NotFound(N_("That answer is no longer there."))
+    row = await get_or_refuse(session, SurveyAnswer, answer_id, N_("That answer is no longer there."))
     question = await session.get(SurveyQuestion, row.question_id)
     assert question is not None
     _survey, forum = await get_survey(session, question.survey_id)
@@ -615,9 +601,9 @@ async def promote_answer(
     text = str(row.value.get("text") or "")
     if not text:
         raise Refused(N_("Only a written answer can become an agenda item or an issue."))
-    created = await insert_ignore(
+    promotion, created = await insert_or_find(
         session,
-        SurveyPromotion.__table__,  # type: ignore[arg-type]
+        SurveyPromotion,
         {
             "answer_id": row.id,
             "target": target,
@@ -629,10 +615,6 @@ async def promote_answer(
         },
         conflict=["answer_id", "target"],
     )
-    promotion = await session.scalar(
-        select(SurveyPromotion).where(SurveyPromotion.answer_id == row.id, SurveyPromotion.target == target)
-    )
-    assert promotion is not None
     if created:
         try:
             await _hand_over(session, promotion, now)
@@ -640,14 +622,8 @@ async def promote_answer(
             await session.delete(promotion)
             await session.flush()
             raise
-        audit.record(
-            session,
-            now=now,
-            action="survey.promote",
-            actor_person_id=by_person.id if by_person else None,
-            subject=f"forum:{forum.id}",
-            details={"answer": row.id, "target": target, "status": promotion.status},
-        )
+        audit.record_by(session, by_person, "survey.promote", now=now, subject=f"forum:{forum.id}",
+                        details={"answer": row.id, "target": target, "status": promotion.status})
     return promotion, created
 
 

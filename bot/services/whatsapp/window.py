@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from bot.core.actions import pack
 from bot.core.messages import Outbound
+from bot.i18n import LOCALES
 from bot.services import tokens
 from bot.services.delivery import held
 from bot.services.delivery.channel_actions import NextPage, ReleaseHeld
@@ -27,7 +28,6 @@ CHANNEL = "whatsapp"
 WINDOW = timedelta(hours=24)
 WINDOW_MARGIN = timedelta(minutes=10)  # a message queued at 23:59:59 may arrive after the window closed
 TEMPLATE_EVERY = timedelta(hours=24)  # at most one "you have a message" template a day per person
-LOCALES = ("he", "ar", "en")
 
 
 @dataclass(frozen=True)
@@ -113,9 +113,7 @@ async def hold(session: AsyncSession, person: Who, message: Outbound, *, now: da
     waiting = await session.scalar(
         select(
             exists().where(
-                HeldMessage.identity_id == person.identity_id,
-                HeldMessage.kind == held.WINDOW,
-                HeldMessage.released_at.is_(None),
+                *held.unreleased(person.identity_id, held.WINDOW),
                 HeldMessage.template_sent_at > now - TEMPLATE_EVERY,
                 HeldMessage.id != row.id,
             )
