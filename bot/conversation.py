@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, TypeVar, cast
 
-from sqlalchemy import String, Table, bindparam, func, select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import DBAPIError
@@ -31,6 +31,7 @@ from bot.services import tokens
 from bot.services.delivery.outbox import CHAT_GROUP, CHAT_PRIVATE, PRIORITY_REPLY, enqueue
 from bot.services.errors import Refused
 from bot.services.forums.people import get_or_create_identity, leads_a_forum, load_event_identity, load_identity
+from bot.services.sql import PERSON_LOCK_PG, person_lock_key
 from bot.storage.db import origin_of, retry_unavailable
 from bot.storage.models import ChannelIdentity, ChoiceToken, ConversationState, Person, ProcessedUpdate
 
@@ -280,14 +281,13 @@ class Context:
 # mark, and on PostgreSQL the person's transaction-scoped advisory lock taken in the same statement.
 _PROCESSED: Table = ProcessedUpdate.__table__  # type: ignore[assignment]
 _MARK_SQLITE = sqlite_insert(_PROCESSED).on_conflict_do_nothing(index_elements=["channel", "update_key"])
-_LOCK_PG = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("lock_key", type_=String), 0)))
 _LOCK_AND_MARK_PG = (
     pg_insert(_PROCESSED)
     .from_select(
         ["channel", "update_key", "processed_at"],
         select(
             *(bindparam(name, type_=_PROCESSED.c[name].type) for name in ("channel", "update_key", "processed_at"))
-        ).select_from(_LOCK_PG.subquery()),
+        ).select_from(PERSON_LOCK_PG.subquery()),
     )
     .on_conflict_do_nothing(index_elements=["channel", "update_key"])
 )
@@ -407,9 +407,9 @@ class Conversations:
         mark = {"channel": event.channel, "update_key": event.update_key, "processed_at": now}
         if session.bind is None or session.bind.dialect.name != "postgresql":
             return not event.update_key or bool(getattr(await session.execute(_MARK_SQLITE, mark), "rowcount", 0))
-        key = {"lock_key": f"{event.channel}:{event.user_id}"}
+        key = {"lock_key": person_lock_key(event.channel, event.user_id)}
         if not event.update_key:
-            await session.execute(_LOCK_PG, key)
+            await session.execute(PERSON_LOCK_PG, key)
             return True
         return bool(getattr(await session.execute(_LOCK_AND_MARK_PG, {**mark, **key}), "rowcount", 0))
 

@@ -14,9 +14,11 @@ import pytest
 from sqlalchemy import func, select
 
 from bot.app import App
+from bot.channels.whatsapp import WhatsAppSender
 from bot.clock import FixedClock
 from bot.core.messages import FileSpec, Outbound, OutKind, PermanentError, PollSpec, RetryAfter
 from bot.services.delivery import notify
+from bot.services.whatsapp import window
 from bot.storage.models import ChannelIdentity, OutboxMessage, ProcessedUpdate
 from bot.storage.models_whatsapp import HeldMessage, WhatsAppInbox
 from handlers.core import SetLanguage
@@ -213,6 +215,37 @@ async def test_outside_the_window_a_template_holds_the_message(app: App, wa: InP
     assert [m.text for m in shown] == ["סיכום שבועי של הפורום\nשלוש החלטות חדשות", "תזכורת: פגישה ביום שלישי"]
     again = await wa.press(dana, "להצגת ההודעה")
     assert again[0].text == "אין כרגע שום דבר חדש שמחכה לך."
+
+
+async def test_a_message_held_just_after_the_tap_is_sent_not_left_waiting(
+    app: App, wa: InProcess, clock: FixedClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The sender read the window as closed, then the person tapped (the release ran) before the
+    message was held: the hold reads the window again under the person's lock and sends it as usual,
+    instead of keeping it behind a second template she would have to tap."""
+    await import_demo(app)
+    dana = await member(wa)
+    clock.advance(timedelta(hours=25))
+    wa.fake.clock.advance(25 * 3600)
+    await queue(wa, dana, lambda r: r.message("סיכום שבועי של הפורום"))
+    identity = await identity_of(app, dana)
+    assert identity is not None
+    async with app.db.sessions() as session:
+        before_the_tap = await window.who(session, identity.external_id, default_locale="he")
+    assert before_the_tap is not None and not before_the_tap.in_window(clock.now())
+    assert [m.text for m in await wa.press(dana, "להצגת ההודעה")] == ["סיכום שבועי של הפורום"]
+
+    async def stale(self: WhatsAppSender, chat_id: str) -> window.Who | None:
+        return before_the_tap
+
+    monkeypatch.setattr(WhatsAppSender, "_who", stale)
+    await queue(wa, dana, lambda r: r.message("תזכורת: פגישה ביום שלישי"))
+    after = wa.fake.messages_to(dana)[-1]
+    assert (after.type, after.text) == ("text", "תזכורת: פגישה ביום שלישי")
+    assert [m.type for m in wa.fake.messages_to(dana)].count("template") == 1
+    async with app.db.sessions() as session:
+        unreleased = select(func.count()).select_from(HeldMessage).where(HeldMessage.released_at.is_(None))
+        assert await session.scalar(unreleased) == 0
 
 
 async def test_window_closed_says_meta_so_the_message_goes_as_a_template(app: App, wa: InProcess) -> None:

@@ -438,15 +438,20 @@ class WhatsAppSender:
         now = self.app.clock.now()
         always = bool((message.template or {}).get("always"))
         if who is not None and (always or not who.in_window(now)):
-            return await self._hold(who, message)
+            kept = await self._hold(who, message, recheck=not always)
+            if kept is not None:
+                return kept
+            # they wrote since `who` was read: the window is open, the message goes as usual
         try:
             return await self._send_free_form(chat_id, message, who)
         except _PartFailed as failed:
             exc, done = failed.cause, failed.parts_sent
             error: DeliveryError
             if isinstance(exc, WhatsAppError):
-                if exc.code == WINDOW_CLOSED and who is not None:
-                    return await self._hold(who, dataclasses.replace(message, parts_sent=done))
+                if exc.code == WINDOW_CLOSED and who is not None:  # Meta's word: closed, whatever we read
+                    held_now = await self._hold(who, dataclasses.replace(message, parts_sent=done), recheck=False)
+                    assert held_now is not None
+                    return held_now
                 error = await self._failure(exc, who)
             elif isinstance(exc, httpx.HTTPError) or done:
                 error = TransientError(f"{type(exc).__name__}: {exc}")
@@ -583,9 +588,12 @@ class WhatsAppSender:
 
     # -- outside the window: hold the message, send a template -------------------------------------------
 
-    async def _hold(self, who: Who, message: Outbound) -> SendResult:
+    async def _hold(self, who: Who, message: Outbound, *, recheck: bool) -> SendResult | None:
+        """Hold ``message`` behind a template; None when ``recheck`` finds the window open after all."""
         async with self.app.db.unit_of_work() as session:
-            kept = await window.hold(session, who, message, now=self.app.clock.now())
+            kept = await window.hold(session, who, message, now=self.app.clock.now(), recheck=recheck)
+        if kept is None:
+            return None
         if kept.token is None:
             return SendResult()  # the template sent earlier releases this one too
         token, held_id = kept.token, kept.held_id

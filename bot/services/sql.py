@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Protocol, TypeVar
 
-from sqlalchemy import ColumnElement, Table, select, update
+from sqlalchemy import ColumnElement, String, Table, bindparam, func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -83,6 +83,22 @@ async def get_or_refuse(
 
 def dialect_of(session: AsyncSession) -> str:
     return session.bind.dialect.name if session.bind is not None else "sqlite"
+
+
+# One person's events are handled one at a time across every process: on PostgreSQL under this
+# transaction-scoped advisory lock, keyed "channel:user id" (SQLite has one writer at a time anyway).
+PERSON_LOCK_PG = select(func.pg_advisory_xact_lock(func.hashtextextended(bindparam("lock_key", type_=String), 0)))
+
+
+def person_lock_key(channel: str, user_id: str) -> str:
+    return f"{channel}:{user_id}"
+
+
+async def lock_person(session: AsyncSession, channel: str, user_id: str) -> None:
+    """Wait for, then hold until the transaction ends, the lock the person's inbound events take
+    (PostgreSQL; on SQLite the transaction's write lock already excludes them)."""
+    if dialect_of(session) == "postgresql":
+        await session.execute(PERSON_LOCK_PG, {"lock_key": person_lock_key(channel, user_id)})
 
 
 class Claimable(Protocol):

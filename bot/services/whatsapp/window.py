@@ -18,7 +18,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from bot.core.actions import pack
 from bot.core.messages import Outbound
 from bot.i18n import LOCALES
-from bot.services import tokens
+from bot.services import sql, tokens
 from bot.services.delivery import held
 from bot.services.delivery.channel_actions import NextPage, ReleaseHeld
 from bot.storage.models import ChannelIdentity, ChoiceToken, Person
@@ -35,6 +35,7 @@ class Who:
     """What the sender needs to know about the person behind a chat."""
 
     identity_id: int
+    external_id: str  # the key the person's inbound events carry (their business-scoped id or number)
     chat_id: str
     name: str
     locale: str
@@ -42,7 +43,12 @@ class Who:
     last_inbound_at: datetime | None
 
     def in_window(self, now: datetime) -> bool:
-        return self.last_inbound_at is not None and now - self.last_inbound_at < WINDOW - WINDOW_MARGIN
+        return in_window(self.last_inbound_at, now)
+
+
+def in_window(last_inbound_at: datetime | None, now: datetime) -> bool:
+    """Whether a free-form message sent ``now`` reaches someone who last wrote at ``last_inbound_at``."""
+    return last_inbound_at is not None and now - last_inbound_at < WINDOW - WINDOW_MARGIN
 
 
 async def who(session: AsyncSession, chat_id: str, *, default_locale: str) -> Who | None:
@@ -61,6 +67,7 @@ async def who(session: AsyncSession, chat_id: str, *, default_locale: str) -> Wh
     locale = person.locale if person else identity.locale_hint or default_locale
     return Who(
         identity_id=identity.id,
+        external_id=identity.external_id,
         chat_id=identity.chat_id,
         name=person.display_name if person else "",
         locale=locale if locale in LOCALES else default_locale,
@@ -107,8 +114,23 @@ class Held:
     token: str | None
 
 
-async def hold(session: AsyncSession, person: Who, message: Outbound, *, now: datetime) -> Held:
-    """Keep ``message`` until the person taps; a retried send finds the first row again."""
+async def hold(
+    session: AsyncSession, person: Who, message: Outbound, *, now: datetime, recheck: bool = True
+) -> Held | None:
+    """Keep ``message`` until the person taps; a retried send finds the first row again.
+
+    ``person`` was read before this transaction, and they may have written since (tapped the
+    template that releases what is held, most likely): with ``recheck`` the window is read again
+    under the lock their inbound events take, and None means it is open, so send the message as
+    usual. Either the tap's release sees this row, or this sees the tap; a message held just after
+    a release is never left waiting for a second tap."""
+    if recheck:
+        await sql.lock_person(session, CHANNEL, person.external_id)
+        last = await session.scalar(
+            select(ChannelIdentity.last_inbound_at).where(ChannelIdentity.id == person.identity_id)
+        )
+        if in_window(last, now):
+            return None
     row = await held.hold(session, identity_id=person.identity_id, message=message, now=now)
     waiting = await session.scalar(
         select(
