@@ -151,9 +151,7 @@ async def accept(ctx: Context, value: AcceptItem) -> None:
 
 async def decline(ctx: Context, value: DeclineItem) -> None:
     assert ctx.person is not None
-    item = await agenda.get_item(ctx.session, value.item_id)
-    forum = await agenda.load_forum(ctx.session, item.forum_id)
-    await agenda.require(ctx.session, ctx.person, forum, Permission.MANAGE_AGENDA, ONLY_LEAD)
+    item, _forum = await agenda.lead_item(ctx.session, value.item_id, ctx.person)
     await ctx.enter(DeclineReason(item_id=item.id), "reason")
     await ctx.reply(ctx.t._("Why not? Write the reason: the person who proposed it will see it."))
 

@@ -41,7 +41,7 @@ from bot.services.texts import (
 )
 from bot.storage.models import Forum
 from bot.storage.models_agenda import RaisedIssue
-from bot.storage.models_escalation import EscalatedGap, EscalationLink
+from bot.storage.models_escalation import EscalationLink
 from handlers.common import not_typed, on_actions, on_steps
 from handlers.forum_pick import choose_seat
 
@@ -96,9 +96,7 @@ async def acknowledge(ctx: Context, value: AcknowledgeGap) -> None:
 
 async def ask_owner(ctx: Context, value: AskOwner) -> None:
     assert ctx.person is not None
-    gap = await escalation.get_gap(ctx.session, value.gap_id)
-    forum = await agenda.load_forum(ctx.session, gap.forum_id)
-    await agenda.require(ctx.session, ctx.person, forum, Action.HANDLE_ESCALATED, escalation.ONLY_COORDINATORS)
+    gap, forum = await escalation.gap_to_handle(ctx.session, value.gap_id, ctx.person)
     members = await agenda.members_of(ctx.session, forum.id)
     rows = [[ctx.button(button_label(who(ctx.t, forum.org_unit, forum, role, person)), SetOwner(gap.id, person.id))]
             for person, role in members[:MAX_OWNERS]]
@@ -119,9 +117,7 @@ async def set_owner(ctx: Context, value: SetOwner) -> None:
 
 async def ask_answer(ctx: Context, value: AskAnswer) -> None:
     assert ctx.person is not None
-    gap = await escalation.get_gap(ctx.session, value.gap_id)
-    forum = await agenda.load_forum(ctx.session, gap.forum_id)
-    await agenda.require(ctx.session, ctx.person, forum, Action.HANDLE_ESCALATED, escalation.ONLY_COORDINATORS)
+    gap, _forum = await escalation.gap_to_handle(ctx.session, value.gap_id, ctx.person)
     await ctx.enter(GapAnswer(gap=gap.id), "answer")
     await ctx.reply(ctx.t._("Write the answer: it goes to the forums below and to whoever raised it."))
 
@@ -230,10 +226,7 @@ async def ask_text(ctx: Context, forum: Forum) -> None:
 
 async def show_gap(ctx: Context, gap_id: int) -> None:
     assert ctx.person is not None
-    gap: EscalatedGap = await escalation.get_gap(ctx.session, gap_id)
-    forum = await agenda.load_forum(ctx.session, gap.forum_id)
-    await agenda.require(ctx.session, ctx.person, forum, Action.HANDLE_ESCALATED,
-                         escalation.ONLY_COORDINATORS)
+    gap, forum = await escalation.gap_to_handle(ctx.session, gap_id, ctx.person)
     rows = (await ctx.session.execute(
         select(RaisedIssue.id, RaisedIssue.forum_id, RaisedIssue.raiser_role, RaisedIssue.created_at)
         .join(EscalationLink, EscalationLink.issue_id == RaisedIssue.id)

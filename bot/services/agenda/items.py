@@ -280,7 +280,8 @@ async def get_item(session: AsyncSession, item_id: int) -> AgendaItem:
     return await get_or_refuse(session, AgendaItem, item_id, N_("That item no longer exists."))
 
 
-async def _lead_item(session: AsyncSession, item_id: int, person: Person) -> tuple[AgendaItem, Forum]:
+async def lead_item(session: AsyncSession, item_id: int, person: Person) -> tuple[AgendaItem, Forum]:
+    """An agenda item and its forum, for the forum's lead (Forbidden for anyone else)."""
     item = await get_item(session, item_id)
     forum = await load_forum(session, item.forum_id)
     await require(session, person, forum, Action.MANAGE_AGENDA, ONLY_LEAD)
@@ -297,7 +298,7 @@ def _refuse(problem: Problem | None, current: str) -> None:
 
 
 async def accept_item(session: AsyncSession, *, item_id: int, person: Person, now: datetime) -> AgendaItem:
-    item, forum = await _lead_item(session, item_id, person)
+    item, forum = await lead_item(session, item_id, person)
     if item.status == ItemStatus.ACCEPTED:
         return item  # a second press
     _refuse(rules.item_transition_problem(ItemStatus(item.status), ItemStatus.ACCEPTED, note=""), item.status)
@@ -312,7 +313,7 @@ async def accept_item(session: AsyncSession, *, item_id: int, person: Person, no
 async def decline_item(
     session: AsyncSession, *, item_id: int, person: Person, reason: str | None, now: datetime
 ) -> AgendaItem:
-    item, forum = await _lead_item(session, item_id, person)
+    item, forum = await lead_item(session, item_id, person)
     note = clean_note(reason)
     _refuse(rules.item_transition_problem(ItemStatus(item.status), ItemStatus.DECLINED, note=note), item.status)
     item.status = ItemStatus.DECLINED
@@ -360,7 +361,7 @@ async def items_for(session: AsyncSession, forum: Forum, meeting_at: datetime | 
 
 
 async def move_item(session: AsyncSession, *, item_id: int, person: Person, delta: int, now: datetime) -> None:
-    item, forum = await _lead_item(session, item_id, person)
+    item, forum = await lead_item(session, item_id, person)
     items = await items_for(session, forum, await next_meeting(session, forum.id, now))
     order = rules.moved([i.id for i in items], item.id, delta)
     audit.record(session, now=now, action="agenda.reorder", actor_person_id=person.id,

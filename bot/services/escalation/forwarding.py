@@ -147,6 +147,12 @@ def unit_name_he(forum: Forum) -> str:
     return forum.org_unit.name
 
 
+async def gap_to_handle(session: AsyncSession, gap_id: int, person: Person) -> tuple[EscalatedGap, Forum]:
+    """A gap and its forum, for someone who may handle it (Forbidden for anyone else)."""
+    gap = await get_gap(session, gap_id)
+    return gap, await _coordinator(session, gap, person)
+
+
 async def _coordinator(session: AsyncSession, gap: EscalatedGap, person: Person | None) -> Forum:
     forum = await load_forum(session, gap.forum_id)
     if person is not None:
