@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.config import ConfigError, Settings, load_settings
+from bot.i18n import LOCALES
 
 log = logging.getLogger("forumbot")
 
@@ -91,7 +92,7 @@ def _parser() -> argparse.ArgumentParser:
         "--out",
         help="the file to write, - for standard output (default: WHAT-FORUM.FORMAT, survey-ID.FORMAT)",
     )
-    exp.add_argument("--language", choices=["he", "ar", "en"], help="of headers and labels (default: the bot's)")
+    exp.add_argument("--language", choices=LOCALES, help="of headers and labels (default: the bot's)")
 
     clock = sub.add_parser(
         "clock", help="the deployment's simulated clock (needs FORUMBOT_SIMULATED_CLOCK=true)"
@@ -105,7 +106,7 @@ def _parser() -> argparse.ArgumentParser:
     clock_sub.add_parser("reset", help="back to the real time")
 
     demo = sub.add_parser("demo", help="play the whole story of a gap on a fresh database, as a transcript")
-    demo.add_argument("--language", choices=["he", "ar", "en"], default="he", help="of the people and the bot")
+    demo.add_argument("--language", choices=LOCALES, default="he", help="of the people and the bot")
     demo.add_argument(
         "--data-dir", type=Path, help="where its database and files go (default: ./var/demo, emptied each time)",
     )

@@ -26,7 +26,7 @@ from bot.core.messages import Button, EventKind, FileSpec, Inbound, Outbound, Ou
 from bot.core.states import FlowState, StaleConversation, declared_flow, fits, load
 from bot.domain.text import InputError
 from bot.flood import Verdict, build_flood
-from bot.i18n import N_, Translator
+from bot.i18n import LOCALES, N_, Translator
 from bot.services import tokens
 from bot.services.delivery.outbox import CHAT_GROUP, CHAT_PRIVATE, PRIORITY_REPLY, enqueue
 from bot.services.errors import Refused
@@ -332,7 +332,7 @@ class Conversations:
             return Translator(person.locale, person.address_form, self.app.settings.tz)
         if state is not None and state.data.get("locale"):
             return Translator(state.data["locale"], state.data.get("form") or "p", self.app.settings.tz)
-        hint = identity.locale_hint if identity.locale_hint in ("he", "ar", "en") else None
+        hint = identity.locale_hint if identity.locale_hint in LOCALES else None
         return Translator(hint or self.app.settings.default_locale, "p", self.app.settings.tz)
 
     async def handle(

@@ -12,7 +12,7 @@ from bot.storage.models import JobRun
 
 # A step claimed "running" and never finished (its process was killed) is taken over after this.
 # Only steps that may safely run again use claim/finish (housekeeping, retention); steps that send
-# claim "done" in the transaction that sends (escalation.claim_step, insert_ignore in the job).
+# claim "done" in the transaction that sends (bot.services.sql.claim_step).
 STALE_RUNNING = timedelta(minutes=30)
 
 

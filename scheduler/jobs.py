@@ -20,6 +20,7 @@ from bot.services.escalation import forwarding as escalation
 from bot.services.meetings import outcomes, polls
 from bot.services.meetings import schedule as meetings
 from bot.services.privacy import retention as privacy
+from bot.services.sql import claim_step
 from bot.storage.models import ChoiceToken, Forum, JobRun, ProcessedUpdate
 from bot.storage.models_escalation import EscalatedGap
 from scheduler.claims import claim, finish
@@ -261,7 +262,7 @@ async def escalation_digests(app: App, now: datetime) -> int:
                 digest = (await escalation_digest.build_digests(session, {forum_id: slot}, [forum_id])).get(forum_id)
                 if digest is None or digest.empty:
                     continue  # nothing had arrived by this slot: no digest (and the slot stays unclaimed)
-                if not await escalation.claim_step(session, keys[forum_id], now):
+                if not await claim_step(session, keys[forum_id], now):
                     continue
                 forum = await agenda.load_forum(session, forum_id)
                 await escalation_digest.send_digest(session, forum, digest, now,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 
 from bot.app import App
 from bot.clock import FixedClock
@@ -16,6 +16,7 @@ from bot.services.agenda import items as agenda
 from bot.services.errors import Forbidden, Refused
 from bot.services.forums import invites
 from bot.services.meetings import outcomes
+from bot.storage.models import Membership
 from bot.storage.models_agenda import AgendaItem, IssueHistory, RaisedIssue
 from scheduler.jobs import run_due
 from tests.helpers import (
@@ -340,6 +341,23 @@ async def test_a_decline_without_a_reason_is_refused(app: App) -> None:
         for empty in (None, "", " \u200f\u200b "):
             with pytest.raises(Refused, match="Declining needs a reason"):
                 await agenda.decline_item(session, item_id=item.id, person=lead, reason=empty, now=app.clock.now())
+
+
+async def test_a_lead_whose_seat_ended_cannot_decline_from_an_old_notice(app: App) -> None:
+    """The proposal's notice still has its buttons, but its lead no longer leads: "Decline" is refused
+    before any reason is asked for, and the item stays as it was."""
+    dana, avi, _ = await school(app)
+    await propose(avi, "נושא שממתין")
+    lead = await person_of(app, "dana")
+    async with app.db.unit_of_work() as session:
+        await session.execute(
+            update(Membership).where(Membership.person_id == lead.id).values(revoked_at=app.clock.now())
+        )
+    assert await press(dana, "סירוב") == "רק מובילי הפורום יכולים לעשות זאת."
+    assert "/help" in await dana.text_of("כבר נדון")  # no reason was awaited: plain text, not a decline
+    async with app.db.sessions() as session:
+        item = await session.scalar(select(AgendaItem).where(AgendaItem.title == "נושא שממתין"))
+        assert item is not None and item.status == "proposed" and item.decline_reason is None
 
 
 async def test_only_the_transition_table_moves_an_issue(app: App) -> None:

@@ -33,8 +33,7 @@ from bot.services.delivery import notify
 from bot.services.errors import Forbidden, Refused
 from bot.services.escalation import notices as escalation_notices
 from bot.services.escalation.actions import ShowGap
-from bot.services.sql import claim_step as claim_step  # re-exported: the scheduler claims escalation steps here
-from bot.services.sql import get_or_refuse, insert_ignore
+from bot.services.sql import claim_step, get_or_refuse, insert_ignore
 from bot.services.texts import forum_title, quoted
 from bot.storage.models import Forum, OrgUnit, Person
 from bot.storage.models_agenda import IssueHistory, RaisedIssue
