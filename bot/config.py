@@ -14,7 +14,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-SUPPORTED_LOCALES = ("he", "ar", "en")
+from bot.i18n import LOCALES
 
 
 def default_data_dir() -> Path:
@@ -82,8 +82,8 @@ class ServerSettings(BaseSettings):
     @field_validator("default_locale")
     @classmethod
     def _valid_locale(cls, value: str) -> str:
-        if value not in SUPPORTED_LOCALES:
-            raise ValueError(f"must be one of {', '.join(SUPPORTED_LOCALES)}")
+        if value not in LOCALES:
+            raise ValueError(f"must be one of {', '.join(LOCALES)}")
         return value
 
 
